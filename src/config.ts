@@ -1,0 +1,135 @@
+/**
+ * Configuration: the only module that reads the environment. `loadConfig` parses every variable once into a
+ * typed, frozen object and reports every invalid value at once (ConfigError), so boot fails fast and clearly.
+ */
+import path from 'node:path';
+import { ConfigError } from './errors.js';
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+
+export interface Config {
+  /** PostgreSQL URL; null means: start the embedded PostgreSQL under dataDir. */
+  readonly databaseUrl: string | null;
+  readonly dataDir: string;
+  /** Port for the embedded PostgreSQL; 0 picks a free port at each start. */
+  readonly embeddedPgPort: number;
+  readonly agiHost: string;
+  readonly agiPort: number;
+  readonly httpHost: string;
+  readonly httpPort: number;
+  /** Base URL RetailCRM and browsers use to reach the HTTP server (recordings, click-to-call, webhooks). */
+  readonly publicUrl: string;
+  /** The most the live call path may wait on RetailCRM. */
+  readonly lookupBudgetMs: number;
+  /** Key material for encrypting stored secrets and signing URLs; null: generated under dataDir. */
+  readonly secretKey: string | null;
+  readonly logLevel: LogLevel;
+  readonly agiMaxSessions: number;
+  /** A FastAGI peer that sends nothing for this long is disconnected. */
+  readonly agiIdleTimeoutMs: number;
+  readonly lookupCacheTtlMs: number;
+  readonly lookupCacheMax: number;
+  /** A phone→customer row younger than this is used without asking RetailCRM. */
+  readonly customerFreshMs: number;
+  /** Deadline of a RetailCRM request made off the call path (outbox, CLI). */
+  readonly crmTimeoutMs: number;
+  /** Bound on concurrent requests to one RetailCRM account. */
+  readonly crmMaxInFlight: number;
+  readonly recordingsDir: string;
+  readonly shutdownDrainMs: number;
+  readonly dbPoolMax: number;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const LOG_LEVELS: readonly LogLevel[] = ['error', 'warn', 'info', 'debug'];
+
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  raw(name: string): string | undefined {
+    const value = this.env[name];
+    return value === undefined || value.trim() === '' ? undefined : value.trim();
+  }
+
+  string(name: string, fallback: string): string {
+    return this.raw(name) ?? fallback;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    if (!/^-?\d+$/.test(value)) {
+      this.problems.push(`${name} must be a whole number, got ${JSON.stringify(value)}`);
+      return fallback;
+    }
+    const n = Number(value);
+    if (n < min || n > max) {
+      this.problems.push(`${name} must be between ${min} and ${max}, got ${n}`);
+      return fallback;
+    }
+    return n;
+  }
+
+  url(name: string, fallback: string | null, protocols: readonly string[]): string | null {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    try {
+      const parsed = new URL(value);
+      if (!protocols.includes(parsed.protocol)) {
+        this.problems.push(`${name} must use ${protocols.join(' or ')}, got ${parsed.protocol}`);
+        return fallback;
+      }
+      return value;
+    } catch {
+      this.problems.push(`${name} is not a valid URL`);
+      return fallback;
+    }
+  }
+}
+
+export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
+  const r = new Reader(env);
+  const dataDir = path.resolve(cwd, r.string('DATA_DIR', 'data'));
+  const httpPort = r.int('HTTP_PORT', 8019, 0, 65535);
+
+  const logLevelRaw = r.string('LOG_LEVEL', 'info').toLowerCase();
+  let logLevel: LogLevel = 'info';
+  if ((LOG_LEVELS as readonly string[]).includes(logLevelRaw)) logLevel = logLevelRaw as LogLevel;
+  else r.problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(logLevelRaw)}`);
+
+  const secretKey = r.raw('SECRET_KEY') ?? null;
+  if (secretKey !== null && secretKey.length < 32) {
+    r.problems.push('SECRET_KEY must be at least 32 characters (use `openssl rand -hex 32`)');
+  }
+
+  const publicUrl = (r.url('PUBLIC_URL', `http://localhost:${httpPort}`, ['http:', 'https:']) ?? '').replace(/\/+$/, '');
+
+  const config: Config = {
+    databaseUrl: r.url('DATABASE_URL', null, ['postgres:', 'postgresql:']),
+    dataDir,
+    embeddedPgPort: r.int('EMBEDDED_PG_PORT', 0, 0, 65535),
+    agiHost: r.string('AGI_HOST', '0.0.0.0'),
+    agiPort: r.int('AGI_PORT', 4573, 0, 65535),
+    httpHost: r.string('HTTP_HOST', '0.0.0.0'),
+    httpPort,
+    publicUrl,
+    lookupBudgetMs: r.int('LOOKUP_BUDGET_MS', 1500, 50, 60_000),
+    secretKey,
+    logLevel,
+    agiMaxSessions: r.int('AGI_MAX_SESSIONS', 2000, 1, 100_000),
+    agiIdleTimeoutMs: r.int('AGI_IDLE_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    lookupCacheTtlMs: r.int('LOOKUP_CACHE_TTL_MS', 300_000, 0, 86_400_000),
+    lookupCacheMax: r.int('LOOKUP_CACHE_MAX', 100_000, 1, 10_000_000),
+    customerFreshMs: r.int('CUSTOMER_FRESH_MS', 3_600_000, 0, 365 * 86_400_000),
+    crmTimeoutMs: r.int('CRM_TIMEOUT_MS', 10_000, 100, 300_000),
+    crmMaxInFlight: r.int('CRM_MAX_IN_FLIGHT', 32, 1, 1000),
+    recordingsDir: path.resolve(cwd, r.string('RECORDINGS_DIR', '/var/spool/asterisk/monitor')),
+    shutdownDrainMs: r.int('SHUTDOWN_DRAIN_MS', 15_000, 0, 600_000),
+    dbPoolMax: r.int('DB_POOL_MAX', 10, 1, 200),
+  };
+
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+  return Object.freeze(config);
+}

@@ -1,0 +1,235 @@
+/**
+ * The one place where error types live. Every error the service raises or translates carries a stable `code`
+ * (listed in docs/errors.md) and, where it wraps a third-party failure, the original as `cause`.
+ * Third-party errors (got, pg, net) are translated once, at the boundary that called them.
+ */
+
+export type ErrorCode =
+  | 'CONFIG_INVALID'
+  | 'INPUT_INVALID'
+  | 'ENTERPRISE_UNKNOWN'
+  | 'SECRET_INVALID'
+  | 'CRM_HTTP'
+  | 'CRM_AUTH'
+  | 'CRM_RATE_LIMITED'
+  | 'CRM_TIMEOUT'
+  | 'CRM_NETWORK'
+  | 'CRM_BAD_RESPONSE'
+  | 'CRM_OVERLOADED'
+  | 'AGI_PROTOCOL'
+  | 'AGI_HANGUP'
+  | 'AGI_TIMEOUT'
+  | 'AGI_CLOSED'
+  | 'AGI_COMMAND_FAILED'
+  | 'AMI_CONNECTION'
+  | 'AMI_AUTH'
+  | 'AMI_TIMEOUT'
+  | 'AMI_ACTION'
+  | 'AMI_PROTOCOL'
+  | 'DB_MIGRATION'
+  | 'SHUTTING_DOWN';
+
+export class AppError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** Invalid or missing configuration; `problems` lists every one found, so boot reports them all at once. */
+export class ConfigError extends AppError {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super('CONFIG_INVALID', `invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.problems = problems;
+  }
+}
+
+/** Bad input from a person or a caller of our API (CLI flags, HTTP parameters). */
+export class InputError extends AppError {
+  readonly field: string | undefined;
+  constructor(message: string, field?: string) {
+    super('INPUT_INVALID', message);
+    this.field = field;
+  }
+}
+
+export class EnterpriseUnknownError extends AppError {
+  constructor(enterprise: string) {
+    super('ENTERPRISE_UNKNOWN', `unknown enterprise ${JSON.stringify(enterprise)}`);
+  }
+}
+
+export class SecretError extends AppError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SECRET_INVALID', message, options);
+  }
+}
+
+// ---- RetailCRM -------------------------------------------------------------------------------------------
+
+/** Base for every failure talking to RetailCRM. `retryable` says whether the same request may succeed later. */
+export class CrmError extends AppError {
+  readonly retryable: boolean;
+  readonly status: number | undefined;
+  constructor(code: ErrorCode, message: string, opts: { retryable: boolean; status?: number; cause?: unknown }) {
+    super(code, message, { cause: opts.cause });
+    this.retryable = opts.retryable;
+    this.status = opts.status;
+  }
+}
+
+/** RetailCRM answered with an error status (4xx/5xx) and, where it could be parsed, its errorMsg/errors. */
+export class CrmHttpError extends CrmError {
+  readonly errorMsg: string | undefined;
+  readonly errors: unknown;
+  constructor(status: number, errorMsg: string | undefined, errors: unknown, retryable: boolean) {
+    super('CRM_HTTP', `RetailCRM answered ${status}${errorMsg ? `: ${errorMsg}` : ''}`, { retryable, status });
+    this.errorMsg = errorMsg;
+    this.errors = errors;
+  }
+}
+
+/** Wrong or missing API key, key without the scope, or an account that does not exist: fixing needs a person. */
+export class CrmAuthError extends CrmError {
+  readonly errorMsg: string | undefined;
+  constructor(status: number, errorMsg: string | undefined) {
+    super('CRM_AUTH', `RetailCRM refused the API key (${status}${errorMsg ? `: ${errorMsg}` : ''})`, {
+      retryable: false,
+      status,
+    });
+    this.errorMsg = errorMsg;
+  }
+}
+
+/** 503/429: RetailCRM's rate limit. `retryAfterMs` comes from Retry-After when it was sent. */
+export class CrmRateLimitedError extends CrmError {
+  readonly retryAfterMs: number | undefined;
+  constructor(status: number, retryAfterMs: number | undefined) {
+    super('CRM_RATE_LIMITED', `RetailCRM rate limit (${status})`, { retryable: true, status });
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+export class CrmTimeoutError extends CrmError {
+  constructor(timeoutMs: number, options?: { cause?: unknown }) {
+    super('CRM_TIMEOUT', `RetailCRM did not answer within ${timeoutMs} ms`, { retryable: true, ...options });
+  }
+}
+
+export class CrmNetworkError extends CrmError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CRM_NETWORK', `RetailCRM unreachable: ${message}`, { retryable: true, ...options });
+  }
+}
+
+/** A 2xx answer that is not the JSON the contract promises (HTML, truncated, wrong shape). */
+export class CrmBadResponseError extends CrmError {
+  constructor(message: string, status?: number) {
+    super('CRM_BAD_RESPONSE', `RetailCRM sent an unusable answer: ${message}`, {
+      retryable: true,
+      ...(status === undefined ? {} : { status }),
+    });
+  }
+}
+
+/** Our own per-account limiter refused to queue more work (bounded in-flight requests). */
+export class CrmOverloadedError extends CrmError {
+  constructor(message: string) {
+    super('CRM_OVERLOADED', message, { retryable: true });
+  }
+}
+
+// ---- AGI --------------------------------------------------------------------------------------------------
+
+export class AgiProtocolError extends AppError {
+  constructor(message: string) {
+    super('AGI_PROTOCOL', message);
+  }
+}
+
+/** The channel hung up (Asterisk sent HANGUP, or answered 511 on a dead channel). */
+export class AgiHangupError extends AppError {
+  constructor(message = 'channel hung up') {
+    super('AGI_HANGUP', message);
+  }
+}
+
+export class AgiTimeoutError extends AppError {
+  constructor(message: string) {
+    super('AGI_TIMEOUT', message);
+  }
+}
+
+/** The TCP connection closed (or errored) while a command was outstanding. */
+export class AgiClosedError extends AppError {
+  constructor(message = 'AGI connection closed', options?: { cause?: unknown }) {
+    super('AGI_CLOSED', message, options);
+  }
+}
+
+/** Asterisk answered a command with 510/520 or another non-200 code. */
+export class AgiCommandError extends AppError {
+  readonly responseCode: number;
+  constructor(responseCode: number, message: string) {
+    super('AGI_COMMAND_FAILED', message);
+    this.responseCode = responseCode;
+  }
+}
+
+// ---- AMI --------------------------------------------------------------------------------------------------
+
+export class AmiConnectionError extends AppError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('AMI_CONNECTION', message, options);
+  }
+}
+
+export class AmiAuthError extends AppError {
+  constructor(message: string) {
+    super('AMI_AUTH', message);
+  }
+}
+
+export class AmiTimeoutError extends AppError {
+  constructor(action: string, timeoutMs: number) {
+    super('AMI_TIMEOUT', `AMI action ${action} got no answer within ${timeoutMs} ms`);
+  }
+}
+
+export class AmiActionError extends AppError {
+  readonly response: Readonly<Record<string, string>>;
+  constructor(action: string, message: string, response: Readonly<Record<string, string>>) {
+    super('AMI_ACTION', `AMI action ${action} failed: ${message}`);
+    this.response = response;
+  }
+}
+
+export class AmiProtocolError extends AppError {
+  constructor(message: string) {
+    super('AMI_PROTOCOL', message);
+  }
+}
+
+export class MigrationError extends AppError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DB_MIGRATION', message, options);
+  }
+}
+
+export class ShuttingDownError extends AppError {
+  constructor() {
+    super('SHUTTING_DOWN', 'the service is shutting down');
+  }
+}
+
+export function errorCode(err: unknown): string {
+  return err instanceof AppError ? err.code : 'UNEXPECTED';
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
