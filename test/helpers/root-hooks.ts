@@ -2,6 +2,8 @@
  * Root hooks: after the whole run, fail loudly if a test left a server, socket or timer open (STYLE.md §21).
  * Mocha is never run with --exit, so a leak would otherwise show up only as a hung run.
  */
+import { dropTemplate } from './pg.js';
+
 const LEAKY = new Set(['TCPServerWrap', 'TCPSocketWrap', 'PipeWrap', 'PipeServerWrap', 'Timeout', 'FSReqCallback']);
 
 function openResources(): string[] {
@@ -10,6 +12,7 @@ function openResources(): string[] {
 
 export const mochaHooks = {
   async afterAll(this: unknown): Promise<void> {
+    await dropTemplate();
     // Sockets closed in the last test's teardown may need a turn of the event loop to go away.
     for (let i = 0; i < 20 && openResources().length > 0; i++) await new Promise((r) => setImmediate(r));
     await new Promise((r) => setTimeout(r, 50).unref());

@@ -1,0 +1,204 @@
+/** `retailcrm-agi enterprise add|set|list|show|remove`: managing the client companies this service serves. */
+import { InputError } from '../errors.js';
+import type { Enterprise, EnterpriseInput } from '../db/enterprise-store.js';
+import { enterpriseUrls } from '../http/public-paths.js';
+import { randomSecret } from '../secrets/secret-box.js';
+import * as a from './args.js';
+import type { CliContext } from './cli-context.js';
+
+const FLAGS = {
+  number: { type: 'string' },
+  'crm-url': { type: 'string' },
+  'api-key': { type: 'string' },
+  'client-id': { type: 'string' },
+  country: { type: 'string' },
+  site: { type: 'string' },
+  'auto-create-customers': { type: 'string' },
+  'skip-manager-on-break': { type: 'string' },
+  timezone: { type: 'string' },
+  'external-phones': { type: 'string' },
+} as const;
+
+type Flags = Record<string, string | boolean | undefined>;
+
+function externalPhones(value: string): { siteCode: string; externalPhone: string }[] {
+  if (value.trim() === '') return [];
+  return value.split(',').map((pair) => {
+    const [siteCode, externalPhone] = pair.split('=', 2).map((s) => s.trim());
+    if (!siteCode || !externalPhone || !/^\+?\d{3,20}$/.test(externalPhone)) {
+      throw new InputError('--external-phones is SITE=NUMBER[,SITE=NUMBER...], e.g. shop=+375171234567', 'external-phones');
+    }
+    return { siteCode: a.site(siteCode) ?? siteCode, externalPhone };
+  });
+}
+
+function timezone(value: string): string {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: value });
+  } catch {
+    throw new InputError(`--timezone must be an IANA zone such as Europe/Minsk (got ${JSON.stringify(value)})`, 'timezone');
+  }
+  return value;
+}
+
+function settingsFrom(flags: Flags): NonNullable<EnterpriseInput['settings']> {
+  const s: Record<string, unknown> = {};
+  const auto = a.str(flags, 'auto-create-customers');
+  if (auto !== undefined) s['autoCreateCustomers'] = a.onOff(auto, 'auto-create-customers');
+  const skip = a.str(flags, 'skip-manager-on-break');
+  if (skip !== undefined) s['skipManagerOnBreak'] = a.onOff(skip, 'skip-manager-on-break');
+  const tz = a.str(flags, 'timezone');
+  if (tz !== undefined) s['crmTimezone'] = timezone(tz);
+  const phones = a.str(flags, 'external-phones');
+  if (phones !== undefined) s['externalPhones'] = externalPhones(phones);
+  return s as NonNullable<EnterpriseInput['settings']>;
+}
+
+export function mask(secret: string): string {
+  return secret.length <= 8 ? '****' : `${secret.slice(0, 4)}…${'*'.repeat(4)}`;
+}
+
+export function enterpriseTokens(ctx: CliContext, number: string): { webhook: string; dashboard: string } {
+  return { webhook: ctx.box.sign('webhook', number), dashboard: ctx.box.sign('dashboard', number) };
+}
+
+export function describeEnterprise(ctx: CliContext, e: Enterprise, reveal: boolean): Record<string, unknown> {
+  const tokens = enterpriseTokens(ctx, e.number);
+  const urls = enterpriseUrls(ctx.config.publicUrl, e.number, tokens);
+  return {
+    number: e.number,
+    crmUrl: e.crmUrl,
+    apiKey: reveal ? e.apiKey : mask(e.apiKey),
+    clientId: reveal ? e.clientId : mask(e.clientId),
+    country: e.country,
+    site: e.site,
+    autoCreateCustomers: e.settings.autoCreateCustomers,
+    skipManagerOnBreak: e.settings.skipManagerOnBreak,
+    timezone: e.settings.crmTimezone,
+    externalPhones: e.settings.externalPhones,
+    webhookToken: reveal ? tokens.webhook : mask(tokens.webhook),
+    dashboardToken: reveal ? tokens.dashboard : mask(tokens.dashboard),
+    urls: reveal
+      ? urls
+      : { ...urls, webhookUrl: urls.webhookUrl.replace(tokens.webhook, mask(tokens.webhook)), dashboardUrl: urls.dashboardUrl.replace(tokens.dashboard, mask(tokens.dashboard)) },
+    dialplan: {
+      incoming: `AGI(agi://<this-host>:${ctx.config.agiPort}/incoming?enterprise=${e.number})`,
+      outgoing: `AGI(agi://<this-host>:${ctx.config.agiPort}/outgoing?enterprise=${e.number})`,
+      hangup: `AGI(agi://<this-host>:${ctx.config.agiPort}/hangup?enterprise=${e.number})`,
+    },
+    createdAt: e.createdAt.toISOString(),
+    updatedAt: e.updatedAt.toISOString(),
+  };
+}
+
+function printObject(ctx: CliContext, obj: Record<string, unknown>, indent = ''): void {
+  for (const [k, v] of Object.entries(obj)) {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      ctx.io.out(`${indent}${k}:`);
+      printObject(ctx, v as Record<string, unknown>, `${indent}  `);
+    } else {
+      ctx.io.out(`${indent}${k}: ${Array.isArray(v) ? JSON.stringify(v) : String(v ?? '')}`);
+    }
+  }
+}
+
+export async function enterpriseCommand(ctx: CliContext, sub: string | undefined, argv: readonly string[]): Promise<void> {
+  switch (sub) {
+    case 'add': {
+      const flags = a.parseFlags(argv, FLAGS);
+      const created = await ctx.enterprises.create({
+        number: a.enterpriseNumber(a.required(flags, 'number')),
+        crmUrl: a.crmUrl(a.required(flags, 'crm-url')),
+        apiKey: a.apiKey(a.required(flags, 'api-key')),
+        clientId: a.clientId(a.str(flags, 'client-id') ?? randomSecret(24)),
+        country: a.country(a.str(flags, 'country') ?? 'RU'),
+        site: a.site(a.str(flags, 'site') ?? ''),
+        settings: settingsFrom(flags),
+      });
+      ctx.io.out(`enterprise ${created.number} added`);
+      printObject(ctx, describeEnterprise(ctx, created, false));
+      return;
+    }
+    case 'set': {
+      const flags = a.parseFlags(argv, FLAGS);
+      const number = a.enterpriseNumber(a.required(flags, 'number'));
+      const patch: Partial<Omit<EnterpriseInput, 'number'>> = {};
+      const url = a.str(flags, 'crm-url');
+      const key = a.str(flags, 'api-key');
+      const cid = a.str(flags, 'client-id');
+      const ctry = a.str(flags, 'country');
+      const st = a.str(flags, 'site');
+      const updated = await ctx.enterprises.update(number, {
+        ...patch,
+        ...(url !== undefined ? { crmUrl: a.crmUrl(url) } : {}),
+        ...(key !== undefined ? { apiKey: a.apiKey(key) } : {}),
+        ...(cid !== undefined ? { clientId: a.clientId(cid) } : {}),
+        ...(ctry !== undefined ? { country: a.country(ctry) } : {}),
+        ...(st !== undefined ? { site: a.site(st) } : {}),
+        settings: settingsFrom(flags),
+      });
+      ctx.io.out(`enterprise ${updated.number} updated`);
+      return;
+    }
+    case 'list': {
+      a.parseFlags(argv, {});
+      const all = await ctx.enterprises.list();
+      if (all.length === 0) ctx.io.out('no enterprises yet: add one with "retailcrm-agi enterprise add"');
+      for (const e of all) ctx.io.out(`${e.number}\t${e.crmUrl}\tcountry=${e.country}\tsite=${e.site ?? '-'}`);
+      return;
+    }
+    case 'show': {
+      const flags = a.parseFlags(argv, { number: { type: 'string' }, json: { type: 'boolean' } });
+      const e = await ctx.enterprises.get(a.enterpriseNumber(a.required(flags, 'number')));
+      const extensions = await ctx.extensions.list(e.number);
+      if (flags['json'] === true) {
+        ctx.io.out(JSON.stringify({ ...describeEnterprise(ctx, e, true), extensions }, null, 2));
+      } else {
+        printObject(ctx, describeEnterprise(ctx, e, false));
+        ctx.io.out(`extensions: ${extensions.map((x) => `${x.ext}→user ${x.userId}`).join(', ') || '(none)'}`);
+      }
+      return;
+    }
+    case 'remove': {
+      const flags = a.parseFlags(argv, { number: { type: 'string' } });
+      const number = a.enterpriseNumber(a.required(flags, 'number'));
+      if (!(await ctx.enterprises.remove(number))) throw new InputError(`no enterprise ${number}`, 'number');
+      ctx.io.out(`enterprise ${number} removed`);
+      return;
+    }
+    default:
+      throw new InputError('usage: retailcrm-agi enterprise add|set|list|show|remove [flags]');
+  }
+}
+
+export async function extensionCommand(ctx: CliContext, sub: string | undefined, argv: readonly string[]): Promise<void> {
+  switch (sub) {
+    case 'set': {
+      const flags = a.parseFlags(argv, { enterprise: { type: 'string' }, ext: { type: 'string' }, 'user-id': { type: 'string' } });
+      const number = a.enterpriseNumber(a.required(flags, 'enterprise'));
+      await ctx.enterprises.get(number);
+      const ext = a.extension(a.required(flags, 'ext'));
+      const userId = a.positiveInt(a.required(flags, 'user-id'), 'user-id');
+      await ctx.extensions.set(number, ext, userId);
+      ctx.io.out(`extension ${ext} → RetailCRM user ${userId} (enterprise ${number})`);
+      return;
+    }
+    case 'remove': {
+      const flags = a.parseFlags(argv, { enterprise: { type: 'string' }, ext: { type: 'string' } });
+      const number = a.enterpriseNumber(a.required(flags, 'enterprise'));
+      const ext = a.extension(a.required(flags, 'ext'));
+      if (!(await ctx.extensions.remove(number, ext))) throw new InputError(`no extension ${ext} in enterprise ${number}`);
+      ctx.io.out(`extension ${ext} removed`);
+      return;
+    }
+    case 'list': {
+      const flags = a.parseFlags(argv, { enterprise: { type: 'string' } });
+      const number = a.enterpriseNumber(a.required(flags, 'enterprise'));
+      await ctx.enterprises.get(number);
+      for (const m of await ctx.extensions.list(number)) ctx.io.out(`${m.ext}\t${m.userId}`);
+      return;
+    }
+    default:
+      throw new InputError('usage: retailcrm-agi extension set|remove|list --enterprise N [--ext 101 --user-id 7]');
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * Enterprises (one per client company / RetailCRM account): stored with the API key and clientId encrypted,
+ * read back decrypted. Settings that later features add live in the `settings` jsonb, parsed here with defaults.
+ */
+import { EnterpriseUnknownError, InputError } from '../errors.js';
+import type { SecretBox } from '../secrets/secret-box.js';
+import type { Pool } from './pool.js';
+
+export interface EnterpriseSettings {
+  /** Create a RetailCRM customer for a caller RetailCRM does not know. */
+  readonly autoCreateCustomers: boolean;
+  /** Leave RCRM_MANAGER empty when the responsible manager is on break or dinner. */
+  readonly skipManagerOnBreak: boolean;
+  /** RetailCRM account timezone offset in minutes (RetailCRM dates carry no zone). */
+  readonly crmTimezone: string;
+  /** DIDs per RetailCRM site, for integration registration and click-to-call. */
+  readonly externalPhones: readonly { readonly siteCode: string; readonly externalPhone: string }[];
+  readonly extra: Readonly<Record<string, unknown>>;
+}
+
+export interface Enterprise {
+  readonly number: string;
+  readonly crmUrl: string;
+  readonly apiKey: string;
+  readonly clientId: string;
+  readonly country: string;
+  readonly site: string | null;
+  readonly settings: EnterpriseSettings;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+}
+
+export interface EnterpriseInput {
+  readonly number: string;
+  readonly crmUrl: string;
+  readonly apiKey: string;
+  readonly clientId: string;
+  readonly country: string;
+  readonly site: string | null;
+  readonly settings?: Partial<Omit<EnterpriseSettings, 'extra'>> & { readonly extra?: Record<string, unknown> };
+}
+
+export const ENTERPRISE_NUMBER = /^[A-Za-z0-9_-]{1,32}$/;
+
+interface Row {
+  number: string;
+  crm_url: string;
+  api_key_enc: string;
+  client_id_enc: string;
+  country: string;
+  site: string | null;
+  settings: Record<string, unknown>;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function parseSettings(raw: Record<string, unknown>): EnterpriseSettings {
+  const phones = Array.isArray(raw['externalPhones']) ? raw['externalPhones'] : [];
+  return Object.freeze({
+    autoCreateCustomers: raw['autoCreateCustomers'] !== false,
+    skipManagerOnBreak: raw['skipManagerOnBreak'] !== false,
+    crmTimezone: typeof raw['crmTimezone'] === 'string' ? raw['crmTimezone'] : 'Europe/Moscow',
+    externalPhones: phones.flatMap((p: unknown) => {
+      if (typeof p !== 'object' || p === null) return [];
+      const { siteCode, externalPhone } = p as Record<string, unknown>;
+      return typeof siteCode === 'string' && typeof externalPhone === 'string' ? [{ siteCode, externalPhone }] : [];
+    }),
+    extra: typeof raw['extra'] === 'object' && raw['extra'] !== null ? (raw['extra'] as Record<string, unknown>) : {},
+  });
+}
+
+export class EnterpriseStore {
+  constructor(
+    private readonly pool: Pool,
+    private readonly box: SecretBox,
+  ) {}
+
+  private fromRow(row: Row): Enterprise {
+    return Object.freeze({
+      number: row.number,
+      crmUrl: row.crm_url,
+      apiKey: this.box.open(row.api_key_enc),
+      clientId: this.box.open(row.client_id_enc),
+      country: row.country,
+      site: row.site,
+      settings: parseSettings(row.settings),
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+    });
+  }
+
+  clientIdHash(clientId: string): string {
+    return this.box.hash('client-id', clientId);
+  }
+
+  async find(number: string): Promise<Enterprise | null> {
+    if (!ENTERPRISE_NUMBER.test(number)) return null;
+    const { rows } = await this.pool.query<Row>('select * from enterprises where number = $1', [number]);
+    return rows[0] ? this.fromRow(rows[0]) : null;
+  }
+
+  async get(number: string): Promise<Enterprise> {
+    const found = await this.find(number);
+    if (!found) throw new EnterpriseUnknownError(number);
+    return found;
+  }
+
+  async findByClientId(clientId: string): Promise<Enterprise | null> {
+    const { rows } = await this.pool.query<Row>('select * from enterprises where client_id_hash = $1', [
+      this.clientIdHash(clientId),
+    ]);
+    return rows[0] ? this.fromRow(rows[0]) : null;
+  }
+
+  async list(): Promise<Enterprise[]> {
+    const { rows } = await this.pool.query<Row>('select * from enterprises order by number');
+    return rows.map((r) => this.fromRow(r));
+  }
+
+  async create(input: EnterpriseInput): Promise<Enterprise> {
+    const { rows } = await this.pool.query<Row>(
+      `insert into enterprises (number, crm_url, api_key_enc, client_id_enc, client_id_hash, country, site, settings)
+       values ($1, $2, $3, $4, $5, $6, $7, $8)
+       on conflict (number) do nothing
+       returning *`,
+      [
+        input.number,
+        input.crmUrl,
+        this.box.seal(input.apiKey),
+        this.box.seal(input.clientId),
+        this.clientIdHash(input.clientId),
+        input.country,
+        input.site,
+        JSON.stringify(input.settings ?? {}),
+      ],
+    );
+    if (!rows[0]) throw new InputError(`enterprise ${input.number} already exists (use "enterprise set")`, 'number');
+    return this.fromRow(rows[0]);
+  }
+
+  async update(number: string, patch: Partial<Omit<EnterpriseInput, 'number'>>): Promise<Enterprise> {
+    const current = await this.get(number);
+    const settings = { ...settingsToJson(current.settings), ...(patch.settings ?? {}) };
+    const clientId = patch.clientId ?? current.clientId;
+    const { rows } = await this.pool.query<Row>(
+      `update enterprises set crm_url = $2, api_key_enc = $3, client_id_enc = $4, client_id_hash = $5,
+         country = $6, site = $7, settings = $8, updated_at = now()
+       where number = $1 returning *`,
+      [
+        number,
+        patch.crmUrl ?? current.crmUrl,
+        this.box.seal(patch.apiKey ?? current.apiKey),
+        this.box.seal(clientId),
+        this.clientIdHash(clientId),
+        patch.country ?? current.country,
+        patch.site === undefined ? current.site : patch.site,
+        JSON.stringify(settings),
+      ],
+    );
+    if (!rows[0]) throw new EnterpriseUnknownError(number);
+    return this.fromRow(rows[0]);
+  }
+
+  async remove(number: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query('delete from enterprises where number = $1', [number]);
+    return (rowCount ?? 0) > 0;
+  }
+}
+
+export function settingsToJson(s: EnterpriseSettings): Record<string, unknown> {
+  return {
+    autoCreateCustomers: s.autoCreateCustomers,
+    skipManagerOnBreak: s.skipManagerOnBreak,
+    crmTimezone: s.crmTimezone,
+    externalPhones: s.externalPhones,
+    extra: s.extra,
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * Migrations: numbered SQL files in sql/, each applied once in its own transaction and recorded in
+ * rcrm_migrations. A transaction-scoped advisory lock makes two instances starting at once safe: the second
+ * waits, then finds the work done. A second run does nothing.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MigrationError } from '../errors.js';
+import type { Pool } from './pool.js';
+
+const LOCK_KEY = 7_361_540_221; // arbitrary, fixed: "retailcrm-agi migrations"
+
+export const defaultSqlDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../sql');
+
+export interface Migration {
+  readonly id: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export async function readMigrations(dir: string = defaultSqlDir): Promise<Migration[]> {
+  const files = (await readdir(dir)).filter((f) => /^\d{3}_[\w-]+\.sql$/.test(f)).sort();
+  const migrations: Migration[] = [];
+  for (const file of files) {
+    const id = Number(file.slice(0, 3));
+    if (migrations.some((m) => m.id === id)) throw new MigrationError(`two migrations numbered ${id}`);
+    migrations.push({ id, name: file, sql: await readFile(path.join(dir, file), 'utf8') });
+  }
+  return migrations;
+}
+
+/** Applies pending migrations; returns the names applied by this call. */
+export async function migrate(pool: Pool, dir: string = defaultSqlDir): Promise<string[]> {
+  const migrations = await readMigrations(dir);
+  const client = await pool.connect();
+  const applied: string[] = [];
+  try {
+    await client.query('select pg_advisory_lock($1)', [LOCK_KEY]);
+    try {
+      await client.query(`create table if not exists rcrm_migrations (
+        id integer primary key, name text not null, applied_at timestamptz not null default now())`);
+      const done = new Set(
+        (await client.query<{ id: number }>('select id from rcrm_migrations')).rows.map((r) => r.id),
+      );
+      const latestKnown = migrations.at(-1)?.id ?? 0;
+      for (const id of done) {
+        if (id > latestKnown) {
+          throw new MigrationError(`database has migration ${id}, newer than this version knows (${latestKnown})`);
+        }
+      }
+      for (const m of migrations) {
+        if (done.has(m.id)) continue;
+        try {
+          await client.query('begin');
+          await client.query(m.sql);
+          await client.query('insert into rcrm_migrations (id, name) values ($1, $2)', [m.id, m.name]);
+          await client.query('commit');
+          applied.push(m.name);
+        } catch (err) {
+          await client.query('rollback').catch(() => undefined);
+          throw new MigrationError(`migration ${m.name} failed: ${(err as Error).message}`, { cause: err });
+        }
+      }
+    } finally {
+      await client.query('select pg_advisory_unlock($1)', [LOCK_KEY]).catch(() => undefined);
+    }
+  } finally {
+    client.release();
+  }
+  return applied;
+}

@@ -1,0 +1,160 @@
+/**
+ * The composition root: config → logger → database (embedded or DATABASE_URL) → migrations → stores →
+ * RetailCRM client → call pipelines → FastAGI and HTTP servers. Nothing else creates long-lived objects.
+ * `stop()` is the one graceful shutdown path (src/shutdown.ts calls it on signals).
+ */
+import type { Config } from './config.js';
+import { createAgiServer, type AgiServer } from './agi/server.js';
+import { createAgiRouter } from './calls/agi-router.js';
+import { CallerLookup } from './calls/caller-lookup.js';
+import { crmCallerLookup } from './calls/crm-caller-lookup.js';
+import { EnterpriseDirectory } from './calls/enterprise-directory.js';
+import { handleIncoming } from './calls/incoming-call.js';
+import { LiveCalls } from './calls/live-calls.js';
+import { handleOutgoing } from './calls/outgoing-call.js';
+import { RetailCrmClient } from './crm/client.js';
+import { RateLimiter } from './crm/rate-limiter.js';
+import { openDatabase, type DatabaseHandle } from './db/connect.js';
+import { CustomerStore } from './db/customer-store.js';
+import { EnterpriseStore } from './db/enterprise-store.js';
+import { ExtensionStore } from './db/extension-store.js';
+import { migrate } from './db/migrate.js';
+import { createPool, type Pool } from './db/pool.js';
+import { errorCode } from './errors.js';
+import { registerHealthRoutes } from './http/health-routes.js';
+import { HttpServer } from './http/http-server.js';
+import type { Logger } from './logger.js';
+import { Metrics } from './metrics.js';
+import { createSecretBox } from './secrets/secret-box.js';
+import { resolveSecretKey } from './secrets/secret-key-file.js';
+
+export interface Service {
+  readonly agiPort: number;
+  readonly httpPort: number;
+  readonly databaseUrl: string;
+  readonly liveCalls: LiveCalls;
+  readonly lookup: CallerLookup;
+  readonly directory: EnterpriseDirectory;
+  readonly metrics: Metrics;
+  /** Stops accepting, drains live calls up to SHUTDOWN_DRAIN_MS, then closes everything. Idempotent. */
+  stop(reason?: string): Promise<void>;
+}
+
+export interface ServiceOverrides {
+  /** Tests point the whole service at a fake RetailCRM with faster limits. */
+  readonly crmRates?: { telephony: number; general: number };
+}
+
+export async function startService(config: Config, logger: Logger, overrides: ServiceOverrides = {}): Promise<Service> {
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanup = async (): Promise<void> => {
+    for (const fn of cleanups.reverse()) await fn().catch((err: unknown) => logger.error('cleanup failed', { err }));
+  };
+  try {
+    const db: DatabaseHandle = await openDatabase(config, {
+      owner: true,
+      onLog: (m) => logger.debug('embedded postgres', { message: m.trim() }),
+    });
+    cleanups.push(() => db.release());
+    if (db.embedded) logger.info('using the embedded PostgreSQL', { dataDir: config.dataDir });
+
+    const pool: Pool = createPool({ connectionString: db.url, max: config.dbPoolMax });
+    cleanups.push(() => pool.end());
+    const applied = await migrate(pool);
+    if (applied.length > 0) logger.info('database migrated', { applied });
+
+    const secret = await resolveSecretKey(config.secretKey, config.dataDir);
+    if (secret.source === 'generated') {
+      logger.warn('SECRET_KEY is not set: generated one; back it up or set SECRET_KEY, or stored API keys become unreadable', {
+        file: secret.file,
+      });
+    }
+    const box = createSecretBox(secret.key);
+    const metrics = new Metrics();
+    const liveCalls = new LiveCalls();
+    const enterprises = new EnterpriseStore(pool, box);
+    const extensions = new ExtensionStore(pool);
+    const customers = new CustomerStore(pool);
+    const directory = new EnterpriseDirectory(enterprises, extensions);
+
+    const limiter = new RateLimiter({
+      ratesPerSecond: overrides.crmRates ?? { telephony: 40, general: 10 },
+      maxInFlightPerAccount: config.crmMaxInFlight,
+    });
+    const crm = new RetailCrmClient({ limiter, defaultTimeoutMs: config.crmTimeoutMs, userAgent: 'retailcrm-agi' });
+    cleanups.push(async () => crm.close());
+
+    const lookup = new CallerLookup({
+      customers,
+      crmLookup: crmCallerLookup(crm),
+      cacheTtlMs: config.lookupCacheTtlMs,
+      cacheMax: config.lookupCacheMax,
+      freshMs: config.customerFreshMs,
+      crmTimeoutMs: config.crmTimeoutMs,
+      logger,
+    });
+    cleanups.push(() => lookup.drain());
+
+    const callDeps = { logger, liveCalls, lookupBudgetMs: config.lookupBudgetMs, directory, lookup };
+    const router = createAgiRouter(
+      {
+        incoming: (s) => handleIncoming(s, callDeps),
+        outgoing: (s) => handleOutgoing(s, callDeps),
+        hangup: async (s) => {
+          logger.debug('hangup script: call results are not reported yet', { call: s.env.uniqueid });
+        },
+      },
+      { logger, metrics },
+    );
+
+    const agi: AgiServer = createAgiServer({
+      handler: router,
+      maxSessions: config.agiMaxSessions,
+      envTimeoutMs: 5_000,
+      commandTimeoutMs: 5_000,
+      idleTimeoutMs: config.agiIdleTimeoutMs,
+    });
+    agi.on('sessionError', (err) => {
+      const code = errorCode(err);
+      if (code === 'AGI_HANGUP' || code === 'AGI_CLOSED') logger.info('AGI session ended early', { code });
+      else logger.warn('AGI session failed', { code, err });
+    });
+    agi.on('sessionRefused', () => {
+      metrics.agiRefused.inc();
+      logger.warn('AGI session refused: AGI_MAX_SESSIONS reached', { max: config.agiMaxSessions });
+    });
+    agi.on('serverError', (err) => logger.error('AGI listener failed', { err }));
+    const { port: agiPort } = await agi.listen(config.agiPort, config.agiHost);
+    cleanups.push(() => agi.close({ drainMs: 0 }));
+
+    const http = new HttpServer({ logger });
+    registerHealthRoutes(http, { pool, liveCalls, metrics, agi });
+    const httpPort = await http.listen(config.httpPort, config.httpHost);
+    cleanups.push(() => http.close());
+    metrics.addCollector(() => [
+      '# HELP rcrm_lookup_cache_entries Caller lookup cache entries',
+      '# TYPE rcrm_lookup_cache_entries gauge',
+      `rcrm_lookup_cache_entries ${lookup.cacheSize}`,
+    ]);
+
+    logger.info('retailcrm-agi started', { agiPort, httpPort, publicUrl: config.publicUrl });
+
+    let stopping: Promise<void> | undefined;
+    const stop = (reason = 'stop'): Promise<void> => {
+      stopping ??= (async () => {
+        logger.info('shutting down: no new calls; draining live calls', { reason, live: liveCalls.count });
+        agi.stopAccepting();
+        http.startDraining();
+        await agi.close({ drainMs: config.shutdownDrainMs });
+        await cleanup();
+        logger.info('stopped');
+      })();
+      return stopping;
+    };
+
+    return { agiPort, httpPort, databaseUrl: db.url, liveCalls, lookup, directory, metrics, stop };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
