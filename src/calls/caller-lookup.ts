@@ -128,6 +128,10 @@ export class CallerLookup {
       return { status: 'FOUND', source: 'table', caller };
     }
 
+    // Another call may have asked RetailCRM while we read the table.
+    const warmed = this.cache.get(this.key(enterprise.number, phone));
+    if (warmed) return { status: warmed.caller ? 'FOUND' : 'NOT_FOUND', source: 'cache', caller: warmed.caller };
+
     const stale = stored ? fromStored(stored) : null;
     for (let attempt = 0; ; attempt++) {
       try {

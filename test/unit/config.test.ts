@@ -1,0 +1,41 @@
+import { expect } from 'chai';
+import { loadConfig } from '../../src/config.js';
+import { ConfigError } from '../../src/errors.js';
+
+describe('config', () => {
+  // GIVEN no environment WHEN parsed THEN the documented defaults apply
+  it('has working defaults with no configuration', () => {
+    const c = loadConfig({}, '/srv/app');
+    expect(c.databaseUrl).to.equal(null);
+    expect(c.agiPort).to.equal(4573);
+    expect(c.httpPort).to.equal(8019);
+    expect(c.lookupBudgetMs).to.equal(1500);
+    expect(c.dataDir).to.equal('/srv/app/data');
+    expect(c.publicUrl).to.equal('http://localhost:8019');
+    expect(Object.isFrozen(c)).to.equal(true);
+  });
+
+  // GIVEN a zero port WHEN parsed THEN zero is kept, not replaced by the default
+  it('keeps 0 instead of falling back to the default', () => {
+    expect(loadConfig({ AGI_PORT: '0', HTTP_PORT: '0' }).agiPort).to.equal(0);
+  });
+
+  // GIVEN several bad variables WHEN parsed THEN every problem is reported at once
+  it('reports every invalid variable together', () => {
+    try {
+      loadConfig({ AGI_PORT: 'x', LOOKUP_BUDGET_MS: '5', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://x', SECRET_KEY: 'short' });
+      expect.fail('should throw');
+    } catch (err) {
+      expect(err).to.be.instanceOf(ConfigError);
+      const problems = (err as ConfigError).problems.join('\n');
+      for (const name of ['AGI_PORT', 'LOOKUP_BUDGET_MS', 'LOG_LEVEL', 'DATABASE_URL', 'SECRET_KEY']) {
+        expect(problems).to.contain(name);
+      }
+    }
+  });
+
+  // GIVEN PUBLIC_URL with a trailing slash WHEN parsed THEN it is trimmed so paths join cleanly
+  it('trims the public URL', () => {
+    expect(loadConfig({ PUBLIC_URL: 'https://pbx.example.com/' }).publicUrl).to.equal('https://pbx.example.com');
+  });
+});
