@@ -17,6 +17,8 @@ export interface AgiChannel {
   readonly query: URLSearchParams;
   readonly hungUp: boolean;
   getVariable(name: string): Promise<string | undefined>;
+  /** Evaluates an expression such as `${CHANNEL(linkedid)}`; '' for unset variables. */
+  getFullVariable?(expression: string): Promise<string | undefined>;
   setVariable(name: string, value: string): Promise<void>;
 }
 

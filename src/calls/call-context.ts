@@ -59,9 +59,14 @@ export type EnterpriseResolution =
   | { readonly ok: true; readonly view: EnterpriseView }
   | { readonly ok: false; readonly reason: 'missing' | 'invalid' | 'unknown' | 'error' };
 
-export async function resolveEnterprise(ctx: CallContext, directory: EnterpriseDirectory): Promise<EnterpriseResolution> {
+/** `enterpriseVar`: RCRM_ENTERPRISE when the caller already read it (readChannelFacts); otherwise it is read here. */
+export async function resolveEnterprise(
+  ctx: CallContext,
+  directory: EnterpriseDirectory,
+  enterpriseVar?: string,
+): Promise<EnterpriseResolution> {
   let number = ctx.session.query.get('enterprise') ?? '';
-  if (number === '') number = (await ctx.session.getVariable('RCRM_ENTERPRISE')) ?? '';
+  if (number === '') number = enterpriseVar ?? (await ctx.session.getVariable('RCRM_ENTERPRISE')) ?? '';
   number = number.trim();
   if (number === '') {
     ctx.log.warn('no enterprise: add ?enterprise=N to the AGI URL or set RCRM_ENTERPRISE');

@@ -8,7 +8,6 @@
 const MAX_GRAPHEMES = 64;
 const MAX_BYTES = 200;
 // C0, DEL, C1, line/paragraph separators, bidi overrides and isolates (they can hide text on a display).
-// eslint-disable-next-line no-control-regex
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g;
 
 const segmenter = new Intl.Segmenter('und', { granularity: 'grapheme' });

@@ -1,67 +1,93 @@
 /**
  * `/incoming`: name and route an incoming caller. The named steps, in order:
- *   readCall → resolveEnterprise → normaliseCaller → lookupCaller → chooseRoute → setRouteVariables
- * Whatever fails, the call is routed within its budget: the dialplan's default route (RCRM_MANAGER empty)
- * with RCRM_LOOKUP saying what happened.
+ *   readCall → readChannelFacts → resolveEnterprise → normaliseCaller → lookupCaller → chooseRoute →
+ *   setRouteVariables → notifyCrm (popup, call record, customer creation: off the critical path)
+ * Whatever fails, the call is routed within its budget: the dialplan's default route (RCRM_MANAGER empty) with
+ * RCRM_LOOKUP saying what happened.
  */
 import { errorCode } from '../errors.js';
-import type { CallerLookup } from './caller-lookup.js';
+import { EXTENSION_CODE } from '../db/extension-store.js';
+import type { CallerLookup, LookupResult } from './caller-lookup.js';
 import { readCall, resolveEnterprise, type CallContext, type CallContextDeps } from './call-context.js';
 import type { AgiChannel } from './agi-channel.js';
-import type { EnterpriseDirectory } from './enterprise-directory.js';
+import { parseRingCodes } from './call-result.js';
+import { readChannelFacts } from './channel-facts.js';
+import type { EnterpriseDirectory, EnterpriseView } from './enterprise-directory.js';
 import { normalisePhone } from './phone-number.js';
 import { chooseIncomingRoute, FAIL_OPEN_ROUTE, incomingVariables, type IncomingRoute } from './route-decision.js';
+
+/** What later steps (popups, history, customer creation) need to know about a routed call. */
+export interface RoutedCall {
+  readonly direction: 'in' | 'out';
+  readonly view: EnterpriseView;
+  readonly linkedid: string;
+  readonly phone: string;
+  readonly externalPhone: string;
+  readonly ringCodes: readonly string[];
+  readonly lookup: LookupResult;
+  readonly startedAt: Date;
+  readonly crmCallId?: string;
+}
+
+export type CallNotifier = (ctx: CallContext, call: RoutedCall) => void;
 
 export interface IncomingDeps extends CallContextDeps {
   readonly directory: EnterpriseDirectory;
   readonly lookup: CallerLookup;
-  /** Called after the route is set (popups, customer creation: later features hook in here). */
-  readonly afterRoute?: (ctx: CallContext, route: IncomingRoute, extra: RouteExtra) => void;
-}
-
-export interface RouteExtra {
-  readonly enterprise: string | null;
-  readonly phone: string | null;
+  readonly notify?: CallNotifier;
 }
 
 export async function handleIncoming(session: AgiChannel, deps: IncomingDeps): Promise<void> {
   const ctx = readCall(session, deps);
   try {
-    const { route, extra } = await decideIncoming(ctx, deps);
+    const { route, call } = await decideIncoming(ctx, deps);
     await setRouteVariables(ctx, route);
     ctx.log.info('incoming call routed', {
       lookup: route.lookup,
+      source: call?.lookup.source,
       manager: route.manager || undefined,
       customerId: route.customerId || undefined,
       managerMissing: route.managerMissing,
       ms: Date.now() - ctx.startedAt,
     });
-    deps.afterRoute?.(ctx, route, extra);
+    if (call && deps.notify) deps.notify(ctx, call);
   } finally {
     ctx.done();
   }
 }
 
-async function decideIncoming(ctx: CallContext, deps: IncomingDeps): Promise<{ route: IncomingRoute; extra: RouteExtra }> {
+async function decideIncoming(ctx: CallContext, deps: IncomingDeps): Promise<{ route: IncomingRoute; call: RoutedCall | null }> {
   try {
-    const resolved = await resolveEnterprise(ctx, deps.directory);
-    if (!resolved.ok) return { route: FAIL_OPEN_ROUTE('ERROR'), extra: { enterprise: null, phone: null } };
+    const facts = await readChannelFacts(ctx.session, ['RCRM_RING_CODES']);
+    const resolved = await resolveEnterprise(ctx, deps.directory, facts.enterpriseVar);
+    if (!resolved.ok) return { route: FAIL_OPEN_ROUTE('ERROR'), call: null };
     const { view } = resolved;
     const phone = normalisePhone(ctx.callerNumber, view.enterprise.country);
     if (phone.kind !== 'e164') {
       ctx.log.info('caller number is not a public number', { reason: phone.reason });
-      return { route: FAIL_OPEN_ROUTE('NOT_FOUND'), extra: { enterprise: view.enterprise.number, phone: null } };
+      return { route: FAIL_OPEN_ROUTE('NOT_FOUND'), call: null };
     }
-    const result = await deps.lookup.lookup(view.enterprise, phone.e164, { deadline: ctx.deadline });
-    if (result.source === 'stale') ctx.log.warn('RetailCRM unavailable: routed on a stale customer row');
-    if (result.caller) ctx.log = ctx.log.child({ customerId: result.caller.customerId });
+    const lookup = await deps.lookup.lookup(view.enterprise, phone.e164, { deadline: ctx.deadline });
+    if (lookup.source === 'stale') ctx.log.warn('RetailCRM unavailable: routed on a stale customer row');
+    if (lookup.caller) ctx.log = ctx.log.child({ customerId: lookup.caller.customerId });
+    const route = chooseIncomingRoute(lookup, view.extensionByUser);
+    const ringCodes = parseRingCodes(facts.extra['RCRM_RING_CODES'], (c) => EXTENSION_CODE.test(c));
     return {
-      route: chooseIncomingRoute(result, view.extensionByUser),
-      extra: { enterprise: view.enterprise.number, phone: phone.e164 },
+      route,
+      call: {
+        direction: 'in',
+        view,
+        linkedid: facts.linkedid,
+        phone: phone.e164,
+        externalPhone: ctx.session.env.extension,
+        ringCodes: ringCodes.length > 0 ? ringCodes : route.manager !== '' ? [route.manager] : [],
+        lookup,
+        startedAt: new Date(ctx.startedAt),
+      },
     };
   } catch (err) {
     ctx.log.error('incoming lookup failed', { code: errorCode(err), err });
-    return { route: FAIL_OPEN_ROUTE('ERROR'), extra: { enterprise: null, phone: null } };
+    return { route: FAIL_OPEN_ROUTE('ERROR'), call: null };
   }
 }
 

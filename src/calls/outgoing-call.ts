@@ -1,19 +1,23 @@
 /**
  * `/outgoing`: a manager dials out (caller = extension, agi_extension = the dialed number). The named steps:
- *   readCall → resolveEnterprise → normaliseDialed → lookupCaller → setCustomerVariables
+ *   readCall → readChannelFacts → resolveEnterprise → normaliseDialed → lookupCaller → setCustomerVariables →
+ *   notifyCrm (popup for the calling extension, call record)
  * Sets RCRM_CUSTOMER_ID and RCRM_LOOKUP; never delays the call beyond its budget.
  */
 import { errorCode } from '../errors.js';
+import { EXTENSION_CODE } from '../db/extension-store.js';
 import type { CallerLookup, LookupResult } from './caller-lookup.js';
-import { readCall, resolveEnterprise, type CallContext, type CallContextDeps } from './call-context.js';
+import { readCall, resolveEnterprise, type CallContextDeps } from './call-context.js';
 import type { AgiChannel } from './agi-channel.js';
+import { readChannelFacts } from './channel-facts.js';
 import type { EnterpriseDirectory } from './enterprise-directory.js';
+import type { CallNotifier, RoutedCall } from './incoming-call.js';
 import { normalisePhone } from './phone-number.js';
 
 export interface OutgoingDeps extends CallContextDeps {
   readonly directory: EnterpriseDirectory;
   readonly lookup: CallerLookup;
-  readonly afterLookup?: (ctx: CallContext, result: LookupResult, extra: { enterprise: string; phone: string; extension: string }) => void;
+  readonly notify?: CallNotifier;
 }
 
 export async function handleOutgoing(session: AgiChannel, deps: OutgoingDeps): Promise<void> {
@@ -21,19 +25,29 @@ export async function handleOutgoing(session: AgiChannel, deps: OutgoingDeps): P
   try {
     let status: LookupResult['status'] = 'ERROR';
     let customerId = '';
+    let call: RoutedCall | null = null;
     try {
-      const resolved = await resolveEnterprise(ctx, deps.directory);
+      const facts = await readChannelFacts(session, ['CRM_CALL_ID']);
+      const resolved = await resolveEnterprise(ctx, deps.directory, facts.enterpriseVar);
       if (resolved.ok) {
         const dialed = normalisePhone(session.env.extension, resolved.view.enterprise.country);
         if (dialed.kind === 'e164') {
-          const result = await deps.lookup.lookup(resolved.view.enterprise, dialed.e164, { deadline: ctx.deadline });
-          status = result.status;
-          customerId = result.caller ? String(result.caller.customerId) : '';
-          deps.afterLookup?.(ctx, result, {
-            enterprise: resolved.view.enterprise.number,
+          const lookup = await deps.lookup.lookup(resolved.view.enterprise, dialed.e164, { deadline: ctx.deadline });
+          status = lookup.status;
+          customerId = lookup.caller ? String(lookup.caller.customerId) : '';
+          const extension = ctx.callerNumber;
+          const crmCallId = facts.extra['CRM_CALL_ID'] ?? '';
+          call = {
+            direction: 'out',
+            view: resolved.view,
+            linkedid: facts.linkedid,
             phone: dialed.e164,
-            extension: ctx.callerNumber,
-          });
+            externalPhone: '',
+            ringCodes: EXTENSION_CODE.test(extension) ? [extension] : [],
+            lookup,
+            startedAt: new Date(ctx.startedAt),
+            ...(crmCallId !== '' ? { crmCallId } : {}),
+          };
         } else {
           status = 'NOT_FOUND';
         }
@@ -44,6 +58,7 @@ export async function handleOutgoing(session: AgiChannel, deps: OutgoingDeps): P
     await session.setVariable('RCRM_CUSTOMER_ID', customerId);
     await session.setVariable('RCRM_LOOKUP', status);
     ctx.log.info('outgoing call looked up', { lookup: status, customerId: customerId || undefined });
+    if (call && deps.notify) deps.notify(ctx, call);
   } finally {
     ctx.done();
   }

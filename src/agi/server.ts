@@ -1,0 +1,156 @@
+/**
+ * FastAGI TCP server: accepts Asterisk's connections, bounds how many run at once, runs the handler for
+ * each session and always closes it afterwards, and drains on shutdown.
+ *
+ * Owns the listener and the set of live sessions. Over `maxSessions` a connection is closed at once (Asterisk
+ * then goes on with AGISTATUS=FAILURE and the dialplan's default route), never queued. A handler's failure is
+ * reported as 'sessionError', never thrown. Knows nothing about config, logging or the CRM.
+ */
+import { EventEmitter } from 'node:events';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { AgiSession, type AgiSessionOptions } from './session.js';
+
+export type AgiHandler = (session: AgiSession) => Promise<void>;
+
+export interface AgiServerOptions extends AgiSessionOptions {
+  readonly handler: AgiHandler;
+  readonly maxSessions: number;
+}
+
+export interface AgiServerEvents {
+  /** The handler rejected, or the session failed before the handler ran (garbage, env timeout, close). */
+  sessionError: [err: unknown, session: AgiSession | undefined];
+  /** A session's socket is closed and its handler has returned. */
+  sessionEnd: [session: AgiSession];
+  /** A connection was refused because maxSessions sessions were live. */
+  sessionRefused: [remoteAddress: string | undefined];
+  /** The listener itself failed after listen() succeeded. */
+  serverError: [err: Error];
+}
+
+export interface AgiServer extends EventEmitter<AgiServerEvents> {
+  listen(port: number, host?: string): Promise<{ port: number }>;
+  address(): AddressInfo | undefined;
+  readonly activeSessions: number;
+  stopAccepting(): void;
+  close(options?: { drainMs?: number }): Promise<void>;
+}
+
+export function createAgiServer(options: AgiServerOptions): AgiServer {
+  return new FastAgiServer(options);
+}
+
+class FastAgiServer extends EventEmitter<AgiServerEvents> implements AgiServer {
+  private readonly options: AgiServerOptions;
+  private readonly server: Server;
+  /** Live sessions and the task that runs each (handler, then close). */
+  private readonly sessions = new Map<AgiSession, Promise<void>>();
+  private accepting = true;
+  private listening = false;
+  private readonly serverClosed: Promise<void>;
+  private resolveServerClosed!: () => void;
+
+  constructor(options: AgiServerOptions) {
+    super();
+    if (!Number.isInteger(options.maxSessions) || options.maxSessions < 1) {
+      throw new RangeError(`maxSessions must be a positive integer, got ${options.maxSessions}`);
+    }
+    this.options = options;
+    this.serverClosed = new Promise<void>((resolve) => {
+      this.resolveServerClosed = resolve;
+    });
+    this.server = createServer({ noDelay: true }, (socket) => this.onConnection(socket));
+    this.server.on('close', () => this.resolveServerClosed());
+  }
+
+  get activeSessions(): number {
+    return this.sessions.size;
+  }
+
+  listen(port: number, host?: string): Promise<{ port: number }> {
+    return new Promise((resolve, reject) => {
+      const onError = (err: Error): void => reject(err);
+      this.server.once('error', onError);
+      this.server.listen(port, host, () => {
+        this.server.off('error', onError);
+        this.server.on('error', (err) => this.emit('serverError', err));
+        this.listening = true;
+        resolve({ port: (this.server.address() as AddressInfo).port });
+      });
+    });
+  }
+
+  address(): AddressInfo | undefined {
+    const a = this.server.address();
+    return a !== null && typeof a === 'object' ? a : undefined;
+  }
+
+  stopAccepting(): void {
+    if (!this.accepting) return;
+    this.accepting = false;
+    if (this.listening) this.server.close();
+    else this.resolveServerClosed();
+  }
+
+  /**
+   * Stops accepting, lets live sessions finish for up to `drainMs`, then destroys the rest (their handlers
+   * see AgiClosedError and an aborted signal). Resolves when the listener and every socket are closed.
+   */
+  async close(options: { drainMs?: number } = {}): Promise<void> {
+    this.stopAccepting();
+    const drainMs = options.drainMs ?? 0;
+    if (this.sessions.size > 0 && drainMs > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, drainMs);
+      });
+      await Promise.race([Promise.all(this.sessions.values()), deadline]);
+      clearTimeout(timer);
+    }
+    const left = [...this.sessions.keys()];
+    for (const session of left) session.destroy();
+    await Promise.all(left.map((s) => s.closed));
+    await this.serverClosed;
+  }
+
+  private onConnection(socket: Socket): void {
+    if (!this.accepting || this.sessions.size >= this.options.maxSessions) {
+      // Swallow the RST/EPIPE a refused peer may cause; Asterisk sees the close and reports FAILURE.
+      socket.on('error', () => undefined);
+      socket.destroy();
+      this.emit('sessionRefused', socket.remoteAddress);
+      return;
+    }
+    const session = new AgiSession(socket, this.options);
+    const task = this.runSession(session);
+    this.sessions.set(session, task);
+  }
+
+  private async runSession(session: AgiSession): Promise<void> {
+    try {
+      await session.ready;
+      await this.options.handler(session);
+    } catch (err) {
+      this.report(err, session);
+    }
+    try {
+      await session.close();
+    } catch (err) {
+      this.report(err, session);
+    }
+    this.sessions.delete(session);
+    try {
+      this.emit('sessionEnd', session);
+    } catch (err) {
+      this.report(err, session);
+    }
+  }
+
+  private report(err: unknown, session: AgiSession): void {
+    try {
+      this.emit('sessionError', err, session);
+    } catch {
+      // A throwing listener must not take the process down with it.
+    }
+  }
+}

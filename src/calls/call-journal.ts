@@ -1,0 +1,187 @@
+/**
+ * The durable record of every call: the `calls` row and, in the same transaction, the outbox jobs that carry it
+ * to RetailCRM (popup events, the hangup event, the history upload, customer creation). After commit, a popup is
+ * handed straight to the outbox for in-process delivery, so it does not wait for a worker to wake up.
+ */
+import type { CallEvent, CustomerCreate, UploadCall } from '../crm/types.js';
+import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
+import { dropPendingJobs, enqueueJob, notifyOutbox, outboxJobKey } from '../outbox/enqueue.js';
+
+export interface CallStart {
+  readonly enterprise: string;
+  readonly linkedid: string;
+  readonly direction: 'in' | 'out';
+  readonly phone: string;
+  readonly externalPhone: string | null;
+  readonly site: string | null;
+  readonly customerId: number | null;
+  readonly ringCodes: readonly string[];
+  readonly startedAt: Date;
+}
+
+export interface CallEnd {
+  readonly enterprise: string;
+  readonly linkedid: string;
+  readonly direction: 'in' | 'out';
+  readonly phone: string;
+  readonly externalPhone: string | null;
+  readonly site: string | null;
+  readonly startedAt: Date;
+  readonly endedAt: Date;
+  readonly answered: boolean;
+  readonly result: UploadCall['result'];
+  readonly hangupStatus: NonNullable<CallEvent['hangupStatus']>;
+  readonly managerCode: string | null;
+  readonly managerUserId: number | null;
+  readonly ringCodes: readonly string[];
+  readonly durationSec: number;
+  readonly waitingSec: number;
+  readonly recordingFile: string | null;
+  readonly dialStatus: string | null;
+  readonly upload: UploadCall;
+  readonly hangupEvent: CallEvent;
+}
+
+export interface StoredCall {
+  readonly direction: 'in' | 'out';
+  readonly phone: string;
+  readonly externalPhone: string | null;
+  readonly site: string | null;
+  readonly customerId: number | null;
+  readonly ringCodes: string[];
+  readonly startedAt: Date;
+  readonly endedAt: Date | null;
+}
+
+/** Popups are useless once the call is over; this is a safety net, /hangup drops them at once. */
+const POPUP_TTL_MS = 120_000;
+/** MixMonitor closes the file only after /hangup returns: upload a little later. */
+const UPLOAD_DELAY_MS = 1_500;
+
+export const popupKey = (enterprise: string, linkedid: string, type: 'in' | 'out' | 'hangup'): string =>
+  outboxJobKey('call_event', enterprise, linkedid, type);
+
+export class CallJournal {
+  constructor(private readonly pool: Pool) {}
+
+  /** Records a ringing call and its popup; returns the popup job id to deliver now (null if already known). */
+  async recordStart(call: CallStart, popup: CallEvent | null): Promise<number | null> {
+    return inTransaction(this.pool, async (db) => {
+      await db.query(
+        `insert into calls (enterprise, linkedid, external_id, direction, phone, external_phone, site, customer_id,
+           ring_codes, started_at)
+         values ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9)
+         on conflict (enterprise, linkedid) do nothing`,
+        [call.enterprise, call.linkedid, call.direction, call.phone, call.externalPhone, call.site, call.customerId,
+          call.ringCodes, call.startedAt],
+      );
+      if (!popup) return null;
+      const id = await enqueueJob(db, {
+        enterprise: call.enterprise,
+        kind: 'call_event',
+        jobKey: popupKey(call.enterprise, call.linkedid, call.direction),
+        payload: { event: popup },
+        expiresAt: new Date(call.startedAt.getTime() + POPUP_TTL_MS),
+      });
+      return id;
+    });
+  }
+
+  async find(enterprise: string, linkedid: string): Promise<StoredCall | null> {
+    const { rows } = await this.pool.query<{
+      direction: 'in' | 'out';
+      phone: string;
+      external_phone: string | null;
+      site: string | null;
+      customer_id: number | null;
+      ring_codes: string[];
+      started_at: Date;
+      ended_at: Date | null;
+    }>('select * from calls where enterprise = $1 and linkedid = $2', [enterprise, linkedid]);
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      direction: r.direction,
+      phone: r.phone,
+      externalPhone: r.external_phone,
+      site: r.site,
+      customerId: r.customer_id,
+      ringCodes: r.ring_codes,
+      startedAt: r.started_at,
+      endedAt: r.ended_at,
+    };
+  }
+
+  /**
+   * Records the end of a call: the call row, the hangup event (only if the popup reached RetailCRM; a popup not
+   * yet delivered is dropped instead), and the history upload. A second /hangup for the same call (h-extension
+   * and hangup handler both configured) changes nothing: the job keys deduplicate.
+   */
+  async recordEnd(end: CallEnd): Promise<{ uploadJobId: number | null; hangupJobId: number | null }> {
+    return inTransaction(this.pool, async (db) => {
+      const { rowCount } = await db.query(
+        `insert into calls (enterprise, linkedid, external_id, direction, phone, external_phone, site, ring_codes,
+           started_at, ended_at, answered, result, hangup_status, manager_code, manager_user_id, duration_sec,
+           waiting_sec, recording_file, dial_status)
+         values ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+         on conflict (enterprise, linkedid) do update set ended_at = excluded.ended_at, answered = excluded.answered,
+           result = excluded.result, hangup_status = excluded.hangup_status, manager_code = excluded.manager_code,
+           manager_user_id = excluded.manager_user_id, duration_sec = excluded.duration_sec,
+           waiting_sec = excluded.waiting_sec, recording_file = excluded.recording_file,
+           dial_status = excluded.dial_status, updated_at = now()
+         where calls.ended_at is null`,
+        [end.enterprise, end.linkedid, end.direction, end.phone, end.externalPhone, end.site, end.ringCodes,
+          end.startedAt, end.endedAt, end.answered, end.result, end.hangupStatus, end.managerCode, end.managerUserId,
+          end.durationSec, end.waitingSec, end.recordingFile, end.dialStatus],
+      );
+      if ((rowCount ?? 0) === 0) return { uploadJobId: null, hangupJobId: null }; // already ended
+      const hangupJobId = await this.hangupEvent(db, end);
+      const uploadJobId = await enqueueJob(db, {
+        enterprise: end.enterprise,
+        kind: 'call_upload',
+        jobKey: outboxJobKey('call_upload', end.enterprise, end.linkedid),
+        payload: { call: end.upload, recordingFile: end.recordingFile, callEndedAt: end.endedAt.toISOString() },
+        runAt: new Date(end.endedAt.getTime() + (end.recordingFile ? UPLOAD_DELAY_MS : 0)),
+      });
+      await notifyOutbox(db, end.enterprise);
+      return { uploadJobId, hangupJobId };
+    });
+  }
+
+  private async hangupEvent(db: PoolClient, end: CallEnd): Promise<number | null> {
+    const key = popupKey(end.enterprise, end.linkedid, end.direction);
+    await dropPendingJobs(db, {
+      enterprise: end.enterprise,
+      kind: 'call_event',
+      callId: end.linkedid,
+      reason: 'the call ended before the popup was delivered',
+    });
+    const { rows } = await db.query<{ state: string; locked: boolean }>(
+      'select state, locked_at is not null as locked from outbox_jobs where job_key = $1',
+      [key],
+    );
+    const popup = rows[0];
+    // Close the popup only where one was shown (or is being delivered right now).
+    if (!popup || !(popup.state === 'done' || (popup.state === 'pending' && popup.locked))) return null;
+    return enqueueJob(db, {
+      enterprise: end.enterprise,
+      kind: 'call_event',
+      jobKey: popupKey(end.enterprise, end.linkedid, 'hangup'),
+      payload: { event: end.hangupEvent },
+      expiresAt: new Date(end.endedAt.getTime() + POPUP_TTL_MS),
+    });
+  }
+
+  /** One customer creation per number and day, however many calls come in at once. */
+  async requestCustomer(enterprise: string, phone: string, site: string | null, customer: CustomerCreate): Promise<number | null> {
+    const day = new Date().toISOString().slice(0, 10);
+    const id = await enqueueJob(this.pool, {
+      enterprise,
+      kind: 'customer_create',
+      jobKey: outboxJobKey('customer_create', enterprise, phone, day),
+      payload: { phone, ...(site ? { site } : {}), customer },
+    });
+    if (id !== null) await notifyOutbox(this.pool, enterprise);
+    return id;
+  }
+}

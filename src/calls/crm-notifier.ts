@@ -1,0 +1,86 @@
+/**
+ * What a routed call tells RetailCRM, off the AGI session's critical path: the call record and its popup
+ * (type in/out) in one transaction, then the popup handed to the outbox for immediate delivery; and, for a number
+ * RetailCRM does not know, a customer-creation job (one per number, however many calls arrive at once).
+ * Everything runs as tracked background work; failures are logged, and the outbox keeps what was committed.
+ */
+import { errorCode } from '../errors.js';
+import type { CallEvent } from '../crm/types.js';
+import type { Logger } from '../logger.js';
+import type { TaskTracker } from '../task-tracker.js';
+import type { CallJournal } from './call-journal.js';
+import type { CallContext } from './call-context.js';
+import type { CallNotifier, RoutedCall } from './incoming-call.js';
+
+export interface NotifierDeps {
+  readonly journal: CallJournal;
+  /** Delivers a committed job at once, in process (the outbox worker's deliverNow). */
+  readonly deliverNow: (jobId: number) => Promise<unknown>;
+  readonly tasks: TaskTracker;
+  readonly logger: Logger;
+}
+
+const MAX_CODES = 50;
+
+function siteFor(call: RoutedCall): string | null {
+  const did = call.externalPhone.replace(/\D+/g, '');
+  const match = did === '' ? undefined : call.view.enterprise.settings.externalPhones.find((p) => p.externalPhone.replace(/\D+/g, '') === did);
+  return match?.siteCode ?? call.view.enterprise.site;
+}
+
+export function popupEvent(call: RoutedCall): CallEvent {
+  let codes = [...call.ringCodes];
+  // Nobody in particular rings (the default route, e.g. a queue): tell every mapped manager.
+  if (codes.length === 0 && call.direction === 'in') codes = [...call.view.userByExtension.keys()];
+  const site = siteFor(call);
+  return {
+    type: call.direction,
+    phone: call.phone,
+    callExternalId: call.linkedid,
+    ...(codes.length > 0 ? { codes: codes.slice(0, MAX_CODES) } : {}),
+    ...(call.externalPhone !== '' ? { externalPhone: call.externalPhone } : {}),
+    ...(site ? { site } : {}),
+  };
+}
+
+export function createCrmNotifier(deps: NotifierDeps): CallNotifier {
+  return (ctx: CallContext, call: RoutedCall) => {
+    deps.tasks.track(notify(ctx, call, deps));
+  };
+}
+
+async function notify(ctx: CallContext, call: RoutedCall, deps: NotifierDeps): Promise<void> {
+  const enterprise = call.view.enterprise;
+  try {
+    const jobId = await deps.journal.recordStart(
+      {
+        enterprise: enterprise.number,
+        linkedid: call.linkedid,
+        direction: call.direction,
+        phone: call.phone,
+        externalPhone: call.externalPhone === '' ? null : call.externalPhone,
+        site: siteFor(call),
+        customerId: call.lookup.caller?.customerId ?? null,
+        ringCodes: call.ringCodes,
+        startedAt: call.startedAt,
+      },
+      popupEvent(call),
+    );
+    if (jobId !== null) await deps.deliverNow(jobId);
+  } catch (err) {
+    ctx.log.error('cannot record the call start', { code: errorCode(err), err });
+  }
+  // Create the customer only when RetailCRM may not know the number; the job checks again before creating.
+  if (enterprise.settings.autoCreateCustomers && call.lookup.caller === null) {
+    try {
+      const id = await deps.journal.requestCustomer(enterprise.number, call.phone, siteFor(call), {
+        firstName: call.phone,
+        phones: [{ number: call.phone }],
+        source: { source: 'phone', medium: 'call' },
+      });
+      if (id !== null) ctx.log.info('customer creation queued for a new number');
+    } catch (err) {
+      ctx.log.error('cannot queue the customer creation', { code: errorCode(err), err });
+    }
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * `/hangup`: after the call, from a hangup handler (preferred) or the h-extension. The named steps:
+ *   readCall → resolveEnterprise → readHangupVariables → findCallStart → decideOutcome → recordCallEnd
+ * The channel is already dead: only GET VARIABLE is used (it works on a dead channel). Nothing here touches the
+ * recording, which MixMonitor closes only after this session ends; the upload job waits for it.
+ */
+import { errorCode } from '../errors.js';
+import { EXTENSION_CODE } from '../db/extension-store.js';
+import type { CallEvent, UploadCall } from '../crm/types.js';
+import { resolveRecordingPath } from '../recordings/recording-path.js';
+import type { AgiChannel } from './agi-channel.js';
+import type { CallJournal, StoredCall } from './call-journal.js';
+import { readCall, resolveEnterprise, type CallContextDeps } from './call-context.js';
+import { callOutcome, endpointOf, epochOfUniqueid, parseRingCodes, talkedLast, type HangupVariables } from './call-result.js';
+import { formatCrmDate } from './crm-date.js';
+import type { EnterpriseDirectory, EnterpriseView } from './enterprise-directory.js';
+import { normalisePhone } from './phone-number.js';
+
+export interface HangupDeps extends CallContextDeps {
+  readonly directory: EnterpriseDirectory;
+  readonly journal: CallJournal;
+  readonly recordingsDir: string;
+  readonly now?: () => number;
+}
+
+const VARIABLES = [
+  'DIALSTATUS',
+  'ANSWEREDTIME',
+  'DIALEDPEERNUMBER',
+  'MEMBERINTERFACE',
+  'QUEUESTATUS',
+  'CDR(disposition)',
+  'CDR(dstchannel)',
+  'CDR(dst)',
+  'MIXMONITOR_FILENAME',
+  'RCRM_MANAGER',
+  'RCRM_RING_CODES',
+  'CHANNEL(linkedid)',
+  'EPOCH',
+] as const;
+type VariableName = (typeof VARIABLES)[number];
+
+async function readVariables(session: AgiChannel): Promise<Record<VariableName, string | undefined>> {
+  const out = {} as Record<VariableName, string | undefined>;
+  for (const name of VARIABLES) out[name] = await session.getVariable(name);
+  return out;
+}
+
+export async function handleHangup(session: AgiChannel, deps: HangupDeps): Promise<void> {
+  const ctx = readCall(session, deps);
+  try {
+    const resolved = await resolveEnterprise(ctx, deps.directory);
+    if (!resolved.ok) return;
+    const vars = await readVariables(session);
+    const linkedid = (vars['CHANNEL(linkedid)'] ?? '').trim() || session.env.uniqueid;
+    const enterprise = resolved.view.enterprise.number;
+    let start: StoredCall | null = null;
+    try {
+      start = await deps.journal.find(enterprise, linkedid);
+    } catch (err) {
+      ctx.log.warn('cannot read the call start', { code: errorCode(err) });
+    }
+    const recordingFile = await resolveRecordingPath(deps.recordingsDir, vars.MIXMONITOR_FILENAME ?? '').catch(() => null);
+    if ((vars.MIXMONITOR_FILENAME ?? '') !== '' && recordingFile === null) {
+      ctx.log.warn('recording is outside RECORDINGS_DIR: not linked', { recordingsDir: deps.recordingsDir });
+    }
+    const end = decideCallEnd(resolved.view, linkedid, vars, start, session, (deps.now ?? Date.now)(), recordingFile);
+    const { uploadJobId, hangupJobId } = await deps.journal.recordEnd(end);
+    ctx.log.info('call ended', {
+      call: linkedid,
+      direction: end.direction,
+      result: end.result,
+      manager: end.managerCode ?? undefined,
+      duration: end.durationSec,
+      waiting: end.waitingSec,
+      queued: uploadJobId !== null,
+      hangupEvent: hangupJobId !== null,
+    });
+  } catch (err) {
+    ctx.log.error('cannot record the end of the call', { code: errorCode(err), err });
+    throw err;
+  } finally {
+    ctx.done();
+  }
+}
+
+export function decideCallEnd(
+  view: EnterpriseView,
+  linkedid: string,
+  vars: Record<VariableName, string | undefined>,
+  start: StoredCall | null,
+  session: AgiChannel,
+  nowMs: number,
+  recordingPath: string | null,
+): Parameters<CallJournal['recordEnd']>[0] {
+  const e = view.enterprise;
+  const isExtension = (code: string): boolean => view.userByExtension.has(code);
+  const hv: HangupVariables = {
+    dialStatus: vars.DIALSTATUS,
+    answeredTime: vars.ANSWEREDTIME,
+    dialedPeerNumber: vars.DIALEDPEERNUMBER,
+    memberInterface: vars.MEMBERINTERFACE,
+    queueStatus: vars.QUEUESTATUS,
+    cdrDisposition: vars['CDR(disposition)'],
+    cdrDstChannel: vars['CDR(dstchannel)'],
+  };
+  const outcome = callOutcome(hv);
+
+  // Direction and numbers: from the call start when /incoming or /outgoing ran; otherwise from the channel.
+  const callerNum = session.env.callerid === 'unknown' ? '' : session.env.callerid;
+  const direction: 'in' | 'out' = start?.direction ?? (isExtension(callerNum) ? 'out' : 'in');
+  let phone = start?.phone ?? '';
+  if (phone === '') {
+    const raw = direction === 'out' ? (vars['CDR(dst)'] ?? endpointOf(vars.DIALEDPEERNUMBER, 'peer') ?? '') : callerNum;
+    const n = normalisePhone(raw, e.country);
+    phone = n.kind === 'e164' ? n.e164 : raw;
+  }
+
+  const ringCodes = start?.ringCodes.length ? start.ringCodes : parseRingCodes(vars.RCRM_RING_CODES, (c) => EXTENSION_CODE.test(c));
+  const routed = (vars.RCRM_MANAGER ?? '').trim();
+  let managerCode: string | undefined;
+  if (direction === 'out') managerCode = isExtension(callerNum) ? callerNum : undefined;
+  else if (outcome.answered) managerCode = talkedLast(hv, isExtension);
+  else managerCode = [routed, ...ringCodes].find((c) => c !== '' && isExtension(c));
+  const managerUserId = managerCode !== undefined ? (view.userByExtension.get(managerCode) ?? null) : null;
+
+  const endedAt = new Date(nowMs);
+  const epochStart = epochOfUniqueid(linkedid);
+  const startedAt = start?.startedAt ?? (epochStart !== undefined ? new Date(epochStart * 1000) : endedAt);
+  const total = Math.max(0, Math.round((endedAt.getTime() - startedAt.getTime()) / 1000));
+  const talk = Math.min(outcome.talkSeconds, total || outcome.talkSeconds);
+  const waiting = Math.max(0, total - talk);
+
+  const recordingFile = outcome.answered ? recordingPath : null;
+  const externalPhone = start?.externalPhone ?? null;
+  const site = start?.site ?? e.site;
+
+  const upload: UploadCall = {
+    date: formatCrmDate(startedAt, e.settings.crmTimezone),
+    type: direction,
+    phone,
+    result: outcome.result,
+    duration: talk,
+    durationWaiting: waiting,
+    externalId: linkedid,
+    ...(managerCode !== undefined ? { code: managerCode } : {}),
+    ...(managerUserId !== null ? { userId: managerUserId } : {}),
+    ...(externalPhone ? { externalPhone } : {}),
+    ...(site ? { site } : {}),
+  };
+  const codes = direction === 'out' ? (managerCode ? [managerCode] : []) : ringCodes.length > 0 ? [...ringCodes] : routed ? [routed] : [];
+  const hangupEvent: CallEvent = {
+    type: 'hangup',
+    phone,
+    hangupStatus: outcome.hangupStatus,
+    callExternalId: linkedid,
+    ...(codes.length > 0 ? { codes } : {}),
+    ...(externalPhone ? { externalPhone } : {}),
+    ...(site ? { site } : {}),
+  };
+  return {
+    enterprise: e.number,
+    linkedid,
+    direction,
+    phone,
+    externalPhone,
+    site,
+    startedAt,
+    endedAt,
+    answered: outcome.answered,
+    result: outcome.result,
+    hangupStatus: outcome.hangupStatus,
+    managerCode: managerCode ?? null,
+    managerUserId,
+    ringCodes,
+    durationSec: talk,
+    waitingSec: waiting,
+    recordingFile,
+    dialStatus: vars.DIALSTATUS ?? null,
+    upload,
+    hangupEvent,
+  };
+}

@@ -1,0 +1,291 @@
+/**
+ * RetailCRM API v5 client (contract /work/shared/retailcrm-api.md). One instance serves every account; each call
+ * names its account. Per request: admission through the RateLimiter (rate + in-flight bound), one explicit
+ * deadline covering the wait and the HTTP exchange, no retries (callers own the retry policy: one quick retry on
+ * the call path, then the outbox), errors translated once in ./http-errors.ts, bodies checked in ./parse.ts.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import got, { type Got } from 'got';
+import { CrmError, CrmHttpError, CrmRateLimitedError, CrmTimeoutError, InputError } from '../errors.js';
+import { encodeForm, encodeQuery, type FormFields, type QueryParams } from './form-encoding.js';
+import { interpretResponse, translateRequestError } from './http-errors.js';
+import * as parse from './parse.js';
+import { rateClassForPath, type RateLimiter } from './rate-limiter.js';
+import {
+  MAX_CALLS_PER_UPLOAD,
+  type CallEvent,
+  type CallEventResult,
+  type CrmAccount,
+  type CrmRequestOptions,
+  type Credentials,
+  type Customer,
+  type CustomerCreate,
+  type CustomersFilter,
+  type HistoryPage,
+  type HistoryQuery,
+  type IntegrationModule,
+  type IntegrationModuleEditInfo,
+  type ManagerLookup,
+  type Order,
+  type OrdersFilter,
+  type Page,
+  type UploadCall,
+  type UploadResult,
+  type User,
+  type UserStatus,
+} from './types.js';
+
+export interface RetailCrmClientOptions {
+  readonly limiter: RateLimiter;
+  /** Deadline of a request when the caller gives none. */
+  readonly defaultTimeoutMs: number;
+  readonly userAgent?: string;
+  /** Sockets per RetailCRM host kept by our agents; default 16. */
+  readonly maxSocketsPerHost?: number;
+}
+
+export interface Paging {
+  readonly page?: number;
+  /** 20, 50 or 100 (contract §1.8). */
+  readonly limit?: number;
+}
+
+interface RequestSpec {
+  readonly method: 'GET' | 'POST';
+  /** Path after `/api`, e.g. `/v5/telephony/manager` or `/credentials`. */
+  readonly path: string;
+  readonly query?: QueryParams;
+  readonly form?: FormFields;
+}
+
+export class RetailCrmClient {
+  private readonly limiter: RateLimiter;
+  private readonly defaultTimeoutMs: number;
+  private readonly agents: { http: http.Agent; https: https.Agent };
+  private readonly got: Got;
+
+  constructor(options: RetailCrmClientOptions) {
+    if (!(options.defaultTimeoutMs > 0)) throw new RangeError('defaultTimeoutMs must be positive');
+    this.limiter = options.limiter;
+    this.defaultTimeoutMs = options.defaultTimeoutMs;
+    const maxSockets = options.maxSocketsPerHost ?? 16;
+    this.agents = {
+      http: new http.Agent({ keepAlive: true, maxSockets }),
+      https: new https.Agent({ keepAlive: true, maxSockets }),
+    };
+    this.got = got.extend({
+      agent: this.agents,
+      retry: { limit: 0 },
+      throwHttpErrors: false,
+      followRedirect: false,
+      responseType: 'text',
+      decompress: true,
+      headers: {
+        'user-agent': options.userAgent ?? 'retailcrm-agi',
+        accept: 'application/json',
+      },
+    });
+  }
+
+  /** Closes idle keep-alive sockets; call at shutdown after the last request. */
+  close(): void {
+    this.agents.http.destroy();
+    this.agents.https.destroy();
+  }
+
+  // ---- telephony ----------------------------------------------------------------------------------------------
+
+  /** Responsible manager and customer for a caller's phone. Neither present = the CRM knows nothing. */
+  async telephonyManager(
+    account: CrmAccount,
+    phone: string,
+    opts: CrmRequestOptions & { ignoreStatus?: boolean } = {},
+  ): Promise<ManagerLookup> {
+    const query = { phone, details: true, ignoreStatus: opts.ignoreStatus ?? true };
+    const body = await this.request(account, { method: 'GET', path: '/v5/telephony/manager', query }, opts);
+    return parse.parseManagerLookup(body);
+  }
+
+  async callEvent(account: CrmAccount, event: CallEvent, opts: CrmRequestOptions = {}): Promise<CallEventResult> {
+    const body = await this.request(account, { method: 'POST', path: '/v5/telephony/call/event', form: { event } }, opts);
+    return parse.parseCallEventResult(body);
+  }
+
+  /** Uploads call history (idempotent by externalId). More than 50 calls is refused before any I/O. */
+  async callsUpload(account: CrmAccount, calls: readonly UploadCall[], opts: CrmRequestOptions = {}): Promise<UploadResult> {
+    if (calls.length > MAX_CALLS_PER_UPLOAD) {
+      throw new InputError(`calls/upload takes at most ${MAX_CALLS_PER_UPLOAD} calls, got ${calls.length}`, 'calls');
+    }
+    if (calls.length === 0) return { processedCallsCount: 0, duplicateCalls: [] };
+    const body = await this.request(account, { method: 'POST', path: '/v5/telephony/calls/upload', form: { calls } }, opts);
+    return parse.parseUploadResult(body);
+  }
+
+  // ---- customers ----------------------------------------------------------------------------------------------
+
+  /** Creates a customer; `site` is needed when the key sees several stores. Resolves with the new id. */
+  async customersCreate(
+    account: CrmAccount,
+    customer: CustomerCreate,
+    site: string | undefined,
+    opts: CrmRequestOptions = {},
+  ): Promise<number> {
+    const body = await this.request(account, { method: 'POST', path: '/v5/customers/create', form: { customer, site } }, opts);
+    return parse.parseCreatedId(body);
+  }
+
+  /** A customer by CRM id; null when RetailCRM answers 404 (no such customer). */
+  async customerGet(account: CrmAccount, id: number, site?: string, opts: CrmRequestOptions = {}): Promise<Customer | null> {
+    const spec = { method: 'GET', path: `/v5/customers/${segment(id)}`, query: { by: 'id', site } } as const;
+    const body = await this.requestOrNotFound(account, spec, opts);
+    return body === null ? null : parse.parseCustomerGet(body);
+  }
+
+  async customersList(
+    account: CrmAccount,
+    filter: CustomersFilter,
+    paging: Paging = {},
+    opts: CrmRequestOptions = {},
+  ): Promise<Page<Customer>> {
+    const query = { filter: { ...filter }, page: paging.page, limit: paging.limit };
+    const body = await this.request(account, { method: 'GET', path: '/v5/customers', query }, opts);
+    return parse.parseCustomersList(body);
+  }
+
+  async customersHistory(account: CrmAccount, query: HistoryQuery, opts: CrmRequestOptions = {}): Promise<HistoryPage> {
+    const body = await this.request(account, { method: 'GET', path: '/v5/customers/history', query: historyQuery(query) }, opts);
+    return parse.parseHistoryPage(body);
+  }
+
+  // ---- orders -------------------------------------------------------------------------------------------------
+
+  async ordersList(
+    account: CrmAccount,
+    filter: OrdersFilter,
+    paging: Paging = {},
+    opts: CrmRequestOptions = {},
+  ): Promise<Page<Order>> {
+    const query = { filter: { ...filter }, page: paging.page, limit: paging.limit };
+    const body = await this.request(account, { method: 'GET', path: '/v5/orders', query }, opts);
+    return parse.parseOrdersList(body);
+  }
+
+  async ordersHistory(account: CrmAccount, query: HistoryQuery, opts: CrmRequestOptions = {}): Promise<HistoryPage> {
+    const body = await this.request(account, { method: 'GET', path: '/v5/orders/history', query: historyQuery(query) }, opts);
+    return parse.parseHistoryPage(body);
+  }
+
+  // ---- users --------------------------------------------------------------------------------------------------
+
+  async users(account: CrmAccount, paging: Paging = {}, opts: CrmRequestOptions = {}): Promise<Page<User>> {
+    const query = { page: paging.page, limit: paging.limit };
+    const body = await this.request(account, { method: 'GET', path: '/v5/users', query }, opts);
+    return parse.parseUsersList(body);
+  }
+
+  /** PBX → CRM status sync (`status` is a plain form field). */
+  async userStatus(account: CrmAccount, userId: number, status: UserStatus, opts: CrmRequestOptions = {}): Promise<void> {
+    const spec = { method: 'POST', path: `/v5/users/${segment(userId)}/status`, form: { status } } as const;
+    parse.parseSuccess(await this.request(account, spec, opts));
+  }
+
+  // ---- integration module and key -----------------------------------------------------------------------------
+
+  /** The module's current settings; null when RetailCRM answers 404 (not registered). */
+  async integrationModuleGet(account: CrmAccount, code: string, opts: CrmRequestOptions = {}): Promise<IntegrationModule | null> {
+    const spec = { method: 'GET', path: `/v5/integration-modules/${segment(code)}` } as const;
+    const body = await this.requestOrNotFound(account, spec, opts);
+    return body === null ? null : parse.parseIntegrationModule(body);
+  }
+
+  /** Creates or updates the module. `module.code` must equal `code` (contract §2.2). */
+  async integrationModuleEdit(
+    account: CrmAccount,
+    code: string,
+    module: IntegrationModule,
+    opts: CrmRequestOptions = {},
+  ): Promise<IntegrationModuleEditInfo> {
+    if (module.code !== code) {
+      throw new InputError(`integrationModule.code ${JSON.stringify(module.code)} differs from ${JSON.stringify(code)}`, 'code');
+    }
+    const spec = {
+      method: 'POST',
+      path: `/v5/integration-modules/${segment(code)}/edit`,
+      form: { integrationModule: module },
+    } as const;
+    return parse.parseIntegrationModuleEditInfo(await this.request(account, spec, opts));
+  }
+
+  /** What the API key may do (scopes); the path has no version segment. */
+  async credentials(account: CrmAccount, opts: CrmRequestOptions = {}): Promise<Credentials> {
+    return parse.parseCredentials(await this.request(account, { method: 'GET', path: '/credentials' }, opts));
+  }
+
+  // ---- transport ----------------------------------------------------------------------------------------------
+
+  /** Like request(), but a JSON 404 other than "API method not found" resolves null (entity not found). */
+  private async requestOrNotFound(account: CrmAccount, spec: RequestSpec, opts: CrmRequestOptions): Promise<unknown> {
+    try {
+      return await this.request(account, spec, opts);
+    } catch (err) {
+      if (err instanceof CrmHttpError && err.status === 404 && !/method not found/i.test(err.errorMsg ?? '')) return null;
+      throw err;
+    }
+  }
+
+  private async request(account: CrmAccount, spec: RequestSpec, opts: CrmRequestOptions): Promise<unknown> {
+    const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
+    const deadline = AbortSignal.timeout(timeoutMs);
+    const signal = opts.signal ? AbortSignal.any([opts.signal, deadline]) : deadline;
+    const cls = rateClassForPath(spec.path);
+    const url = buildUrl(account.url, spec);
+
+    let release: () => void;
+    try {
+      release = await this.limiter.acquire(account.key, cls, signal);
+    } catch (err) {
+      throw err instanceof CrmTimeoutError ? new CrmTimeoutError(timeoutMs, { cause: err }) : err;
+    }
+    try {
+      const response = await this.got(url, {
+        method: spec.method,
+        headers: {
+          'x-api-key': account.apiKey,
+          ...(spec.form ? { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8' } : {}),
+        },
+        ...(spec.form ? { body: encodeForm(spec.form) } : {}),
+        signal,
+        timeout: { request: timeoutMs },
+      });
+      return interpretResponse(response.statusCode, response.headers, response.body);
+    } catch (err) {
+      const translated = err instanceof CrmError ? err : translateRequestError(err, timeoutMs, signal);
+      if (translated instanceof CrmRateLimitedError && translated.retryAfterMs !== undefined) {
+        this.limiter.penalize(account.key, cls, translated.retryAfterMs);
+      }
+      throw translated;
+    } finally {
+      release();
+    }
+  }
+}
+
+function buildUrl(base: string, spec: RequestSpec): string {
+  const root = base.replace(/\/+$/, '').replace(/\/api$/, '');
+  if (!/^https?:\/\//i.test(root)) throw new InputError(`RetailCRM URL must be http(s): ${JSON.stringify(base)}`, 'url');
+  const query = spec.query ? encodeQuery(spec.query) : '';
+  return `${root}/api${spec.path}${query === '' ? '' : `?${query}`}`;
+}
+
+function segment(value: string | number): string {
+  const text = String(value);
+  if (text === '' || text === '.' || text === '..') throw new InputError(`invalid path segment ${JSON.stringify(text)}`);
+  return encodeURIComponent(text);
+}
+
+function historyQuery(q: HistoryQuery): QueryParams {
+  // sinceId paging keeps page=1 and drops startDate (contract §1.8).
+  const filter = q.sinceId !== undefined ? { sinceId: q.sinceId } : { startDate: q.startDate };
+  return { filter, limit: q.limit, page: 1 };
+}
