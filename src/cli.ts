@@ -10,6 +10,7 @@ import { ConfigError, InputError, AppError, errorMessage } from './errors.js';
 import { createLogger } from './logger.js';
 import { withCliContext, type CliOutput } from './cli/cli-context.js';
 import { enterpriseCommand, extensionCommand } from './cli/enterprise-commands.js';
+import { OUTBOX_USAGE, outboxCommand } from './cli/outbox-commands.js';
 import { startService } from './main.js';
 import { installSignalHandlers } from './shutdown.js';
 import { openDatabase } from './db/connect.js';
@@ -21,7 +22,8 @@ const USAGE = `usage: retailcrm-agi <command>
   serve                                   run the FastAGI and HTTP servers (npm start)
   migrate                                 apply database migrations and exit
   enterprise add --number N --crm-url URL --api-key KEY [--client-id ID] [--country BY] [--site CODE]
-                 [--auto-create-customers on|off] [--skip-manager-on-break on|off] [--timezone Europe/Minsk]
+                 [--auto-create-customers on|off] [--telephony-events on|off]
+                 [--skip-manager-on-break on|off] [--timezone Europe/Minsk]
                  [--external-phones SITE=NUMBER,...]
   enterprise set --number N [any flag of add]
   enterprise list
@@ -30,6 +32,7 @@ const USAGE = `usage: retailcrm-agi <command>
   extension set --enterprise N --ext 101 --user-id 7
   extension list --enterprise N
   extension remove --enterprise N --ext 101
+${OUTBOX_USAGE}
 
 Configuration comes from environment variables (see README): DATABASE_URL, DATA_DIR, AGI_PORT, HTTP_PORT,
 PUBLIC_URL, LOOKUP_BUDGET_MS, SECRET_KEY, LOG_LEVEL, ...`;
@@ -66,6 +69,9 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
         return 0;
       case 'extension':
         await withCliContext(config, io, (ctx) => extensionCommand(ctx, sub, rest));
+        return 0;
+      case 'outbox':
+        await withCliContext(config, io, (ctx) => outboxCommand(ctx, sub, rest));
         return 0;
       default:
         throw new InputError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);

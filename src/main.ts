@@ -12,6 +12,15 @@ import { EnterpriseDirectory } from './calls/enterprise-directory.js';
 import { handleIncoming } from './calls/incoming-call.js';
 import { LiveCalls } from './calls/live-calls.js';
 import { handleOutgoing } from './calls/outgoing-call.js';
+import { CallJournal } from './calls/call-journal.js';
+import { createCrmNotifier } from './calls/crm-notifier.js';
+import { handleHangup } from './calls/hangup-call.js';
+import { createCrmHandlers } from './outbox/crm-handlers.js';
+import { OutboxWorker } from './outbox/worker.js';
+import { createRecordingLinks } from './recordings/recording-links.js';
+import { registerRecordingRoutes } from './recordings/recording-routes.js';
+import { TaskTracker } from './task-tracker.js';
+import os from 'node:os';
 import { RetailCrmClient } from './crm/client.js';
 import { RateLimiter } from './crm/rate-limiter.js';
 import { openDatabase, type DatabaseHandle } from './db/connect.js';
@@ -36,6 +45,9 @@ export interface Service {
   readonly lookup: CallerLookup;
   readonly directory: EnterpriseDirectory;
   readonly metrics: Metrics;
+  readonly outbox: OutboxWorker;
+  /** Waits for background work started by calls (call records, popups, late lookups); for tests and benchmarks. */
+  drainBackground(): Promise<void>;
   /** Stops accepting, drains live calls up to SHUTDOWN_DRAIN_MS, then closes everything. Idempotent. */
   stop(reason?: string): Promise<void>;
 }
@@ -43,6 +55,8 @@ export interface Service {
 export interface ServiceOverrides {
   /** Tests point the whole service at a fake RetailCRM with faster limits. */
   readonly crmRates?: { telephony: number; general: number };
+  /** Outbox tuning for tests (faster polling and retries). */
+  readonly outbox?: { pollIntervalMs?: number; retryBaseMs?: number; retryCapMs?: number; recordingRecheckMs?: number };
 }
 
 export async function startService(config: Config, logger: Logger, overrides: ServiceOverrides = {}): Promise<Service> {
@@ -95,14 +109,48 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     });
     cleanups.push(() => lookup.drain());
 
-    const callDeps = { logger, liveCalls, lookupBudgetMs: config.lookupBudgetMs, directory, lookup };
+    const links = createRecordingLinks({ publicUrl: config.publicUrl, recordingsDir: config.recordingsDir, box });
+    const crmHandlers = createCrmHandlers({
+      client: crm,
+      enterprises,
+      customers,
+      recordings: {
+        resolve: async (enterprise, file, callEndedAt) => {
+          const r = await links.resolve(enterprise, file, callEndedAt);
+          return r.status === 'none' ? { status: 'none' } : r;
+        },
+      },
+      onCustomerKnown: (enterprise, phone, info) => lookup.remember(enterprise, phone, info),
+      logger,
+      requestTimeoutMs: config.crmTimeoutMs,
+      ...(overrides.outbox?.recordingRecheckMs !== undefined ? { recordingRecheckMs: overrides.outbox.recordingRecheckMs } : {}),
+    });
+    const outbox = new OutboxWorker({
+      pool,
+      handlers: crmHandlers,
+      workerId: `${os.hostname()}:${process.pid}`,
+      concurrency: 4,
+      pollIntervalMs: overrides.outbox?.pollIntervalMs ?? 1_000,
+      lockTimeoutMs: Math.max(60_000, config.crmTimeoutMs * 3),
+      maxAttempts: 25,
+      logger,
+      metrics,
+      ...(overrides.outbox?.retryBaseMs !== undefined ? { retryBaseMs: overrides.outbox.retryBaseMs } : {}),
+      ...(overrides.outbox?.retryCapMs !== undefined ? { retryCapMs: overrides.outbox.retryCapMs } : {}),
+    });
+    outbox.start();
+    cleanups.push(() => outbox.stop({ drainMs: config.shutdownDrainMs }));
+
+    const background = new TaskTracker((err) => logger.error('background task failed', { err }));
+    cleanups.push(() => background.drain());
+    const journal = new CallJournal(pool);
+    const notify = createCrmNotifier({ journal, deliverNow: (id) => outbox.deliverNow(id), tasks: background, logger });
+    const callDeps = { logger, liveCalls, lookupBudgetMs: config.lookupBudgetMs, directory, lookup, notify };
     const router = createAgiRouter(
       {
         incoming: (s) => handleIncoming(s, callDeps),
         outgoing: (s) => handleOutgoing(s, callDeps),
-        hangup: async (s) => {
-          logger.debug('hangup script: call results are not reported yet', { call: s.env.uniqueid });
-        },
+        hangup: (s) => handleHangup(s, { ...callDeps, journal, recordingsDir: config.recordingsDir }),
       },
       { logger, metrics },
     );
@@ -129,6 +177,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
 
     const http = new HttpServer({ logger });
     registerHealthRoutes(http, { pool, liveCalls, metrics, agi });
+    registerRecordingRoutes(http, { links, recordingsDir: config.recordingsDir, logger });
     const httpPort = await http.listen(config.httpPort, config.httpHost);
     cleanups.push(() => http.close());
     metrics.addCollector(() => [
@@ -152,7 +201,11 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       return stopping;
     };
 
-    return { agiPort, httpPort, databaseUrl: db.url, liveCalls, lookup, directory, metrics, stop };
+    const drainBackground = async (): Promise<void> => {
+      await background.drain();
+      await lookup.drain();
+    };
+    return { agiPort, httpPort, databaseUrl: db.url, liveCalls, lookup, directory, metrics, outbox, drainBackground, stop };
   } catch (err) {
     await cleanup();
     throw err;

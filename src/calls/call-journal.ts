@@ -40,6 +40,8 @@ export interface CallEnd {
   readonly dialStatus: string | null;
   readonly upload: UploadCall;
   readonly hangupEvent: CallEvent;
+  /** False when the enterprise sends no telephony events: the call is recorded here only. */
+  readonly deliverToCrm: boolean;
 }
 
 export interface StoredCall {
@@ -134,7 +136,7 @@ export class CallJournal {
           end.startedAt, end.endedAt, end.answered, end.result, end.hangupStatus, end.managerCode, end.managerUserId,
           end.durationSec, end.waitingSec, end.recordingFile, end.dialStatus],
       );
-      if ((rowCount ?? 0) === 0) return { uploadJobId: null, hangupJobId: null }; // already ended
+      if ((rowCount ?? 0) === 0 || !end.deliverToCrm) return { uploadJobId: null, hangupJobId: null };
       const hangupJobId = await this.hangupEvent(db, end);
       const uploadJobId = await enqueueJob(db, {
         enterprise: end.enterprise,

@@ -51,6 +51,13 @@ export function createCrmNotifier(deps: NotifierDeps): CallNotifier {
 
 async function notify(ctx: CallContext, call: RoutedCall, deps: NotifierDeps): Promise<void> {
   const enterprise = call.view.enterprise;
+  if (enterprise.settings.telephonyEvents) await recordCall(ctx, call, deps);
+  // Create the customer only when RetailCRM may not know the number; the job checks again before creating.
+  if (enterprise.settings.autoCreateCustomers && call.lookup.caller === null) await requestCustomer(ctx, call, deps);
+}
+
+async function recordCall(ctx: CallContext, call: RoutedCall, deps: NotifierDeps): Promise<void> {
+  const enterprise = call.view.enterprise;
   try {
     const jobId = await deps.journal.recordStart(
       {
@@ -70,17 +77,17 @@ async function notify(ctx: CallContext, call: RoutedCall, deps: NotifierDeps): P
   } catch (err) {
     ctx.log.error('cannot record the call start', { code: errorCode(err), err });
   }
-  // Create the customer only when RetailCRM may not know the number; the job checks again before creating.
-  if (enterprise.settings.autoCreateCustomers && call.lookup.caller === null) {
-    try {
-      const id = await deps.journal.requestCustomer(enterprise.number, call.phone, siteFor(call), {
-        firstName: call.phone,
-        phones: [{ number: call.phone }],
-        source: { source: 'phone', medium: 'call' },
-      });
-      if (id !== null) ctx.log.info('customer creation queued for a new number');
-    } catch (err) {
-      ctx.log.error('cannot queue the customer creation', { code: errorCode(err), err });
-    }
+}
+
+async function requestCustomer(ctx: CallContext, call: RoutedCall, deps: NotifierDeps): Promise<void> {
+  try {
+    const id = await deps.journal.requestCustomer(call.view.enterprise.number, call.phone, siteFor(call), {
+      firstName: call.phone,
+      phones: [{ number: call.phone }],
+      source: { source: 'phone', medium: 'call' },
+    });
+    if (id !== null) ctx.log.info('customer creation queued for a new number');
+  } catch (err) {
+    ctx.log.error('cannot queue the customer creation', { code: errorCode(err), err });
   }
 }

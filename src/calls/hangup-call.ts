@@ -35,6 +35,7 @@ const VARIABLES = [
   'MIXMONITOR_FILENAME',
   'RCRM_MANAGER',
   'RCRM_RING_CODES',
+  'BLINDTRANSFER',
   'CHANNEL(linkedid)',
   'EPOCH',
 ] as const;
@@ -104,7 +105,13 @@ export function decideCallEnd(
     cdrDisposition: vars['CDR(disposition)'],
     cdrDstChannel: vars['CDR(dstchannel)'],
   };
-  const outcome = callOutcome(hv);
+  let outcome = callOutcome(hv);
+  // A blind transfer whose target never answered: Dial's status is the second Dial's, but the transferer had
+  // answered (only an answered call can be transferred) and BLINDTRANSFER names them (obs. 12 of the captures).
+  const transferer = endpointOf(vars.BLINDTRANSFER, 'channel');
+  if (!outcome.answered && transferer !== undefined && isExtension(transferer)) {
+    outcome = { answered: true, result: 'answered', hangupStatus: 'answered', talkSeconds: 0 };
+  }
 
   // Direction and numbers: from the call start when /incoming or /outgoing ran; otherwise from the channel.
   const callerNum = session.env.callerid === 'unknown' ? '' : session.env.callerid;
@@ -120,7 +127,7 @@ export function decideCallEnd(
   const routed = (vars.RCRM_MANAGER ?? '').trim();
   let managerCode: string | undefined;
   if (direction === 'out') managerCode = isExtension(callerNum) ? callerNum : undefined;
-  else if (outcome.answered) managerCode = talkedLast(hv, isExtension);
+  else if (outcome.answered) managerCode = talkedLast(hv, isExtension) ?? (transferer !== undefined && isExtension(transferer) ? transferer : undefined);
   else managerCode = [routed, ...ringCodes].find((c) => c !== '' && isExtension(c));
   const managerUserId = managerCode !== undefined ? (view.userByExtension.get(managerCode) ?? null) : null;
 
@@ -179,5 +186,6 @@ export function decideCallEnd(
     dialStatus: vars.DIALSTATUS ?? null,
     upload,
     hangupEvent,
+    deliverToCrm: e.settings.telephonyEvents,
   };
 }

@@ -14,6 +14,7 @@ const FLAGS = {
   country: { type: 'string' },
   site: { type: 'string' },
   'auto-create-customers': { type: 'string' },
+  'telephony-events': { type: 'string' },
   'skip-manager-on-break': { type: 'string' },
   timezone: { type: 'string' },
   'external-phones': { type: 'string' },
@@ -45,6 +46,8 @@ function settingsFrom(flags: Flags): NonNullable<EnterpriseInput['settings']> {
   const s: Record<string, unknown> = {};
   const auto = a.str(flags, 'auto-create-customers');
   if (auto !== undefined) s['autoCreateCustomers'] = a.onOff(auto, 'auto-create-customers');
+  const events = a.str(flags, 'telephony-events');
+  if (events !== undefined) s['telephonyEvents'] = a.onOff(events, 'telephony-events');
   const skip = a.str(flags, 'skip-manager-on-break');
   if (skip !== undefined) s['skipManagerOnBreak'] = a.onOff(skip, 'skip-manager-on-break');
   const tz = a.str(flags, 'timezone');
@@ -73,6 +76,7 @@ export function describeEnterprise(ctx: CliContext, e: Enterprise, reveal: boole
     country: e.country,
     site: e.site,
     autoCreateCustomers: e.settings.autoCreateCustomers,
+    telephonyEvents: e.settings.telephonyEvents,
     skipManagerOnBreak: e.settings.skipManagerOnBreak,
     timezone: e.settings.crmTimezone,
     externalPhones: e.settings.externalPhones,

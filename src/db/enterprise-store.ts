@@ -9,6 +9,11 @@ import type { Pool } from './pool.js';
 export interface EnterpriseSettings {
   /** Create a RetailCRM customer for a caller RetailCRM does not know. */
   readonly autoCreateCustomers: boolean;
+  /**
+   * Send popups (call/event) and call history to RetailCRM. Off for a company whose RetailCRM telephony slot is
+   * held by another provider (RetailCRM allows one telephony module per account): names and routing still work.
+   */
+  readonly telephonyEvents: boolean;
   /** Leave RCRM_MANAGER empty when the responsible manager is on break or dinner. */
   readonly skipManagerOnBreak: boolean;
   /** RetailCRM account timezone offset in minutes (RetailCRM dates carry no zone). */
@@ -58,6 +63,7 @@ function parseSettings(raw: Record<string, unknown>): EnterpriseSettings {
   const phones = Array.isArray(raw['externalPhones']) ? raw['externalPhones'] : [];
   return Object.freeze({
     autoCreateCustomers: raw['autoCreateCustomers'] !== false,
+    telephonyEvents: raw['telephonyEvents'] !== false,
     skipManagerOnBreak: raw['skipManagerOnBreak'] !== false,
     crmTimezone: typeof raw['crmTimezone'] === 'string' ? raw['crmTimezone'] : 'Europe/Moscow',
     externalPhones: phones.flatMap((p: unknown) => {
@@ -170,6 +176,7 @@ export class EnterpriseStore {
 export function settingsToJson(s: EnterpriseSettings): Record<string, unknown> {
   return {
     autoCreateCustomers: s.autoCreateCustomers,
+    telephonyEvents: s.telephonyEvents,
     skipManagerOnBreak: s.skipManagerOnBreak,
     crmTimezone: s.crmTimezone,
     externalPhones: s.externalPhones,

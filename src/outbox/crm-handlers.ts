@@ -65,11 +65,11 @@ export interface CrmHandlerDeps {
   readonly now?: () => number;
 }
 
-export interface CrmHandlers {
+export type CrmHandlers = {
   readonly call_event: JobHandler;
   readonly call_upload: JobHandler;
   readonly customer_create: JobHandler;
-}
+};
 
 // ---- payload checks -------------------------------------------------------------------------------------------
 

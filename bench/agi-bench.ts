@@ -1,0 +1,139 @@
+/**
+ * Issue 2's benchmark: /incoming under concurrent simulated Asterisk sessions (cache hit, table hit, RetailCRM
+ * miss at 0 and 200 ms) at concurrency 1, 50 and 500, against a bare node:net FastAGI server measured in the
+ * same run; plus heap over a 100,000-session run. Figures: sessions/s, p50/p99 latency, ratio to the baseline.
+ */
+import { drive, percentile } from './agi-client.js';
+import { startBareAgiServer } from './bare-agi-server.js';
+import { startBenchEnv, type BenchEnv } from './bench-env.js';
+
+interface Row {
+  scenario: string;
+  concurrency: number;
+  sessions: number;
+  perSec: number;
+  p50: number;
+  p99: number;
+}
+
+const phone = (i: number): string => `+37529${String(1_000_000 + i).padStart(7, '0')}`;
+let uid = 0;
+const nextUid = (): string => `1795660000.${++uid}`;
+
+async function measure(
+  scenario: string,
+  port: number,
+  concurrency: number,
+  sessions: number,
+  callerFor: (i: number) => string,
+): Promise<Row> {
+  const { latencies, wallMs } = await drive(sessions, concurrency, (i) => ({
+    port,
+    script: 'incoming?enterprise=0367',
+    callerId: callerFor(i),
+    uniqueid: nextUid(),
+  }));
+  return {
+    scenario,
+    concurrency,
+    sessions,
+    perSec: (sessions / wallMs) * 1000,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+  };
+}
+
+async function seedTable(env: BenchEnv, from: number, count: number): Promise<void> {
+  await env.pool.query(
+    `insert into retailcrm_customers (enterprise, phone, customer_id, customer_name, manager_user_id)
+     select '0367', '+37529' || lpad((1000000 + g)::text, 7, '0'), g + 1, 'Customer ' || g, 7
+     from generate_series($1::int, $2::int) g
+     on conflict do nothing`,
+    [from, from + count - 1],
+  );
+}
+
+export interface AgiBenchOptions {
+  readonly quick?: boolean;
+  /** Enterprise setting: send RetailCRM popups and record calls (issue 3) or only name and route. */
+  readonly telephonyEvents: boolean;
+}
+
+export async function runAgiBench(opts: AgiBenchOptions): Promise<string> {
+  const scale = opts.quick ? 0.1 : 1;
+  const n = (x: number): number => Math.max(20, Math.round(x * scale));
+  const rows: Row[] = [];
+  const bare = await startBareAgiServer();
+  const env = await startBenchEnv({ telephonyEvents: opts.telephonyEvents });
+  try {
+    const port = env.service.agiPort;
+    await drive(200, 10, (i) => ({ port, script: 'incoming?enterprise=0367', callerId: phone(i % 5), uniqueid: nextUid() })); // warm-up
+    await drive(200, 10, (i) => ({ port: bare.port, script: 'incoming', callerId: phone(i), uniqueid: nextUid() }));
+    // Cache hit: one customer, already in the cache.
+    await seedTable(env, 0, 1);
+    let offset = 1_000;
+    for (const [c, count] of [[1, 2_000], [50, 20_000], [500, 20_000]] as const) {
+      rows.push(await measure('bare node:net baseline', bare.port, c, n(count), (i) => phone(i)));
+      rows.push(await measure('cache hit', port, c, n(count), () => phone(0)));
+      // Table hit: a distinct number each session, every one already in retailcrm_customers.
+      const tableCount = n(Math.min(count, 10_000));
+      await seedTable(env, offset, tableCount);
+      const base = offset;
+      rows.push(await measure('table hit', port, c, tableCount, (i) => phone(base + i)));
+      offset += tableCount;
+    }
+    for (const latency of [0, 200]) {
+      env.crm.setLatency(latency);
+      for (const [c, count] of [[1, latency ? 50 : 500], [50, latency ? 1_000 : 5_000], [500, latency ? 2_000 : 5_000]] as const) {
+        const sessions = n(count);
+        const base = offset;
+        rows.push(await measure(`RetailCRM miss, ${latency} ms`, port, c, sessions, (i) => phone(base + i)));
+        offset += sessions;
+      }
+    }
+    env.crm.setLatency(0);
+  } finally {
+    await env.stop();
+    await bare.close();
+  }
+
+  const baseline = new Map(rows.filter((r) => r.scenario.startsWith('bare')).map((r) => [r.concurrency, r]));
+  const lines = [
+    `| scenario | concurrency | sessions | sessions/s | p50 ms | p99 ms | p50 vs bare | throughput vs bare |`,
+    `|---|---:|---:|---:|---:|---:|---:|---:|`,
+  ];
+  for (const r of rows) {
+    const b = baseline.get(r.concurrency);
+    const isBare = r.scenario.startsWith('bare');
+    lines.push(
+      `| ${r.scenario} | ${r.concurrency} | ${r.sessions} | ${r.perSec.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${
+        b && !isBare ? `${(r.p50 / b.p50).toFixed(2)}x` : '1.00x'
+      } | ${b && !isBare ? `${(r.perSec / b.perSec).toFixed(2)}x` : '1.00x'} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** Heap after GC every 10,000 cache-hit sessions over a 100,000-session run at concurrency 50. */
+export async function runMemoryBench(opts: { quick?: boolean; telephonyEvents: boolean }): Promise<string> {
+  const total = opts.quick ? 20_000 : 100_000;
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return '(run with node --expose-gc for the memory figures)';
+  const env = await startBenchEnv({ telephonyEvents: opts.telephonyEvents });
+  const samples: string[] = [];
+  try {
+    await seedTable(env, 0, 1);
+    const port = env.service.agiPort;
+    const step = total / 10;
+    for (let done = 0; done < total; done += step) {
+      await drive(step, 50, () => ({ port, script: 'incoming?enterprise=0367', callerId: phone(0), uniqueid: nextUid() }));
+      await env.service.drainBackground();
+      gc();
+      const m = process.memoryUsage();
+      samples.push(`| ${done + step} | ${(m.heapUsed / 1048576).toFixed(1)} | ${(m.rss / 1048576).toFixed(1)} |`);
+    }
+  } finally {
+    await env.stop();
+  }
+  return ['| sessions | heap used MiB (after GC) | RSS MiB |', '|---:|---:|---:|', ...samples].join('\n');
+}

@@ -1,0 +1,84 @@
+/**
+ * Benchmark set-up shared by the scenarios: a throw-away database on the local PostgreSQL (TEST_DATABASE_URL or
+ * 127.0.0.1:5432), a fake RetailCRM, and the real service started through its composition root.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { loadConfig } from '../src/config.js';
+import { EnterpriseStore } from '../src/db/enterprise-store.js';
+import { ExtensionStore } from '../src/db/extension-store.js';
+import { createPool, type Pool } from '../src/db/pool.js';
+import { createLogger } from '../src/logger.js';
+import { startService, type Service } from '../src/main.js';
+import { createSecretBox } from '../src/secrets/secret-box.js';
+import { FakeRetailCrm } from '../test/fakes/fake-retailcrm.js';
+
+const adminUrl = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const SECRET = 'bench-secret-key-0123456789-abcdefghijkl';
+
+export interface BenchEnv {
+  readonly service: Service;
+  readonly crm: FakeRetailCrm;
+  readonly pool: Pool;
+  stop(): Promise<void>;
+}
+
+async function admin(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: adminUrl });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+export async function startBenchEnv(settings: Record<string, unknown> = {}): Promise<BenchEnv> {
+  const dbName = `rcrm_bench_${process.pid}_${Date.now()}`;
+  await admin(`create database ${dbName}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${dbName}`;
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'rcrm-bench-'));
+  const crm = await FakeRetailCrm.start();
+  const config = loadConfig({
+    DATABASE_URL: url.toString(),
+    DATA_DIR: dataDir,
+    AGI_PORT: '0',
+    AGI_HOST: '127.0.0.1',
+    HTTP_PORT: '0',
+    HTTP_HOST: '127.0.0.1',
+    SECRET_KEY: SECRET,
+    LOG_LEVEL: 'warn',
+    AGI_MAX_SESSIONS: '5000',
+    CRM_MAX_IN_FLIGHT: '1000',
+    DB_POOL_MAX: '20',
+  });
+  const logger = createLogger({ level: 'warn', silent: true });
+  const service = await startService(config, logger, { crmRates: { telephony: 100_000, general: 100_000 } });
+  const pool = createPool({ connectionString: url.toString(), max: 4 });
+  const enterprises = new EnterpriseStore(pool, createSecretBox(SECRET));
+  await enterprises.create({
+    number: '0367',
+    crmUrl: crm.url,
+    apiKey: crm.apiKey,
+    clientId: 'bench-client-id-0123456789',
+    country: 'BY',
+    site: 'shop1',
+    settings: { autoCreateCustomers: false, ...settings },
+  });
+  await new ExtensionStore(pool).set('0367', '101', 7);
+  return {
+    service,
+    crm,
+    pool,
+    async stop() {
+      await service.stop('bench');
+      await pool.end();
+      await crm.close();
+      await admin(`drop database if exists ${dbName} with (force)`);
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}

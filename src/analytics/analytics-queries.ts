@@ -1,0 +1,364 @@
+/**
+ * Call analytics in SQL: the figures of one enterprise over a period [from, to) of local calendar days in the
+ * enterprise's timezone (docs/analytics.md defines every figure). Values are always bound parameters; every
+ * query runs in a read-only transaction with its own statement_timeout, so a heavy range cannot hold a pool
+ * connection beyond its deadline.
+ */
+import { InputError } from '../errors.js';
+import type { Pool } from '../db/pool.js';
+
+export interface AnalyticsPeriod {
+  readonly enterprise: string;
+  /** First local day included, YYYY-MM-DD. */
+  readonly from: string;
+  /** First local day excluded, YYYY-MM-DD. */
+  readonly to: string;
+  /** IANA zone the days and hours are counted in (enterprise.settings.crmTimezone). */
+  readonly timezone: string;
+}
+
+export interface AnalyticsOptions {
+  /** A missed call counts as called back when an answered call with that phone starts within this many minutes. */
+  readonly callbackMinutes: number;
+  /** An answered call converts when the customer's order is created within this many days after it started. */
+  readonly conversionDays: number;
+}
+
+export const DEFAULT_OPTIONS: AnalyticsOptions = Object.freeze({ callbackMinutes: 30, conversionDays: 7 });
+export const MAX_PERIOD_DAYS = 366;
+
+export interface CallFigures {
+  readonly callsIn: number;
+  readonly callsOut: number;
+  readonly answeredIn: number;
+  readonly answeredOut: number;
+  readonly missed: number;
+  readonly missedNotCalledBack: number;
+  readonly avgWaitSec: number | null;
+  readonly p90WaitSec: number | null;
+  readonly avgTalkSec: number | null;
+  readonly converted: number;
+  /** converted / (answeredIn + answeredOut), 0..1, rounded to 4 places; null without answered calls. */
+  readonly conversionRate: number | null;
+}
+
+export interface ManagerFigures extends CallFigures {
+  readonly managerCode: string | null;
+  readonly managerUserId: number | null;
+}
+
+export interface CallBucket {
+  readonly callsIn: number;
+  readonly callsOut: number;
+  readonly answered: number;
+  readonly missed: number;
+}
+export interface HourBucket extends CallBucket {
+  readonly hour: number;
+}
+export interface DayBucket extends CallBucket {
+  readonly day: string;
+}
+
+export interface MissedCallback {
+  readonly phone: string;
+  readonly customerId: number | null;
+  readonly customerName: string | null;
+  /** ISO instant of the latest missed call from this phone. */
+  readonly lastMissedAt: string;
+  /** Missed calls from this phone in the period with no answered call after them. */
+  readonly attempts: number;
+  readonly minutesAgo: number;
+  readonly managerCode: string | null;
+  readonly managerUserId: number | null;
+  readonly ringCodes: readonly string[];
+}
+
+export interface MissedCallbackList {
+  readonly total: number;
+  readonly items: readonly MissedCallback[];
+}
+
+export class AnalyticsTimeoutError extends Error {
+  readonly code = 'ANALYTICS_TIMEOUT';
+  constructor(options?: { cause?: unknown }) {
+    super('the analytics query ran past its deadline; choose a shorter period', options);
+    this.name = 'AnalyticsTimeoutError';
+  }
+}
+
+// ---- input ------------------------------------------------------------------------------------------------
+
+const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+function dayNumber(value: string, name: string): number {
+  const m = DAY.exec(value);
+  const ms = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : NaN;
+  if (!m || Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== value) {
+    throw new InputError(`${name} must be a date YYYY-MM-DD (got ${JSON.stringify(value)})`, name);
+  }
+  return ms / 86_400_000;
+}
+
+/** Validates a [from, to) range of days: real dates, from before to, at most MAX_PERIOD_DAYS days. */
+export function checkPeriodDays(from: string, to: string): { days: number } {
+  const a = dayNumber(from, 'from');
+  const b = dayNumber(to, 'to');
+  if (b <= a) throw new InputError('to must be after from (the period is [from, to): to is excluded)', 'to');
+  if (b - a > MAX_PERIOD_DAYS) throw new InputError(`the period may span at most ${MAX_PERIOD_DAYS} days`, 'to');
+  return { days: b - a };
+}
+
+export function checkOptions(options: Partial<AnalyticsOptions>): AnalyticsOptions {
+  const callbackMinutes = options.callbackMinutes ?? DEFAULT_OPTIONS.callbackMinutes;
+  const conversionDays = options.conversionDays ?? DEFAULT_OPTIONS.conversionDays;
+  if (!Number.isInteger(callbackMinutes) || callbackMinutes < 1 || callbackMinutes > 10_080) {
+    throw new InputError('callbackMinutes must be a whole number of minutes from 1 to 10080', 'callbackMinutes');
+  }
+  if (!Number.isInteger(conversionDays) || conversionDays < 1 || conversionDays > 365) {
+    throw new InputError('conversionDays must be a whole number of days from 1 to 365', 'conversionDays');
+  }
+  return { callbackMinutes, conversionDays };
+}
+
+// ---- running ----------------------------------------------------------------------------------------------
+
+async function runQuery<R>(pool: Pool, timeoutMs: number, text: string, values: readonly unknown[]): Promise<R[]> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin read only');
+    await client.query(`select set_config('statement_timeout', $1, true)`, [String(Math.max(1, Math.round(timeoutMs)))]);
+    const { rows } = await client.query(text, values as unknown[]);
+    await client.query('commit');
+    return rows as R[];
+  } catch (err) {
+    await client.query('rollback').catch(() => undefined);
+    if ((err as { code?: unknown }).code === '57014') throw new AnalyticsTimeoutError({ cause: err });
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+// $1 enterprise, $2 from day, $3 to day, $4 timezone: the bounds are instants, so the calls index serves them.
+const IN_PERIOD = `c.enterprise = $1
+  and c.started_at >= ($2::date::timestamp at time zone $4)
+  and c.started_at < ($3::date::timestamp at time zone $4)`;
+
+const FIGURES = `
+  count(*) filter (where direction = 'in')::int as calls_in,
+  count(*) filter (where direction = 'out')::int as calls_out,
+  count(*) filter (where direction = 'in' and answered)::int as answered_in,
+  count(*) filter (where direction = 'out' and answered)::int as answered_out,
+  count(*) filter (where missed)::int as missed,
+  count(*) filter (where missed and not called_back)::int as missed_not_called_back,
+  round(avg(waiting_sec) filter (where direction = 'in' and answered), 1)::float8 as avg_wait_sec,
+  (percentile_disc(0.9) within group (order by waiting_sec) filter (where direction = 'in' and answered))::float8
+    as p90_wait_sec,
+  round(avg(duration_sec) filter (where answered), 1)::float8 as avg_talk_sec,
+  count(*) filter (where converted)::int as converted`;
+
+// One row per call of the period with the two windowed facts: called back ($5 minutes) and converted ($6 days).
+const CALL_FACTS = `
+with c as (
+  select c.id, c.direction, c.phone, c.started_at, c.ended_at, c.answered, c.waiting_sec, c.duration_sec,
+         c.manager_code, coalesce(c.manager_user_id, x.user_id) as manager_user_id,
+         coalesce(c.customer_id, rc.customer_id) as customer_id,
+         (c.direction = 'in' and c.answered is false) as missed
+  from calls c
+  left join extensions x on x.enterprise = c.enterprise and x.ext = c.manager_code
+  left join retailcrm_customers rc on rc.enterprise = c.enterprise and rc.phone = c.phone
+  where ${IN_PERIOD}
+),
+f as (
+  select c.*,
+    case when c.missed then exists (
+      select 1 from calls b
+      where b.enterprise = $1 and b.phone = c.phone and b.answered and b.id <> c.id
+        and b.started_at >= c.started_at
+        and b.started_at <= coalesce(c.ended_at, c.started_at) + make_interval(mins => $5::int)
+    ) else false end as called_back,
+    case when c.answered then (
+      exists (
+        select 1 from retailcrm_orders o
+        where o.enterprise = $1 and o.phone = c.phone
+          and o.created_at >= c.started_at and o.created_at < c.started_at + make_interval(days => $6::int))
+      or (c.customer_id is not null and exists (
+        select 1 from retailcrm_orders o
+        where o.enterprise = $1 and o.customer_id = c.customer_id
+          and o.created_at >= c.started_at and o.created_at < c.started_at + make_interval(days => $6::int)))
+    ) else false end as converted
+  from c
+)`;
+
+interface FigureRow {
+  calls_in: number;
+  calls_out: number;
+  answered_in: number;
+  answered_out: number;
+  missed: number;
+  missed_not_called_back: number;
+  avg_wait_sec: number | null;
+  p90_wait_sec: number | null;
+  avg_talk_sec: number | null;
+  converted: number;
+}
+
+function figuresFrom(r: FigureRow): CallFigures {
+  const answered = r.answered_in + r.answered_out;
+  return {
+    callsIn: r.calls_in,
+    callsOut: r.calls_out,
+    answeredIn: r.answered_in,
+    answeredOut: r.answered_out,
+    missed: r.missed,
+    missedNotCalledBack: r.missed_not_called_back,
+    avgWaitSec: r.avg_wait_sec,
+    p90WaitSec: r.p90_wait_sec,
+    avgTalkSec: r.avg_talk_sec,
+    converted: r.converted,
+    conversionRate: answered > 0 ? Math.round((r.converted / answered) * 10_000) / 10_000 : null,
+  };
+}
+
+const EMPTY_ROW: FigureRow = {
+  calls_in: 0, calls_out: 0, answered_in: 0, answered_out: 0, missed: 0, missed_not_called_back: 0,
+  avg_wait_sec: null, p90_wait_sec: null, avg_talk_sec: null, converted: 0,
+};
+
+export interface PeriodFigures {
+  readonly summary: CallFigures;
+  /** Busiest managers first; calls with no extension are one row with managerCode null. */
+  readonly managers: readonly ManagerFigures[];
+}
+
+export interface AnalyticsQueries {
+  figures(period: AnalyticsPeriod, options?: AnalyticsOptions): Promise<PeriodFigures>;
+  hourly(period: AnalyticsPeriod): Promise<HourBucket[]>;
+  daily(period: AnalyticsPeriod): Promise<DayBucket[]>;
+  missedWaiting(period: AnalyticsPeriod, limit?: number): Promise<MissedCallbackList>;
+}
+
+export function busiestHours(hours: readonly HourBucket[], count = 3): { hour: number; calls: number }[] {
+  return hours
+    .map((h) => ({ hour: h.hour, calls: h.callsIn + h.callsOut }))
+    .filter((h) => h.calls > 0)
+    .sort((a, b) => b.calls - a.calls || a.hour - b.hour)
+    .slice(0, count);
+}
+
+const BUCKET = `
+  count(*) filter (where c.direction = 'in')::int as calls_in,
+  count(*) filter (where c.direction = 'out')::int as calls_out,
+  count(*) filter (where c.answered)::int as answered,
+  count(*) filter (where c.direction = 'in' and c.answered is false)::int as missed`;
+
+interface BucketRow {
+  calls_in: number | null;
+  calls_out: number | null;
+  answered: number | null;
+  missed: number | null;
+}
+function bucketFrom(r: BucketRow): CallBucket {
+  return { callsIn: r.calls_in ?? 0, callsOut: r.calls_out ?? 0, answered: r.answered ?? 0, missed: r.missed ?? 0 };
+}
+
+function periodValues(p: AnalyticsPeriod): unknown[] {
+  checkPeriodDays(p.from, p.to);
+  return [p.enterprise, p.from, p.to, p.timezone];
+}
+
+export function createAnalyticsQueries(pool: Pool, opts: { timeoutMs: number }): AnalyticsQueries {
+  const q = <R>(text: string, values: unknown[]): Promise<R[]> => runQuery<R>(pool, opts.timeoutMs, text, values);
+  return {
+    async figures(period, options = DEFAULT_OPTIONS) {
+      const o = checkOptions(options);
+      const rows = await q<FigureRow & { is_total: number; manager_code: string | null; manager_user_id: number | null }>(
+        `${CALL_FACTS}
+        select grouping(manager_code, manager_user_id) as is_total, manager_code, manager_user_id, ${FIGURES}
+        from f group by grouping sets ((), (manager_code, manager_user_id))
+        order by is_total desc, count(*) desc, manager_code nulls last, manager_user_id nulls last`,
+        [...periodValues(period), o.callbackMinutes, o.conversionDays],
+      );
+      const total = rows.find((r) => r.is_total !== 0) ?? EMPTY_ROW;
+      const managers = rows
+        .filter((r) => r.is_total === 0)
+        .map((r) => ({ managerCode: r.manager_code, managerUserId: r.manager_user_id, ...figuresFrom(r) }));
+      return { summary: figuresFrom(total), managers };
+    },
+
+    async hourly(period) {
+      const rows = await q<BucketRow & { hour: number }>(
+        `select h.hour, s.calls_in, s.calls_out, s.answered, s.missed
+         from generate_series(0, 23) as h(hour)
+         left join (
+           select extract(hour from c.started_at at time zone $4)::int as hour, ${BUCKET}
+           from calls c where ${IN_PERIOD} group by 1
+         ) s on s.hour = h.hour
+         order by h.hour`,
+        periodValues(period),
+      );
+      return rows.map((r) => ({ hour: r.hour, ...bucketFrom(r) }));
+    },
+
+    async daily(period) {
+      const rows = await q<BucketRow & { day: string }>(
+        `select to_char(d.day, 'YYYY-MM-DD') as day, s.calls_in, s.calls_out, s.answered, s.missed
+         from generate_series($2::date, $3::date - 1, interval '1 day') as d(day)
+         left join (
+           select (c.started_at at time zone $4)::date as day, ${BUCKET}
+           from calls c where ${IN_PERIOD} group by 1
+         ) s on s.day = d.day::date
+         order by d.day`,
+        periodValues(period),
+      );
+      return rows.map((r) => ({ day: r.day, ...bucketFrom(r) }));
+    },
+
+    async missedWaiting(period, limit = 500) {
+      const rows = await q<{
+        phone: string; customer_id: number | null; customer_name: string | null; last_missed_at: Date; attempts: number;
+        minutes_ago: number; manager_code: string | null; manager_user_id: number | null; ring_codes: string[];
+        total: number;
+      }>(
+        `with waiting as (
+           select c.phone, c.started_at, c.manager_code, coalesce(c.manager_user_id, x.user_id) as manager_user_id,
+                  c.ring_codes, coalesce(c.ended_at, c.started_at) as ended_at, c.customer_id
+           from calls c
+           left join extensions x on x.enterprise = c.enterprise and x.ext = c.manager_code
+           where ${IN_PERIOD} and c.direction = 'in' and c.answered is false
+             and not exists (
+               select 1 from calls b
+               where b.enterprise = $1 and b.phone = c.phone and b.answered and b.started_at >= c.started_at)
+         ),
+         per_phone as (
+           select distinct on (phone) phone, started_at as last_missed_at, ended_at, manager_code, manager_user_id,
+                  ring_codes, customer_id, count(*) over (partition by phone)::int as attempts
+           from waiting order by phone, started_at desc
+         )
+         select p.phone, coalesce(p.customer_id, rc.customer_id) as customer_id, rc.customer_name, p.last_missed_at,
+                p.attempts, floor(extract(epoch from now() - p.ended_at) / 60)::int as minutes_ago,
+                p.manager_code, p.manager_user_id, p.ring_codes, count(*) over ()::int as total
+         from per_phone p
+         left join retailcrm_customers rc on rc.enterprise = $1 and rc.phone = p.phone
+         order by p.last_missed_at desc, p.phone
+         limit $5`,
+        [...periodValues(period), Math.max(1, Math.min(5_000, Math.trunc(limit)))],
+      );
+      return {
+        total: rows[0]?.total ?? 0,
+        items: rows.map((r) => ({
+          phone: r.phone,
+          customerId: r.customer_id,
+          customerName: r.customer_name === '' ? null : r.customer_name,
+          lastMissedAt: r.last_missed_at.toISOString(),
+          attempts: r.attempts,
+          minutesAgo: Math.max(0, r.minutes_ago),
+          managerCode: r.manager_code,
+          managerUserId: r.manager_user_id,
+          ringCodes: r.ring_codes,
+        })),
+      };
+    },
+  };
+}
