@@ -38,6 +38,16 @@ export interface Config {
   readonly recordingsDir: string;
   readonly shutdownDrainMs: number;
   readonly dbPoolMax: number;
+  readonly outbox: {
+    readonly concurrency: number;
+    readonly pollIntervalMs: number;
+    /** A claimed job whose worker went silent this long is taken over (its instance died). */
+    readonly lockTimeoutMs: number;
+    readonly maxAttempts: number;
+    /** Retryable failures give up only after maxAttempts AND this age. */
+    readonly giveUpAfterMs: number;
+    readonly retryCapMs: number;
+  };
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -128,6 +138,14 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     recordingsDir: path.resolve(cwd, r.string('RECORDINGS_DIR', '/var/spool/asterisk/monitor')),
     shutdownDrainMs: r.int('SHUTDOWN_DRAIN_MS', 15_000, 0, 600_000),
     dbPoolMax: r.int('DB_POOL_MAX', 10, 1, 200),
+    outbox: Object.freeze({
+      concurrency: r.int('OUTBOX_CONCURRENCY', 4, 1, 64),
+      pollIntervalMs: r.int('OUTBOX_POLL_INTERVAL_MS', 1_000, 10, 600_000),
+      lockTimeoutMs: r.int('OUTBOX_LOCK_TIMEOUT_MS', 60_000, 1_000, 3_600_000),
+      maxAttempts: r.int('OUTBOX_MAX_ATTEMPTS', 25, 1, 1_000),
+      giveUpAfterMs: r.int('OUTBOX_GIVE_UP_AFTER_MS', 3 * 86_400_000, 0, 365 * 86_400_000),
+      retryCapMs: r.int('OUTBOX_RETRY_CAP_MS', 60_000, 10, 3_600_000),
+    }),
   };
 
   if (r.problems.length > 0) throw new ConfigError(r.problems);

@@ -123,20 +123,25 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       onCustomerKnown: (enterprise, phone, info) => lookup.remember(enterprise, phone, info),
       logger,
       requestTimeoutMs: config.crmTimeoutMs,
-      ...(overrides.outbox?.recordingRecheckMs !== undefined ? { recordingRecheckMs: overrides.outbox.recordingRecheckMs } : {}),
+      // Serial uploads wait behind an open recording: look again soon (MixMonitor closes ~1 s after /hangup).
+      recordingRecheckMs: overrides.outbox?.recordingRecheckMs ?? 2_000,
+      recordingWaitMs: 120_000,
     });
     const outbox = new OutboxWorker({
       pool,
       handlers: crmHandlers,
       workerId: `${os.hostname()}:${process.pid}`,
-      concurrency: 4,
-      pollIntervalMs: overrides.outbox?.pollIntervalMs ?? 1_000,
-      lockTimeoutMs: Math.max(60_000, config.crmTimeoutMs * 3),
-      maxAttempts: 25,
+      concurrency: config.outbox.concurrency,
+      pollIntervalMs: overrides.outbox?.pollIntervalMs ?? config.outbox.pollIntervalMs,
+      lockTimeoutMs: config.outbox.lockTimeoutMs,
+      // A batch's deadline stays below the lock timeout, and above one RetailCRM request's.
+      handlerTimeoutMs: Math.min(Math.floor(config.outbox.lockTimeoutMs * 0.8), config.crmTimeoutMs * 3),
+      maxAttempts: config.outbox.maxAttempts,
+      giveUpAfterMs: config.outbox.giveUpAfterMs,
       logger,
       metrics,
+      retryCapMs: overrides.outbox?.retryCapMs ?? config.outbox.retryCapMs,
       ...(overrides.outbox?.retryBaseMs !== undefined ? { retryBaseMs: overrides.outbox.retryBaseMs } : {}),
-      ...(overrides.outbox?.retryCapMs !== undefined ? { retryCapMs: overrides.outbox.retryCapMs } : {}),
     });
     outbox.start();
     cleanups.push(() => outbox.stop({ drainMs: config.shutdownDrainMs }));

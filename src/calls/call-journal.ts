@@ -158,6 +158,11 @@ export class CallJournal {
       callId: end.linkedid,
       reason: 'the call ended before the popup was delivered',
     });
+    // A popup being delivered right now was not dropped: make sure a failed attempt is not retried later.
+    await db.query(
+      `update outbox_jobs set expires_at = least(coalesce(expires_at, now()), now()) where job_key = any($1) and state = 'pending'`,
+      [[popupKey(end.enterprise, end.linkedid, 'in'), popupKey(end.enterprise, end.linkedid, 'out')]],
+    );
     const { rows } = await db.query<{ state: string; locked: boolean }>(
       'select state, locked_at is not null as locked from outbox_jobs where job_key = $1',
       [key],

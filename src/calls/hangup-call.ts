@@ -4,13 +4,15 @@
  * The channel is already dead: only GET VARIABLE is used (it works on a dead channel). Nothing here touches the
  * recording, which MixMonitor closes only after this session ends; the upload job waits for it.
  */
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import { errorCode } from '../errors.js';
 import { EXTENSION_CODE } from '../db/extension-store.js';
 import type { CallEvent, UploadCall } from '../crm/types.js';
 import { resolveRecordingPath } from '../recordings/recording-path.js';
 import type { AgiChannel } from './agi-channel.js';
 import type { CallJournal, StoredCall } from './call-journal.js';
-import { readCall, resolveEnterprise, type CallContextDeps } from './call-context.js';
+import { readCall, resolveEnterprise, type CallContext, type CallContextDeps } from './call-context.js';
 import { callOutcome, endpointOf, epochOfUniqueid, parseRingCodes, talkedLast, type HangupVariables } from './call-result.js';
 import { formatCrmDate } from './crm-date.js';
 import type { EnterpriseDirectory, EnterpriseView } from './enterprise-directory.js';
@@ -61,10 +63,7 @@ export async function handleHangup(session: AgiChannel, deps: HangupDeps): Promi
     } catch (err) {
       ctx.log.warn('cannot read the call start', { code: errorCode(err) });
     }
-    const recordingFile = await resolveRecordingPath(deps.recordingsDir, vars.MIXMONITOR_FILENAME ?? '').catch(() => null);
-    if ((vars.MIXMONITOR_FILENAME ?? '') !== '' && recordingFile === null) {
-      ctx.log.warn('recording is outside RECORDINGS_DIR: not linked', { recordingsDir: deps.recordingsDir });
-    }
+    const recordingFile = await existingRecording(deps.recordingsDir, vars.MIXMONITOR_FILENAME ?? '', ctx.log);
     const end = decideCallEnd(resolved.view, linkedid, vars, start, session, (deps.now ?? Date.now)(), recordingFile);
     const { uploadJobId, hangupJobId } = await deps.journal.recordEnd(end);
     ctx.log.info('call ended', {
@@ -82,6 +81,26 @@ export async function handleHangup(session: AgiChannel, deps: HangupDeps): Promi
     throw err;
   } finally {
     ctx.done();
+  }
+}
+
+/**
+ * The recording to link, relative to RECORDINGS_DIR: MixMonitor creates the file when it starts, so a file that
+ * does not exist now never will (wrong RECORDINGS_DIR, recording on another host): do not wait for it.
+ */
+async function existingRecording(recordingsDir: string, reported: string, log: CallContext['log']): Promise<string | null> {
+  if (reported === '') return null;
+  const relative = await resolveRecordingPath(recordingsDir, reported).catch(() => null);
+  if (relative === null) {
+    log.warn('recording is outside RECORDINGS_DIR: not linked', { recordingsDir });
+    return null;
+  }
+  try {
+    await stat(path.join(recordingsDir, relative));
+    return relative;
+  } catch {
+    log.warn('recording file not found under RECORDINGS_DIR: not linked', { recordingsDir });
+    return null;
   }
 }
 

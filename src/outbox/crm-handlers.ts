@@ -222,6 +222,8 @@ export function createCrmHandlers(deps: CrmHandlerDeps): CrmHandlers {
 
   const callUpload: JobHandler = {
     batchSize: MAX_CALLS_PER_UPLOAD,
+    // History in call order, also after an outage: each batch is the due prefix of the enterprise's uploads.
+    serial: true,
     async handle(number, jobs, signal) {
       const acc = await accountFor(number);
       if ('kind' in acc) return jobs.map(() => acc);

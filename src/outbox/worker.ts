@@ -22,8 +22,13 @@ export interface OutboxWorkerOptions {
   readonly pollIntervalMs: number;
   /** A lock older than this is considered abandoned (its worker died) and is taken over. */
   readonly lockTimeoutMs: number;
-  /** A job that failed this many times becomes `failed`. */
+  /**
+   * A job that keeps failing with retryable errors becomes `failed` only after this many attempts AND once it is
+   * older than giveUpAfterMs: a RetailCRM outage of hours must not turn calls into failures.
+   */
   readonly maxAttempts: number;
+  /** Default 3 days. */
+  readonly giveUpAfterMs?: number;
   readonly logger: Logger;
   readonly metrics?: Metrics;
   /** Deadline of one batch; default 80 % of lockTimeoutMs, and it must stay below it. */
@@ -357,7 +362,11 @@ export class OutboxWorker {
     );
     const prefix: JobRow[] = [];
     for (const r of rows) {
-      if (!r.due || exclude.includes(r.id)) break;
+      if (exclude.includes(r.id)) break;
+      // A job only waiting for its input (an open recording) does not hold the others back; one waiting for a
+      // retry does, so history after an outage still arrives in order.
+      if (!r.due && r.attempts === 0 && r.deferrals > 0) continue;
+      if (!r.due) break;
       prefix.push(r);
     }
     return prefix;
@@ -518,12 +527,12 @@ export class OutboxWorker {
     if (retry.ids.length > 0) {
       const rows = await q(
         `update outbox_jobs j set attempts = j.attempts + 1, run_at = now() + u.delay ${MS}, last_error = u.err,
-           state = case when j.attempts + 1 >= $5 then 'failed'
+           state = case when j.attempts + 1 >= $5 and j.created_at <= now() - $6 ${MS} then 'failed'
                         when j.expires_at <= now() + u.delay ${MS} then 'dropped' else 'pending' end,
            ${unlock}
          from unnest($1::bigint[], $2::float8[], $3::text[]) as u(id, delay, err)
          where j.id = u.id and j.locked_by = $4 returning j.id, j.state`,
-        [retry.ids, retry.delays, retry.errors, batch.token, this.o.maxAttempts],
+        [retry.ids, retry.delays, retry.errors, batch.token, this.o.maxAttempts, this.o.giveUpAfterMs ?? 3 * 86_400_000],
       );
       this.countRows(batch.kind, rows, 'retry');
       this.o.logger.info('outbox: delivery failed, will retry', {

@@ -27,16 +27,19 @@ export function invalidationPayloads(enterprise: string, phones: InvalidatedPhon
   if (phones === 'all') return [JSON.stringify({ e: enterprise, all: true })];
   const unique = [...new Set(phones)];
   const payloads: string[] = [];
-  let batch: string[] = [];
   const encode = (list: string[]): string => JSON.stringify({ e: enterprise, p: list });
+  const base = Buffer.byteLength(encode([]), 'utf8');
+  let batch: string[] = [];
+  let size = base;
   for (const phone of unique) {
-    const next = [...batch, phone];
-    if (batch.length > 0 && Buffer.byteLength(encode(next), 'utf8') > MAX_PAYLOAD_BYTES) {
+    const cost = Buffer.byteLength(JSON.stringify(phone), 'utf8') + 1; // the phone and its comma
+    if (batch.length > 0 && size + cost > MAX_PAYLOAD_BYTES) {
       payloads.push(encode(batch));
-      batch = [phone];
-    } else {
-      batch = next;
+      batch = [];
+      size = base;
     }
+    batch.push(phone);
+    size += cost;
   }
   if (batch.length > 0) payloads.push(encode(batch));
   return payloads;

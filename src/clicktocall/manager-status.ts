@@ -1,0 +1,90 @@
+/**
+ * Manager status as RetailCRM reports it through changeUserStatusUrl (free, busy, dinner, break), stored in
+ * `manager_status` and read on the live call path from a per-enterprise in-memory copy refreshed after a short TTL
+ * (so several instances converge within the TTL). `/incoming` uses `isAway` to skip a manager on break or dinner.
+ */
+import { InputError } from '../errors.js';
+import type { Pool } from '../db/pool.js';
+
+export const MANAGER_STATUSES = ['free', 'busy', 'dinner', 'break'] as const;
+export type ManagerStatus = (typeof MANAGER_STATUSES)[number];
+
+export function parseManagerStatus(value: string | null | undefined): ManagerStatus {
+  const v = (value ?? '').trim();
+  if (!(MANAGER_STATUSES as readonly string[]).includes(v)) {
+    throw new InputError(`status must be one of ${MANAGER_STATUSES.join(', ')}`, 'status');
+  }
+  return v as ManagerStatus;
+}
+
+/** On break or at dinner: calls should not be routed to this manager. */
+export function isAway(status: ManagerStatus | null): boolean {
+  return status === 'break' || status === 'dinner';
+}
+
+export interface ManagerStatusOptions {
+  readonly pool: Pool;
+  /** How long one enterprise's statuses are served from memory. Default 5 s. */
+  readonly ttlMs?: number;
+  readonly now?: () => number;
+}
+
+interface Snapshot {
+  readonly loadedAt: number;
+  readonly statuses: Map<number, ManagerStatus>;
+}
+
+export class ManagerStatusDirectory {
+  private readonly snapshots = new Map<string, Snapshot>();
+  private readonly loading = new Map<string, Promise<Snapshot>>();
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: ManagerStatusOptions) {
+    this.ttlMs = opts.ttlMs ?? 5_000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** The manager's last reported status; null when RetailCRM never reported one. */
+  async statusOf(enterprise: string, userId: number): Promise<ManagerStatus | null> {
+    const snapshot = await this.snapshot(enterprise);
+    return snapshot.statuses.get(userId) ?? null;
+  }
+
+  async set(enterprise: string, userId: number, status: ManagerStatus): Promise<void> {
+    if (!Number.isInteger(userId) || userId <= 0) throw new InputError('userId must be a RetailCRM user id', 'userId');
+    await this.opts.pool.query(
+      `insert into manager_status (enterprise, user_id, status) values ($1, $2, $3)
+       on conflict (enterprise, user_id) do update set status = excluded.status, updated_at = now()`,
+      [enterprise, userId, status],
+    );
+    this.snapshots.get(enterprise)?.statuses.set(userId, status);
+  }
+
+  /** Forget the in-memory copy (another instance's change, tests). */
+  invalidate(enterprise?: string): void {
+    if (enterprise === undefined) this.snapshots.clear();
+    else this.snapshots.delete(enterprise);
+  }
+
+  private async snapshot(enterprise: string): Promise<Snapshot> {
+    const current = this.snapshots.get(enterprise);
+    if (current && this.now() - current.loadedAt < this.ttlMs) return current;
+    let pending = this.loading.get(enterprise);
+    if (!pending) {
+      pending = this.load(enterprise).finally(() => this.loading.delete(enterprise));
+      this.loading.set(enterprise, pending);
+    }
+    return pending;
+  }
+
+  private async load(enterprise: string): Promise<Snapshot> {
+    const { rows } = await this.opts.pool.query<{ user_id: number; status: ManagerStatus }>(
+      'select user_id, status from manager_status where enterprise = $1',
+      [enterprise],
+    );
+    const snapshot = { loadedAt: this.now(), statuses: new Map(rows.map((r) => [r.user_id, r.status])) };
+    this.snapshots.set(enterprise, snapshot);
+    return snapshot;
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * Every call in RetailCRM (issue 3), end to end: the real Asterisk 22 sessions of each call flow (/incoming or
+ * /outgoing, then /hangup, replayed by the fake Asterisk) → the service → what the fake RetailCRM received:
+ * popups, hangup events, the history upload with result, durations, manager and recording link.
+ */
+import { copyFile } from 'node:fs/promises';
+import path from 'node:path';
+import { expect } from 'chai';
+import { loadAgiFlow } from '../fakes/agi-fixtures.js';
+import { runAgiSession } from '../fakes/fake-asterisk.js';
+import { ENTERPRISE, eventually, startTestService, type TestService } from '../helpers/service.js';
+import { fixturePath } from '../helpers/paths.js';
+
+type Json = Record<string, unknown>;
+
+describe('call lifecycle: popups, results and history (end to end)', () => {
+  let t: TestService;
+  beforeEach(async () => {
+    t = await startTestService({ overrides: { outbox: { pollIntervalMs: 20, retryBaseMs: 10, retryCapMs: 50, recordingRecheckMs: 50 } } });
+    t.crm.addUser({ id: 7, firstName: 'Anna' });
+    t.crm.addUser({ id: 8, firstName: 'Boris' });
+    t.crm.addUser({ id: 9, firstName: 'Vera' });
+  });
+  afterEach(async () => {
+    await t.stop();
+  });
+
+  const events = (): Json[] => t.crm.account().events as Json[];
+  const uploads = (): Json[] => [...t.crm.account().calls.values()] as Json[];
+  const linkedidOf = (flow: string): string => loadAgiFlow(flow).hangupValues.get('CHANNEL(linkedid)')?.get ?? '';
+
+  /** Runs the scenario's start script, makes the call `ageSeconds` old, then runs its /hangup session. */
+  async function playCall(scenario: string, opts: { ageSeconds?: number; hangupVariables?: Record<string, string> } = {}) {
+    const startScript = scenario.startsWith('outbound') || scenario.startsWith('click_to_call') ? 'outgoing' : 'incoming';
+    const start = await runAgiSession({
+      port: t.service.agiPort,
+      fixture: loadAgiFlow(`${scenario}__${startScript}`),
+      script: startScript,
+      query: { enterprise: ENTERPRISE },
+    });
+    await t.service.drainBackground();
+    const linkedid = linkedidOf(`${scenario}__hangup`);
+    await t.db.pool.query(`update calls set started_at = now() - make_interval(secs => $2) where linkedid = $1`, [
+      linkedid,
+      opts.ageSeconds ?? 16,
+    ]);
+    const hangupFlow = loadAgiFlow(`${scenario}__hangup`);
+    const hangup = await runAgiSession({
+      port: t.service.agiPort,
+      fixture: hangupFlow,
+      script: 'hangup',
+      query: { enterprise: ENTERPRISE },
+      deadChannel: true,
+      ...(opts.hangupVariables ? { variables: opts.hangupVariables } : {}),
+    });
+    await t.service.drainBackground();
+    return { start, hangup, linkedid };
+  }
+
+  async function uploadOf(linkedid: string): Promise<Json> {
+    return eventually(() => uploads().find((c) => c['externalId'] === linkedid), 5_000, `upload of ${linkedid}`);
+  }
+
+  // GIVEN a customer calling the DID of 101 WHEN 101 answers and talks 10 s THEN popup, hangup event and an answered upload
+  it('inbound answered: popup to the ringing manager, answered upload with talk and wait times', async () => {
+    t.crm.addCustomer({ firstName: 'Иван', phones: ['+375291234567'], managerId: 7 });
+    const { linkedid, start } = await playCall('inbound_answered');
+    expect(start.variables.get('RCRM_MANAGER')).to.equal('101');
+    const call = await uploadOf(linkedid);
+    expect(call).to.deep.include({
+      type: 'in',
+      phone: '+375291234567',
+      result: 'answered',
+      code: '101',
+      userId: 7,
+      duration: 10,
+      durationWaiting: 6,
+      externalId: linkedid,
+      externalPhone: '17175550100',
+      site: 'shop1',
+    });
+    expect(String(call['date'])).to.match(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    const popup = events().find((e) => e['type'] === 'in');
+    expect(popup).to.deep.include({ phone: '+375291234567', codes: ['101'], callExternalId: linkedid, externalPhone: '17175550100' });
+    const hangup = await eventually(() => events().find((e) => e['type'] === 'hangup'), 5_000, 'hangup event');
+    expect(hangup).to.deep.include({ hangupStatus: 'answered', callExternalId: linkedid, codes: ['101'] });
+  });
+
+  const table: [scenario: string, result: string, hangupStatus: string, code: string | undefined, duration: number][] = [
+    ['inbound_answered_customer_hangup', 'answered', 'answered', '101', 8],
+    ['inbound_missed', 'no answer', 'cancel', '101', 0],
+    ['inbound_noanswer_timeout', 'no answer', 'no answered', '101', 0],
+    ['inbound_busy', 'busy', 'busy', '101', 0],
+    ['inbound_rejected', 'failed', 'failed', '101', 0],
+    ['queue_answered_interfacevar', 'answered', 'answered', '102', 10],
+    ['queue_answered', 'answered', 'answered', undefined, 10],
+    ['queue_abandoned', 'no answer', 'cancel', '101', 0],
+    ['queue_timeout', 'no answer', 'no answered', '101', 0],
+    ['attended_transfer', 'answered', 'answered', '102', 27],
+    ['hh_blind_transfer', 'answered', 'answered', '102', 18],
+    ['hh_blind_transfer_noanswer', 'answered', 'answered', '101', 0],
+    ['hh_inbound_missed', 'no answer', 'cancel', '101', 0],
+    ['outbound_answered', 'answered', 'answered', '102', 10],
+    ['outbound_noanswer', 'no answer', 'cancel', '102', 0],
+    ['outbound_busy', 'busy', 'busy', '102', 0],
+    ['click_to_call', 'answered', 'answered', '101', 15],
+  ];
+  for (const [scenario, result, hangupStatus, code, duration] of table) {
+    // GIVEN the real Asterisk sessions of a call flow WHEN it ends THEN RetailCRM gets the right result, manager and events
+    it(`${scenario}: ${result} / ${hangupStatus}${code ? `, attributed to ${code}` : ', no manager'}`, async () => {
+      const { linkedid } = await playCall(scenario, { ageSeconds: 40 });
+      const call = await uploadOf(linkedid);
+      expect(call['result']).to.equal(result);
+      expect(call['code']).to.equal(code);
+      expect(call['duration']).to.equal(duration);
+      expect(call['durationWaiting']).to.equal(40 - duration);
+      expect(call['type']).to.equal(scenario.startsWith('outbound') || scenario.startsWith('click') ? 'out' : 'in');
+      const hangup = await eventually(() => events().find((e) => e['type'] === 'hangup'), 5_000, 'hangup event');
+      expect(hangup['hangupStatus']).to.equal(hangupStatus);
+      const row = await t.db.pool.query('select result, hangup_status, manager_code from calls where linkedid = $1', [linkedid]);
+      expect(row.rows[0]).to.deep.equal({ result, hangup_status: hangupStatus, manager_code: code ?? null });
+    });
+  }
+
+  // GIVEN an answered call with a MixMonitor recording WHEN uploaded THEN recordUrl is a signed link that plays the file with Range support
+  it('links a playable recording once the file is complete', async () => {
+    const file = 'in-20261126-033902-+375291234567-1795664342.0.wav';
+    await copyFile(fixturePath('recordings', file), path.join(t.recordingsDir, file));
+    const { linkedid } = await playCall('inbound_answered', { hangupVariables: { MIXMONITOR_FILENAME: path.join(t.recordingsDir, file) } });
+    const call = await uploadOf(linkedid);
+    const url = String(call['recordUrl']);
+    expect(url).to.match(/^https:\/\/pbx\.example\.com\/recordings\//);
+    const local = url.replace('https://pbx.example.com', `http://127.0.0.1:${t.service.httpPort}`);
+    const res = await fetch(local, { headers: { range: 'bytes=0-3' } });
+    expect(res.status).to.equal(206);
+    expect(res.headers.get('content-type')).to.equal('audio/wav');
+    expect(Buffer.from(await res.arrayBuffer()).toString('latin1')).to.equal('RIFF');
+    const tampered = await fetch(local.replace(/.(\.wav)$/, 'x$1'));
+    expect(tampered.status).to.equal(403);
+    await tampered.arrayBuffer();
+  });
+
+  // GIVEN a missed call WHEN it is uploaded THEN no recording link is published (the 44-byte file is not a recording)
+  it('publishes no recording for an unanswered call', async () => {
+    const { linkedid } = await playCall('inbound_missed');
+    expect((await uploadOf(linkedid))['recordUrl']).to.equal(undefined);
+  });
+
+  // GIVEN RetailCRM down while a call rings WHEN the call ends THEN the popup is dropped, never shown late, and the history still arrives
+  it('drops a popup that could not be delivered before the call ended', async () => {
+    t.crm.setMode('down');
+    const { linkedid } = await playCall('inbound_answered');
+    t.crm.setMode('normal');
+    await uploadOf(linkedid);
+    expect(events()).to.deep.equal([]);
+    const jobs = await t.db.pool.query("select state from outbox_jobs where kind = 'call_event'");
+    expect(jobs.rows.map((r: { state: string }) => r.state)).to.deep.equal(['dropped']);
+  });
+
+  // GIVEN both the h-extension and a hangup handler run /hangup WHEN the second one arrives THEN nothing is sent twice
+  it('records a call once when /hangup runs twice', async () => {
+    const { linkedid } = await playCall('inbound_answered');
+    await runAgiSession({
+      port: t.service.agiPort,
+      fixture: loadAgiFlow('inbound_answered__hangup'),
+      script: 'hangup',
+      query: { enterprise: ENTERPRISE },
+      deadChannel: true,
+    });
+    await t.service.drainBackground();
+    await uploadOf(linkedid);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(t.crm.requests({ path: '/api/v5/telephony/calls/upload' })).to.have.length(1);
+    expect(events().filter((e) => e['type'] === 'hangup')).to.have.length(1);
+  });
+
+  // GIVEN a number RetailCRM does not know WHEN three calls come from it at once THEN exactly one customer is created and remembered
+  it('creates exactly one customer for a new number', async () => {
+    const flow = loadAgiFlow('inbound_missed__incoming');
+    await Promise.all(
+      [1, 2, 3].map((i) =>
+        runAgiSession({
+          port: t.service.agiPort,
+          fixture: flow,
+          script: 'incoming',
+          query: { enterprise: ENTERPRISE },
+          variables: { 'CHANNEL(linkedid)': `1795669999.${i}` },
+        }),
+      ),
+    );
+    await t.service.drainBackground();
+    const created = await eventually(() => {
+      const c = [...t.crm.account().customers.values()];
+      return c.length > 0 ? c : undefined;
+    }, 5_000, 'customer creation');
+    await new Promise((r) => setTimeout(r, 200));
+    expect([...t.crm.account().customers.values()]).to.have.length(1);
+    expect(created[0]?.phones).to.deep.equal(['+375291234567']);
+    const row = await eventually(async () => (await t.db.pool.query('select customer_id from retailcrm_customers')).rows[0] as Json | undefined, 5_000, 'row');
+    expect(row['customer_id']).to.equal(created[0]?.id);
+    const lookupsBefore = t.crm.requests({ path: '/api/v5/telephony/manager' }).length;
+    const again = await runAgiSession({ port: t.service.agiPort, fixture: flow, script: 'incoming', query: { enterprise: ENTERPRISE } });
+    expect(again.variables.get('RCRM_LOOKUP')).to.equal('FOUND');
+    expect(t.crm.requests({ path: '/api/v5/telephony/manager' }).length).to.equal(lookupsBefore);
+  });
+
+  // GIVEN an enterprise with telephony events off WHEN a call happens THEN it is routed and recorded locally, RetailCRM gets no events
+  it('sends nothing but the lookup when telephony events are off', async () => {
+    await t.enterprises.update(ENTERPRISE, { settings: { telephonyEvents: false, autoCreateCustomers: false } });
+    t.service.directory.invalidate();
+    const { linkedid } = await playCall('inbound_answered');
+    const row = await t.db.pool.query('select result from calls where linkedid = $1', [linkedid]);
+    expect(row.rows[0]).to.deep.equal({ result: 'answered' });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(t.crm.requests({ method: 'POST' })).to.deep.equal([]);
+  });
+});
