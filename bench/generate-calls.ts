@@ -79,7 +79,8 @@ export async function generateCalls(pool: Pool, o: GenerateOptions): Promise<num
          from (select g, case when random() < 0.65 then 'in' else 'out' end as dir
                from generate_series(1, $2::int) g) s
        ) t
-     ) u`,
+     ) u
+     order by started`,
     [o.enterprise, base, customers, o.from, o.timezone, managers],
   );
   // About half the missed calls are called back (answered outbound) 1-40 minutes after they ended.

@@ -11,6 +11,7 @@ import { createLogger } from './logger.js';
 import { withCliContext, type CliOutput } from './cli/cli-context.js';
 import { enterpriseCommand, extensionCommand } from './cli/enterprise-commands.js';
 import { OUTBOX_USAGE, outboxCommand } from './cli/outbox-commands.js';
+import { pbxCommand, registerCommand, unregisterCommand, usersCommand } from './cli/clicktocall-commands.js';
 import { startService } from './main.js';
 import { installSignalHandlers } from './shutdown.js';
 import { openDatabase } from './db/connect.js';
@@ -25,7 +26,9 @@ const USAGE = `usage: retailcrm-agi <command>
                  [--auto-create-customers on|off] [--telephony-events on|off]
                  [--skip-manager-on-break on|off] [--timezone Europe/Minsk]
                  [--external-phones SITE=NUMBER,...]
-  enterprise set --number N [any flag of add]
+  enterprise set --number N [any flag of add] [--ami-host H --ami-port 5038 --ami-user U --ami-secret S]
+                 [--channel 'PJSIP/{ext}'] [--context rcrm-click-to-call] [--outbound-callerid +375...]
+                 [--originate-timeout 30]
   enterprise list
   enterprise show --number N [--json]
   enterprise remove --number N
@@ -33,6 +36,10 @@ const USAGE = `usage: retailcrm-agi <command>
   extension list --enterprise N
   extension remove --enterprise N --ext 101
 ${OUTBOX_USAGE}
+  register --enterprise N [--dry-run]     register the telephony integration module in RetailCRM
+  unregister --enterprise N               deactivate it
+  users sync --enterprise N [--apply] [--force]   show RetailCRM users and fill the extension mapping
+  pbx set|show|test --enterprise N [...]  the enterprise's Asterisk Manager Interface (click-to-call)
 
 Configuration comes from environment variables (see README): DATABASE_URL, DATA_DIR, AGI_PORT, HTTP_PORT,
 PUBLIC_URL, LOOKUP_BUDGET_MS, SECRET_KEY, LOG_LEVEL, ...`;
@@ -72,6 +79,18 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
         return 0;
       case 'outbox':
         await withCliContext(config, io, (ctx) => outboxCommand(ctx, sub, rest));
+        return 0;
+      case 'register':
+        await withCliContext(config, io, (ctx) => registerCommand(ctx, argv.slice(1)));
+        return 0;
+      case 'unregister':
+        await withCliContext(config, io, (ctx) => unregisterCommand(ctx, argv.slice(1)));
+        return 0;
+      case 'users':
+        await withCliContext(config, io, (ctx) => usersCommand(ctx, sub, rest));
+        return 0;
+      case 'pbx':
+        await withCliContext(config, io, (ctx) => pbxCommand(ctx, sub, rest));
         return 0;
       default:
         throw new InputError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);

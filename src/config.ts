@@ -38,6 +38,8 @@ export interface Config {
   readonly recordingsDir: string;
   readonly shutdownDrainMs: number;
   readonly dbPoolMax: number;
+  /** How often customers/history and orders/history are polled per enterprise; 0 turns polling off. */
+  readonly syncPollIntervalMs: number;
   readonly outbox: {
     readonly concurrency: number;
     readonly pollIntervalMs: number;
@@ -138,6 +140,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     recordingsDir: path.resolve(cwd, r.string('RECORDINGS_DIR', '/var/spool/asterisk/monitor')),
     shutdownDrainMs: r.int('SHUTDOWN_DRAIN_MS', 15_000, 0, 600_000),
     dbPoolMax: r.int('DB_POOL_MAX', 10, 1, 200),
+    syncPollIntervalMs: r.int('SYNC_POLL_INTERVAL_MS', 60_000, 0, 86_400_000),
     outbox: Object.freeze({
       concurrency: r.int('OUTBOX_CONCURRENCY', 4, 1, 64),
       pollIntervalMs: r.int('OUTBOX_POLL_INTERVAL_MS', 1_000, 10, 600_000),

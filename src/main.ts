@@ -21,6 +21,19 @@ import { createRecordingLinks } from './recordings/recording-links.js';
 import { registerRecordingRoutes } from './recordings/recording-routes.js';
 import { TaskTracker } from './task-tracker.js';
 import os from 'node:os';
+import { AmiPool } from './clicktocall/ami-pool.js';
+import { ClickToCallAudit } from './clicktocall/audit-store.js';
+import { ClickToCall } from './clicktocall/click-to-call.js';
+import { registerClickToCallRoutes } from './clicktocall/click-to-call-routes.js';
+import { ManagerStatusDirectory } from './clicktocall/manager-status.js';
+import { PbxStore } from './clicktocall/pbx-store.js';
+import { registerLogoRoute } from './clicktocall/registration.js';
+import { registerUserStatusRoutes } from './clicktocall/user-status-routes.js';
+import { InvalidationListener } from './sync/cache-invalidation.js';
+import { CustomerRefresher } from './sync/customer-refresh.js';
+import { HistoryPoller } from './sync/history-poller.js';
+import { OrderRefresher } from './sync/order-refresh.js';
+import { registerWebhookRoutes } from './sync/webhook-routes.js';
 import { RetailCrmClient } from './crm/client.js';
 import { RateLimiter } from './crm/rate-limiter.js';
 import { openDatabase, type DatabaseHandle } from './db/connect.js';
@@ -121,6 +134,8 @@ export async function startService(config: Config, logger: Logger, overrides: Se
         },
       },
       onCustomerKnown: (enterprise, phone, info) => lookup.remember(enterprise, phone, info),
+      jobState: async (jobKey) =>
+        (await pool.query<{ state: string }>('select state from outbox_jobs where job_key = $1', [jobKey])).rows[0]?.state ?? null,
       logger,
       requestTimeoutMs: config.crmTimeoutMs,
       // Serial uploads wait behind an open recording: look again soon (MixMonitor closes ~1 s after /hangup).
@@ -146,11 +161,46 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     outbox.start();
     cleanups.push(() => outbox.stop({ drainMs: config.shutdownDrainMs }));
 
+    // Changes from RetailCRM: webhooks and history polling rewrite the phone→customer table; every instance
+    // drops its cached entries through LISTEN/NOTIFY.
+    const customerRefresher = new CustomerRefresher({
+      pool,
+      crm,
+      crmTimeoutMs: config.crmTimeoutMs,
+      logger,
+      onChanged: (e, phones) => phones.forEach((p) => lookup.invalidate(e, p)),
+    });
+    const orderRefresher = new OrderRefresher({ pool, crm, crmTimeoutMs: config.crmTimeoutMs });
+    const invalidation = new InvalidationListener({
+      pool,
+      logger,
+      onInvalidate: (e, phones) => (phones === 'all' ? lookup.invalidate(e) : phones.forEach((p) => lookup.invalidate(e, p))),
+      onMissed: () => lookup.invalidateAll(),
+    });
+    await invalidation.start();
+    cleanups.push(() => invalidation.stop());
+    const poller = new HistoryPoller({
+      pool,
+      crm,
+      enterprises,
+      customers: customerRefresher,
+      orders: orderRefresher,
+      logger,
+      intervalMs: config.syncPollIntervalMs,
+    });
+
+    const managerStatus = new ManagerStatusDirectory({ pool });
+    const pbxStore = new PbxStore(pool, box);
+    const amiPool = new AmiPool({ pbx: pbxStore, logger });
+    cleanups.push(() => amiPool.close());
+    const clickToCall = new ClickToCall({ audit: new ClickToCallAudit(pool), extensions, pbx: amiPool, lookup, logger });
+    cleanups.push(() => clickToCall.close());
+
     const background = new TaskTracker((err) => logger.error('background task failed', { err }));
     cleanups.push(() => background.drain());
     const journal = new CallJournal(pool);
     const notify = createCrmNotifier({ journal, deliverNow: (id) => outbox.deliverNow(id), tasks: background, logger });
-    const callDeps = { logger, liveCalls, lookupBudgetMs: config.lookupBudgetMs, directory, lookup, notify };
+    const callDeps = { logger, liveCalls, lookupBudgetMs: config.lookupBudgetMs, directory, lookup, notify, managerStatus };
     const router = createAgiRouter(
       {
         incoming: (s) => handleIncoming(s, callDeps),
@@ -183,6 +233,12 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     const http = new HttpServer({ logger });
     registerHealthRoutes(http, { pool, liveCalls, metrics, agi });
     registerRecordingRoutes(http, { links, recordingsDir: config.recordingsDir, logger });
+    registerClickToCallRoutes(http, { enterprises, clickToCall, logger });
+    registerUserStatusRoutes(http, { enterprises, extensions, statuses: managerStatus, logger });
+    registerLogoRoute(http);
+    const webhookTasks = new TaskTracker((err) => logger.error('webhook refresh failed', { err }));
+    registerWebhookRoutes(http, { pool, enterprises, box, customers: customerRefresher, orders: orderRefresher, tasks: webhookTasks, logger });
+    cleanups.push(() => webhookTasks.drain());
     const httpPort = await http.listen(config.httpPort, config.httpHost);
     cleanups.push(() => http.close());
     metrics.addCollector(() => [
@@ -190,6 +246,14 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       '# TYPE rcrm_lookup_cache_entries gauge',
       `rcrm_lookup_cache_entries ${lookup.cacheSize}`,
     ]);
+
+    if (config.syncPollIntervalMs > 0) {
+      poller.start();
+      cleanups.push(() => poller.stop());
+    }
+    background.track(
+      amiPool.startAll().catch((err: unknown) => logger.warn('cannot connect to a PBX at start; will retry on use', { err })),
+    );
 
     logger.info('retailcrm-agi started', { agiPort, httpPort, publicUrl: config.publicUrl });
 

@@ -24,9 +24,11 @@ export interface AnalyticsReport {
 }
 
 export async function buildReport(queries: AnalyticsQueries, period: AnalyticsPeriod, options: AnalyticsOptions): Promise<AnalyticsReport> {
-  const [figures, hours, days, missed] = await Promise.all([
-    queries.figures(period, options), queries.hourly(period), queries.daily(period), queries.missedWaiting(period, 50),
-  ]);
+  // One after another: the CLI's pool has two connections, and a long query must not starve the others' wait.
+  const figures = await queries.figures(period, options);
+  const hours = await queries.hourly(period);
+  const days = await queries.daily(period);
+  const missed = await queries.missedWaiting(period, 50);
   return { period, options, figures, hours, busiestHours: busiestHours(hours), days, missed };
 }
 

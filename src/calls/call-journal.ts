@@ -174,7 +174,7 @@ export class CallJournal {
       enterprise: end.enterprise,
       kind: 'call_event',
       jobKey: popupKey(end.enterprise, end.linkedid, 'hangup'),
-      payload: { event: end.hangupEvent },
+      payload: { event: end.hangupEvent, closesJobKey: key },
       expiresAt: new Date(end.endedAt.getTime() + POPUP_TTL_MS),
     });
   }

@@ -98,6 +98,11 @@ export class CallerLookup {
     for (const k of this.cache.keys()) if (k.startsWith(prefix)) this.cache.delete(k);
   }
 
+  /** Forget everything (a cross-instance invalidation may have been missed). */
+  invalidateAll(): void {
+    this.cache.clear();
+  }
+
   remember(enterprise: string, phone: string, caller: CallerInfo | null): void {
     const ttl = caller ? this.opts.cacheTtlMs : Math.min(this.opts.cacheTtlMs, NEGATIVE_TTL_MS);
     if (ttl > 0) this.cache.set(this.key(enterprise, phone), { caller }, { ttl });

@@ -14,7 +14,7 @@ import { parseRingCodes } from './call-result.js';
 import { readChannelFacts } from './channel-facts.js';
 import type { EnterpriseDirectory, EnterpriseView } from './enterprise-directory.js';
 import { normalisePhone } from './phone-number.js';
-import { chooseIncomingRoute, FAIL_OPEN_ROUTE, incomingVariables, type IncomingRoute } from './route-decision.js';
+import { chooseIncomingRoute, FAIL_OPEN_ROUTE, incomingVariables, skipAwayManager, type IncomingRoute } from './route-decision.js';
 
 /** What later steps (popups, history, customer creation) need to know about a routed call. */
 export interface RoutedCall {
@@ -31,10 +31,40 @@ export interface RoutedCall {
 
 export type CallNotifier = (ctx: CallContext, call: RoutedCall) => void;
 
+/** Managers' RetailCRM statuses (changeUserStatusUrl); `away` = break or dinner. */
+export interface ManagerStatuses {
+  statusOf(enterprise: string, userId: number): Promise<string | null>;
+}
+
 export interface IncomingDeps extends CallContextDeps {
   readonly directory: EnterpriseDirectory;
   readonly lookup: CallerLookup;
   readonly notify?: CallNotifier;
+  readonly managerStatus?: ManagerStatuses;
+}
+
+const AWAY = new Set(['break', 'dinner']);
+
+/** Leaves RCRM_MANAGER empty for a manager on break or dinner; the status read is bounded by the call budget. */
+async function applyManagerStatus(ctx: CallContext, deps: IncomingDeps, view: EnterpriseView, route: IncomingRoute, userId: number | null): Promise<IncomingRoute> {
+  if (!deps.managerStatus || route.manager === '' || userId === null || !view.enterprise.settings.skipManagerOnBreak) return route;
+  const remaining = ctx.deadline - Date.now();
+  if (remaining <= 0) return route;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const status = await Promise.race([
+      deps.managerStatus.statusOf(view.enterprise.number, userId),
+      new Promise<null>((resolve) => {
+        timer = setTimeout(() => resolve(null), remaining);
+      }),
+    ]);
+    return status !== null && AWAY.has(status) ? skipAwayManager(route, status) : route;
+  } catch (err) {
+    ctx.log.warn('cannot read the manager status', { code: errorCode(err) });
+    return route;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export async function handleIncoming(session: AgiChannel, deps: IncomingDeps): Promise<void> {
@@ -70,7 +100,7 @@ async function decideIncoming(ctx: CallContext, deps: IncomingDeps): Promise<{ r
     const lookup = await deps.lookup.lookup(view.enterprise, phone.e164, { deadline: ctx.deadline });
     if (lookup.source === 'stale') ctx.log.warn('RetailCRM unavailable: routed on a stale customer row');
     if (lookup.caller) ctx.log = ctx.log.child({ customerId: lookup.caller.customerId });
-    const route = chooseIncomingRoute(lookup, view.extensionByUser);
+    const route = await applyManagerStatus(ctx, deps, view, chooseIncomingRoute(lookup, view.extensionByUser), lookup.caller?.managerUserId ?? null);
     const ringCodes = parseRingCodes(facts.extra['RCRM_RING_CODES'], (c) => EXTENSION_CODE.test(c));
     return {
       route,

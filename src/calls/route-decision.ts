@@ -12,7 +12,9 @@ export interface IncomingRoute {
   readonly manager: string;
   readonly customerId: string;
   readonly lookup: LookupStatus;
-  readonly managerMissing?: 'none' | 'unmapped' | 'invalid';
+  readonly managerMissing?: 'none' | 'unmapped' | 'invalid' | 'away';
+  /** RetailCRM status of a responsible manager who was skipped (break, dinner): RCRM_MANAGER_STATUS. */
+  readonly managerStatus?: string;
 }
 
 export function chooseIncomingRoute(result: LookupResult, extensionByUser: ReadonlyMap<number, string>): IncomingRoute {
@@ -41,7 +43,13 @@ export function incomingVariables(route: IncomingRoute): [string, string][] {
   const vars: [string, string][] = [];
   if (route.callerName !== null) vars.push(['CALLERID(name)', route.callerName]);
   vars.push(['RCRM_MANAGER', route.manager], ['RCRM_CUSTOMER_ID', route.customerId], ['RCRM_LOOKUP', route.lookup]);
+  if (route.managerStatus !== undefined) vars.push(['RCRM_MANAGER_STATUS', route.managerStatus]);
   return vars;
+}
+
+/** The responsible manager is on break or at dinner: route by default and say why. */
+export function skipAwayManager(route: IncomingRoute, status: string): IncomingRoute {
+  return { ...route, manager: '', managerMissing: 'away', managerStatus: status };
 }
 
 /** What /incoming sets when it cannot do better: the dialplan's default route. */

@@ -5,6 +5,8 @@ import { enterpriseUrls } from '../http/public-paths.js';
 import { randomSecret } from '../secrets/secret-box.js';
 import * as a from './args.js';
 import type { CliContext } from './cli-context.js';
+import { PbxStore } from '../clicktocall/pbx-store.js';
+import { hasPbxFlags, PBX_FLAGS, pbxPatchFromFlags } from './clicktocall-commands.js';
 
 const FLAGS = {
   number: { type: 'string' },
@@ -124,7 +126,7 @@ export async function enterpriseCommand(ctx: CliContext, sub: string | undefined
       return;
     }
     case 'set': {
-      const flags = a.parseFlags(argv, FLAGS);
+      const flags = a.parseFlags(argv, { ...FLAGS, ...PBX_FLAGS });
       const number = a.enterpriseNumber(a.required(flags, 'number'));
       const patch: Partial<Omit<EnterpriseInput, 'number'>> = {};
       const url = a.str(flags, 'crm-url');
@@ -141,6 +143,7 @@ export async function enterpriseCommand(ctx: CliContext, sub: string | undefined
         ...(st !== undefined ? { site: a.site(st) } : {}),
         settings: settingsFrom(flags),
       });
+      if (hasPbxFlags(flags)) await new PbxStore(ctx.pool, ctx.box).save(number, pbxPatchFromFlags(flags));
       ctx.io.out(`enterprise ${updated.number} updated`);
       return;
     }

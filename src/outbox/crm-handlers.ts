@@ -31,6 +31,8 @@ export interface RecordingResolver {
 
 export interface CallEventPayload {
   readonly event: CallEvent;
+  /** A hangup event closes this popup job's popup: sent only if that popup was shown. */
+  readonly closesJobKey?: string;
 }
 export interface CallUploadPayload {
   readonly call: UploadCall;
@@ -49,6 +51,8 @@ export interface CrmHandlerDeps {
   readonly enterprises: { find(number: string): Promise<Enterprise | null> };
   readonly customers: Pick<CustomerStore, 'upsert'>;
   readonly recordings: RecordingResolver;
+  /** State of another outbox job by key (null when there is none): a hangup event checks its popup. */
+  readonly jobState?: (jobKey: string) => Promise<string | null>;
   /** A caller became known (created or found): lets the lead refresh the in-process lookup cache. */
   readonly onCustomerKnown?: (enterprise: string, phone: string, info: CallerInfo) => void;
   readonly logger: Logger;
@@ -164,6 +168,18 @@ export function createCrmHandlers(deps: CrmHandlerDeps): CrmHandlers {
         if (!payload) {
           results.push(MALFORMED);
           continue;
+        }
+        if (payload.closesJobKey !== undefined && deps.jobState) {
+          const popup = await deps.jobState(payload.closesJobKey);
+          if (popup === 'pending') {
+            results.push({ kind: 'later', delayMs: 500, reason: 'waiting for the popup it closes' });
+            blocked = true;
+            continue;
+          }
+          if (popup !== 'done') {
+            results.push({ kind: 'dropped', reason: 'the popup it closes was never shown' });
+            continue;
+          }
         }
         try {
           const answer = await deps.client.callEvent(acc.account, payload.event, { signal, timeoutMs });

@@ -1,0 +1,108 @@
+/**
+ * Analytics benchmark: 1,000,000 generated calls of one busy enterprise over a year in a fresh database, then the
+ * dashboard's page load (summary + managers + hourly + daily + missed, fetched together over HTTP through the real
+ * router, figures cache off) for a month and for the year. Prints a markdown table of medians.
+ * Run alone: `node dist/bench/analytics-bench.js` (TEST_DATABASE_URL or the local PostgreSQL).
+ */
+import { randomBytes } from 'node:crypto';
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import pg from 'pg';
+import { createAnalyticsQueries } from '../src/analytics/analytics-queries.js';
+import { registerAnalyticsRoutes } from '../src/analytics/analytics-routes.js';
+import { EnterpriseStore } from '../src/db/enterprise-store.js';
+import { migrate } from '../src/db/migrate.js';
+import { createPool } from '../src/db/pool.js';
+import { HttpServer } from '../src/http/http-server.js';
+import { createLogger } from '../src/logger.js';
+import { createSecretBox } from '../src/secrets/secret-box.js';
+import { generateCalls } from './generate-calls.js';
+
+const ENDPOINTS = ['summary', 'managers', 'hourly', 'daily', 'missed'] as const;
+const RUNS = Number(process.env['ANALYTICS_BENCH_RUNS'] ?? 3);
+const CALLS = Number(process.env['ANALYTICS_BENCH_CALLS'] ?? 1_000_000);
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? NaN;
+};
+
+async function admin(url: string, sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+export async function runAnalyticsBench(): Promise<string> {
+  const adminUrl = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const name = `rcrm_bench_${randomBytes(4).toString('hex')}`;
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  await admin(adminUrl, `create database ${name}`);
+  const pool = createPool({ connectionString: url.toString(), max: 8, statementTimeoutMs: 900_000 });
+  const logger = createLogger({ level: 'error', silent: true });
+  const http = new HttpServer({ logger });
+  try {
+    await migrate(pool);
+    const box = createSecretBox('bench'.repeat(8));
+    const enterprises = new EnterpriseStore(pool, box);
+    await enterprises.create({ number: 'busy', crmUrl: 'https://busy.retailcrm.ru', apiKey: 'bench-api-key', clientId: 'bench-client-id-0001',
+      country: 'BY', site: null, settings: { crmTimezone: 'Europe/Minsk' } });
+    const t0 = performance.now();
+    const calls = await generateCalls(pool, { enterprise: 'busy', calls: CALLS, from: '2025-01-01', timezone: 'Europe/Minsk' });
+    const genSec = (performance.now() - t0) / 1000;
+    registerAnalyticsRoutes(http, { queries: createAnalyticsQueries(pool, { timeoutMs: 60_000 }), enterprises, box, logger, cacheMs: 0 });
+    const base = `http://127.0.0.1:${await http.listen(0, '127.0.0.1')}`;
+    const token = box.sign('dashboard', 'busy');
+    const rows: string[] = [];
+    for (const [label, from, to] of [['month', '2025-06-01', '2025-07-01'], ['year', '2025-01-01', '2026-01-01']] as const) {
+      const per: Record<string, number[]> = {};
+      const page: number[] = [];
+      for (let run = 0; run < RUNS; run++) {
+        const start = performance.now();
+        await Promise.all(ENDPOINTS.map(async (e) => {
+          const t = performance.now();
+          const res = await fetch(`${base}/api/analytics/${e}?enterprise=busy&from=${from}&to=${to}`, {
+            headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(120_000),
+          });
+          if (res.status !== 200) throw new Error(`${e}: HTTP ${res.status} ${await res.text()}`);
+          await res.arrayBuffer();
+          (per[e] ??= []).push(performance.now() - t);
+        }));
+        page.push(performance.now() - start);
+      }
+      rows.push(`| ${label} (${from} – ${to}) | ${ENDPOINTS.map((e) => median(per[e] ?? []).toFixed(0)).join(' | ')} | ${median(page).toFixed(0)} |`);
+    }
+    return [
+      `Analytics: ${calls.toLocaleString('en')} calls of one enterprise over 2025 (generated in ${genSec.toFixed(0)} s); ` +
+        `page load = the 5 endpoints fetched in parallel, figures cache off; medians of ${RUNS} runs, ms.`,
+      '',
+      `| period | ${ENDPOINTS.join(' | ')} | page load |`,
+      `|---|${ENDPOINTS.map(() => '---:').join('|')}|---:|`,
+      ...rows,
+    ].join('\n');
+  } finally {
+    await http.close();
+    await pool.end();
+    await admin(adminUrl, `drop database if exists ${name} with (force)`);
+  }
+}
+
+function isMain(): boolean {
+  try {
+    return process.argv[1] !== undefined && pathToFileURL(realpathSync(process.argv[1])).href === import.meta.url;
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  runAnalyticsBench().then((table) => process.stdout.write(`${table}\n`), (err: unknown) => {
+    process.stderr.write(`analytics bench failed: ${String(err)}\n`);
+    process.exitCode = 1;
+  });
+}
