@@ -10,6 +10,10 @@ export interface SessionSpec {
   readonly script: string;
   readonly callerId: string;
   readonly uniqueid: string;
+  /** Channel variables GET VARIABLE answers (anything else is unset). */
+  readonly variables?: Readonly<Record<string, string>>;
+  /** Called with performance.now() when the connection is established. */
+  readonly onConnect?: (at: number) => void;
 }
 
 function envBlock(s: SessionSpec): string {
@@ -49,7 +53,10 @@ export function runSession(s: SessionSpec): Promise<{ ms: number; commands: numb
     let commands = 0;
     const socket = net.connect({ port: s.port, host: '127.0.0.1', noDelay: true });
     socket.setEncoding('utf8');
-    socket.on('connect', () => socket.write(envBlock(s)));
+    socket.on('connect', () => {
+      s.onConnect?.(performance.now());
+      socket.write(envBlock(s));
+    });
     socket.on('data', (chunk: string) => {
       buffer += chunk;
       let nl: number;
@@ -58,7 +65,10 @@ export function runSession(s: SessionSpec): Promise<{ ms: number; commands: numb
         buffer = buffer.slice(nl + 1);
         commands++;
         if (line.startsWith('GET FULL VARIABLE')) socket.write(`200 result=1 (${s.uniqueid}||)\n`);
-        else if (line.startsWith('GET VARIABLE')) socket.write('200 result=0\n');
+        else if (line.startsWith('GET VARIABLE')) {
+          const value = s.variables?.[line.slice('GET VARIABLE '.length).trim().replace(/^"|"$/g, '')];
+          socket.write(value === undefined ? '200 result=0\n' : `200 result=1 (${value})\n`);
+        }
         else socket.write('200 result=1\n');
       }
     });

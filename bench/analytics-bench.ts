@@ -1,7 +1,9 @@
 /**
  * Analytics benchmark: 1,000,000 generated calls of one busy enterprise over a year in a fresh database, then the
  * dashboard's page load (summary + managers + hourly + daily + missed, fetched together over HTTP through the real
- * router, figures cache off) for a month and for the year. Prints a markdown table of medians.
+ * router, figures cache off) for a month and for the year. Prints a markdown table of medians, and what the
+ * analytics triggers (sql/006) add to a call's writes: 1,000 calls written like call-journal.ts does (insert at
+ * start, upsert at /hangup), with the triggers and with them disabled.
  * Run alone: `node dist/bench/analytics-bench.js` (TEST_DATABASE_URL or the local PostgreSQL).
  */
 import { randomBytes } from 'node:crypto';
@@ -12,7 +14,7 @@ import { createAnalyticsQueries } from '../src/analytics/analytics-queries.js';
 import { registerAnalyticsRoutes } from '../src/analytics/analytics-routes.js';
 import { EnterpriseStore } from '../src/db/enterprise-store.js';
 import { migrate } from '../src/db/migrate.js';
-import { createPool } from '../src/db/pool.js';
+import { createPool, type Pool } from '../src/db/pool.js';
 import { HttpServer } from '../src/http/http-server.js';
 import { createLogger } from '../src/logger.js';
 import { createSecretBox } from '../src/secrets/secret-box.js';
@@ -35,6 +37,57 @@ async function admin(url: string, sql: string): Promise<void> {
   } finally {
     await c.end();
   }
+}
+
+const WRITES = 1_000;
+
+async function writeCalls(pool: Pool, tag: string): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < WRITES; i++) {
+    const id = `w-${tag}-${i}`;
+    const inbound = i % 3 !== 0;
+    const answered = !(inbound && i % 7 === 1);
+    const phone = `+37529${String(1 + Math.floor(150_000 * ((i * 7919) % 1000 / 1000) ** 2)).padStart(7, '0')}`;
+    const started = new Date(Date.UTC(2025, 11, 20, 8, 0, 0) + i * 37_000);
+    const ext = String(101 + (i % 40));
+    const t = performance.now();
+    await pool.query(
+      `insert into calls (enterprise, linkedid, external_id, direction, phone, ring_codes, started_at)
+       values ('busy', $1, $1, $2, $3, $4, $5) on conflict (enterprise, linkedid) do nothing`,
+      [id, inbound ? 'in' : 'out', phone, [ext], started],
+    );
+    await pool.query(
+      `insert into calls (enterprise, linkedid, external_id, direction, phone, ring_codes, started_at, ended_at, answered,
+         result, hangup_status, manager_code, manager_user_id, duration_sec, waiting_sec)
+       values ('busy', $1, $1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12)
+       on conflict (enterprise, linkedid) do update set ended_at = excluded.ended_at, answered = excluded.answered,
+         result = excluded.result, hangup_status = excluded.hangup_status, manager_code = excluded.manager_code,
+         manager_user_id = excluded.manager_user_id, duration_sec = excluded.duration_sec,
+         waiting_sec = excluded.waiting_sec, updated_at = now()
+       where calls.ended_at is null`,
+      [id, inbound ? 'in' : 'out', phone, [ext], started, new Date(started.getTime() + 30_000), answered,
+        answered ? 'answered' : 'no answer', ext, Number(ext) - 100, answered ? 20 : 0, 10],
+    );
+    times.push(performance.now() - t);
+  }
+  return times;
+}
+
+async function measureWrites(pool: Pool): Promise<string[]> {
+  const line = (label: string, xs: number[]): string => {
+    const s = [...xs].sort((a, b) => a - b);
+    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+    return `| ${label} | ${mean.toFixed(2)} | ${median(xs).toFixed(2)} | ${(s[Math.floor(s.length * 0.99)] ?? NaN).toFixed(2)} |`;
+  };
+  await pool.query('alter table calls disable trigger user');
+  let off: number[];
+  try {
+    off = await writeCalls(pool, 'off');
+  } finally {
+    await pool.query('alter table calls enable trigger user');
+  }
+  const on = await writeCalls(pool, 'on');
+  return [line('without (disabled)', off), line('with (sql/006)', on)];
 }
 
 export async function runAnalyticsBench(): Promise<string> {
@@ -77,6 +130,7 @@ export async function runAnalyticsBench(): Promise<string> {
       }
       rows.push(`| ${label} (${from} – ${to}) | ${ENDPOINTS.map((e) => median(per[e] ?? []).toFixed(0)).join(' | ')} | ${median(page).toFixed(0)} |`);
     }
+    const writes = await measureWrites(pool);
     return [
       `Analytics: ${calls.toLocaleString('en')} calls of one enterprise over 2025 (generated in ${genSec.toFixed(0)} s); ` +
         `page load = the 5 endpoints fetched in parallel, figures cache off; medians of ${RUNS} runs, ms.`,
@@ -84,6 +138,12 @@ export async function runAnalyticsBench(): Promise<string> {
       `| period | ${ENDPOINTS.join(' | ')} | page load |`,
       `|---|${ENDPOINTS.map(() => '---:').join('|')}|---:|`,
       ...rows,
+      '',
+      `Writes: ${WRITES} calls (insert at start + /hangup upsert, autocommit, one connection, ~15% missed inbound), ms per call:`,
+      '',
+      '| triggers | mean | p50 | p99 |',
+      '|---|---:|---:|---:|',
+      ...writes,
     ].join('\n');
   } finally {
     await http.close();

@@ -35,7 +35,10 @@ async function admin(sql: string): Promise<void> {
   }
 }
 
-export async function startBenchEnv(settings: Record<string, unknown> = {}): Promise<BenchEnv> {
+export async function startBenchEnv(
+  settings: Record<string, unknown> = {},
+  opts: { crmRates?: { telephony: number; general: number }; env?: Record<string, string> } = {},
+): Promise<BenchEnv> {
   const dbName = `rcrm_bench_${process.pid}_${Date.now()}`;
   await admin(`create database ${dbName}`);
   const url = new URL(adminUrl);
@@ -54,9 +57,11 @@ export async function startBenchEnv(settings: Record<string, unknown> = {}): Pro
     AGI_MAX_SESSIONS: '5000',
     CRM_MAX_IN_FLIGHT: '1000',
     DB_POOL_MAX: '20',
+    SYNC_POLL_INTERVAL_MS: '0',
+    ...opts.env,
   });
   const logger = createLogger({ level: 'warn', silent: true });
-  const service = await startService(config, logger, { crmRates: { telephony: 100_000, general: 100_000 } });
+  const service = await startService(config, logger, { crmRates: opts.crmRates ?? { telephony: 100_000, general: 100_000 } });
   const pool = createPool({ connectionString: url.toString(), max: 4 });
   const enterprises = new EnterpriseStore(pool, createSecretBox(SECRET));
   await enterprises.create({

@@ -12,6 +12,7 @@ import { withCliContext, type CliOutput } from './cli/cli-context.js';
 import { enterpriseCommand, extensionCommand } from './cli/enterprise-commands.js';
 import { OUTBOX_USAGE, outboxCommand } from './cli/outbox-commands.js';
 import { pbxCommand, registerCommand, unregisterCommand, usersCommand } from './cli/clicktocall-commands.js';
+import { REPORT_USAGE, reportCommand } from './cli/report-command.js';
 import { startService } from './main.js';
 import { installSignalHandlers } from './shutdown.js';
 import { openDatabase } from './db/connect.js';
@@ -40,6 +41,7 @@ ${OUTBOX_USAGE}
   unregister --enterprise N               deactivate it
   users sync --enterprise N [--apply] [--force]   show RetailCRM users and fill the extension mapping
   pbx set|show|test --enterprise N [...]  the enterprise's Asterisk Manager Interface (click-to-call)
+${REPORT_USAGE}
 
 Configuration comes from environment variables (see README): DATABASE_URL, DATA_DIR, AGI_PORT, HTTP_PORT,
 PUBLIC_URL, LOOKUP_BUDGET_MS, SECRET_KEY, LOG_LEVEL, ...`;
@@ -91,6 +93,9 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
         return 0;
       case 'pbx':
         await withCliContext(config, io, (ctx) => pbxCommand(ctx, sub, rest));
+        return 0;
+      case 'report':
+        await withCliContext(config, io, (ctx) => reportCommand(ctx, argv.slice(1)));
         return 0;
       default:
         throw new InputError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);

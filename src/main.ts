@@ -34,6 +34,8 @@ import { CustomerRefresher } from './sync/customer-refresh.js';
 import { HistoryPoller } from './sync/history-poller.js';
 import { OrderRefresher } from './sync/order-refresh.js';
 import { registerWebhookRoutes } from './sync/webhook-routes.js';
+import { createAnalyticsQueries } from './analytics/analytics-queries.js';
+import { registerAnalyticsRoutes } from './analytics/analytics-routes.js';
 import { RetailCrmClient } from './crm/client.js';
 import { RateLimiter } from './crm/rate-limiter.js';
 import { openDatabase, type DatabaseHandle } from './db/connect.js';
@@ -236,6 +238,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     registerClickToCallRoutes(http, { enterprises, clickToCall, logger });
     registerUserStatusRoutes(http, { enterprises, extensions, statuses: managerStatus, logger });
     registerLogoRoute(http);
+    registerAnalyticsRoutes(http, { queries: createAnalyticsQueries(pool, { timeoutMs: 30_000 }), enterprises, box, logger });
     const webhookTasks = new TaskTracker((err) => logger.error('webhook refresh failed', { err }));
     registerWebhookRoutes(http, { pool, enterprises, box, customers: customerRefresher, orders: orderRefresher, tasks: webhookTasks, logger });
     cleanups.push(() => webhookTasks.drain());

@@ -85,6 +85,7 @@ export class AgiSession extends EventEmitter<AgiSessionEvents> {
   private readonly framer: LineFramer;
   private readonly assembler = new ResponseAssembler();
   private readonly abortController = new AbortController();
+  private signalHandedOut = false;
   private state: State = 'env';
   private envLines: string[] = [];
   private environment: AgiEnvironment | undefined;
@@ -151,6 +152,7 @@ export class AgiSession extends EventEmitter<AgiSessionEvents> {
 
   /** Aborts when the connection closes (or the session is closing): stop waiting on the CRM then. */
   get signal(): AbortSignal {
+    this.signalHandedOut = true;
     return this.abortController.signal;
   }
 
@@ -214,6 +216,18 @@ export class AgiSession extends EventEmitter<AgiSessionEvents> {
     await this.command(formatCommand('SET VARIABLE', [{ name }, value]), options);
   }
 
+  /**
+   * Runs a dialplan application (`EXEC MSet "A=1,B=2"`). Asterisk answers `200 result=-2` when the application
+   * does not exist: that rejects with AgiCommandError.
+   */
+  async exec(application: string, options: string, commandOptions?: CommandOptions): Promise<string> {
+    const response = await this.command(formatCommand('EXEC', [{ name: application }, options]), commandOptions);
+    if (response.result === '-2') {
+      throw new AgiCommandError(response.code, `EXEC ${application}: no such application`);
+    }
+    return response.result;
+  }
+
   async verbose(message: string, level = 1, options?: CommandOptions): Promise<void> {
     await this.command(formatCommand('VERBOSE', [message, level]), options);
   }
@@ -227,10 +241,13 @@ export class AgiSession extends EventEmitter<AgiSessionEvents> {
     if (this.state === 'closed' || this.state === 'closing') return this.closed;
     this.state = 'closing';
     this.clearWait();
-    const err = new AgiClosedError('AGI session closed');
-    this.rejectAll(err);
-    this.rejectReady(err);
-    this.abortController.abort(err);
+    // Building an error captures a stack: only when someone can observe it (the common close has no waiter).
+    if (this.queue.length > 0 || this.inflight !== undefined || this.environment === undefined || this.signalHandedOut) {
+      const err = new AgiClosedError('AGI session closed');
+      this.rejectAll(err);
+      this.rejectReady(err);
+      this.abortController.abort(err);
+    }
     if (this.socket.destroyed) return this.closed;
     this.socket.end();
     this.closeTimer = setTimeout(() => this.socket.destroy(), this.opts.closeTimeoutMs);
@@ -351,11 +368,14 @@ export class AgiSession extends EventEmitter<AgiSessionEvents> {
     this.clearWait();
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
     this.closeTimer = undefined;
-    const err = this.failure ?? new AgiClosedError('AGI connection closed', { cause: this.socketError });
+    const observed = this.queue.length > 0 || this.inflight !== undefined || this.environment === undefined || this.signalHandedOut;
     this.state = 'closed';
-    this.rejectAll(err);
-    this.rejectReady(err);
-    this.abortController.abort(err);
+    if (observed && !this.abortController.signal.aborted) {
+      const err = this.failure ?? new AgiClosedError('AGI connection closed', { cause: this.socketError });
+      this.rejectAll(err);
+      this.rejectReady(err);
+      this.abortController.abort(err);
+    }
     this.resolveClosed();
     this.emit('close');
   }

@@ -123,7 +123,10 @@ export function checkOptions(options: Partial<AnalyticsOptions>): AnalyticsOptio
 
 // ---- running ----------------------------------------------------------------------------------------------
 
-async function runQuery<R>(pool: Pool, timeoutMs: number, text: string, values: readonly unknown[]): Promise<R[]> {
+type Run = <R>(text: string, values: readonly unknown[]) => Promise<R[]>;
+
+/** Runs fn's statements in one read-only transaction with a statement_timeout; translates the timeout. */
+async function inReadOnly<T>(pool: Pool, timeoutMs: number, fn: (run: Run) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('begin read only');
@@ -131,9 +134,12 @@ async function runQuery<R>(pool: Pool, timeoutMs: number, text: string, values: 
     await client.query(`select set_config('statement_timeout', $1, true), set_config('jit', 'off', true)`, [
       String(Math.max(1, Math.round(timeoutMs))),
     ]);
-    const { rows } = await client.query(text, values as unknown[]);
+    const result = await fn(async <R>(text: string, values: readonly unknown[]) => {
+      const { rows } = await client.query(text, values as unknown[]);
+      return rows as R[];
+    });
     await client.query('commit');
-    return rows as R[];
+    return result;
   } catch (err) {
     await client.query('rollback').catch(() => undefined);
     if ((err as { code?: unknown }).code === '57014') throw new AnalyticsTimeoutError({ cause: err });
@@ -148,6 +154,9 @@ const IN_PERIOD = `c.enterprise = $1
   and c.started_at >= ($2::date::timestamp at time zone $4)
   and c.started_at < ($3::date::timestamp at time zone $4)`;
 
+// The rollup (sql/006) counts local days of the enterprise's zone: usable when the period asks for that zone.
+const ZONE_OK = 'select analytics_zone($1) is not distinct from $2 as ok';
+
 const FIGURES = `
   count(*) filter (where direction = 'in')::int as calls_in,
   count(*) filter (where direction = 'out')::int as calls_out,
@@ -161,47 +170,89 @@ const FIGURES = `
   round(avg(duration_sec) filter (where answered), 1)::float8 as avg_talk_sec,
   count(*) filter (where converted)::int as converted`;
 
-// One row per call of the period with the two windowed facts: called back ($5 minutes) and converted ($6 days).
+// Every call of the period with its two windowed facts, from the columns the triggers keep (sql/006):
+// called back ($5 minutes) ⇔ the first answered call of the phone at or after its start began by end + N;
+// converted ($6 days) ⇔ the first order of the customer at or after its start was created before start + N.
 const CALL_FACTS = `
-with c as materialized (
-  select c.id, c.direction, c.phone, c.started_at, c.ended_at, c.answered, c.waiting_sec, c.duration_sec,
-         c.manager_code, coalesce(c.manager_user_id, x.user_id) as manager_user_id,
-         coalesce(c.customer_id, rc.customer_id) as customer_id,
-         (c.direction = 'in' and c.answered is false) as missed
+with f as (
+  select c.direction, c.answered, c.waiting_sec, c.duration_sec, c.manager_code,
+         coalesce(c.manager_user_id, x.user_id) as manager_user_id,
+         (c.direction = 'in' and c.answered is false) as missed,
+         coalesce(c.called_back_at <= coalesce(c.ended_at, c.started_at) + make_interval(mins => $5::int), false)
+           as called_back,
+         coalesce(c.answered and c.first_order_at < c.started_at + make_interval(days => $6::int), false) as converted
   from calls c
   left join extensions x on x.enterprise = c.enterprise and x.ext = c.manager_code
-  left join retailcrm_customers rc on rc.enterprise = c.enterprise and rc.phone = c.phone
   where ${IN_PERIOD}
-),
-called_back as (
-  select c.id from c
-  where c.missed and exists (
-    select 1 from calls b
-    where b.enterprise = $1 and b.phone = c.phone and b.answered and b.id <> c.id
-      and b.started_at >= c.started_at
-      and b.started_at <= coalesce(c.ended_at, c.started_at) + make_interval(mins => $5::int)
-      -- the same window as a range on the period, so the planner reads only answered calls near the period
-      -- (a call lasts less than a day)
-      and b.started_at >= ($2::date::timestamp at time zone $4)
-      and b.started_at < ($3::date::timestamp at time zone $4) + make_interval(mins => $5::int) + interval '1 day')
-),
-converted as (
-  select c.id from c
-  where c.answered and exists (
-    select 1 from retailcrm_orders o
-    where o.enterprise = $1 and o.phone = c.phone
-      and o.created_at >= c.started_at and o.created_at < c.started_at + make_interval(days => $6::int))
-  union
-  select c.id from c
-  where c.answered and c.customer_id is not null and exists (
-    select 1 from retailcrm_orders o
-    where o.enterprise = $1 and o.customer_id = c.customer_id
-      and o.created_at >= c.started_at and o.created_at < c.started_at + make_interval(days => $6::int))
-),
-f as (
-  select c.*, cb.id is not null as called_back, cv.id is not null as converted
-  from c left join called_back cb on cb.id = c.id left join converted cv on cv.id = c.id
 )`;
+
+// The same figures from the daily rollup with the default windows (30 min, 7 days); p90 is filled in apart.
+const ROLLUP_FIGURES = `
+with d as (
+  select d.*, coalesce(d.manager_user_id, x.user_id) as user_id
+  from call_stats_daily d
+  left join extensions x on x.enterprise = d.enterprise and x.ext = d.manager_code
+  where d.enterprise = $1 and d.day >= $2::date and d.day < $3::date
+)
+select grouping(manager_code, user_id) as is_total, manager_code, user_id as manager_user_id,
+  sum(calls_in)::int as calls_in, sum(calls_out)::int as calls_out, sum(answered_in)::int as answered_in,
+  sum(answered_out)::int as answered_out, sum(missed)::int as missed, sum(missed_nc30)::int as missed_not_called_back,
+  round(sum(wait_sum)::numeric / nullif(sum(wait_n), 0), 1)::float8 as avg_wait_sec, null::float8 as p90_wait_sec,
+  round(sum(talk_sum)::numeric / nullif(sum(talk_n), 0), 1)::float8 as avg_talk_sec, sum(converted7)::int as converted
+from d group by grouping sets ((), (manager_code, user_id))
+having sum(calls_in + calls_out) > 0
+order by is_total desc, sum(calls_in + calls_out) desc, manager_code nulls last, user_id nulls last`;
+
+// Exact p90 (percentile_disc) from the answered inbound calls of the period (partial covering index).
+const EXACT_P90 = `
+select grouping(manager_code, manager_user_id) as is_total, manager_code, manager_user_id,
+  (percentile_disc(0.9) within group (order by waiting_sec))::float8 as p90
+from (select c.manager_code, coalesce(c.manager_user_id, x.user_id) as manager_user_id, c.waiting_sec
+      from calls c left join extensions x on x.enterprise = c.enterprise and x.ext = c.manager_code
+      where ${IN_PERIOD} and c.direction = 'in' and c.answered and c.waiting_sec is not null) s
+group by grouping sets ((), (manager_code, manager_user_id))`;
+
+// The waiting-time histogram of the period (sql/006 analytics_wait_edges: bucket b holds [edge[b-1], edge[b])).
+const HISTOGRAM = `
+select grouping(manager_code, user_id) as is_total, manager_code, user_id as manager_user_id, h.b::int as b,
+  sum(h.n)::int as n, analytics_wait_edges() as edges
+from (select d.manager_code, coalesce(d.manager_user_id, x.user_id) as user_id, d.wait_hist
+      from call_stats_daily d left join extensions x on x.enterprise = d.enterprise and x.ext = d.manager_code
+      where d.enterprise = $1 and d.day >= $2::date and d.day < $3::date and d.wait_n > 0) s
+cross join lateral unnest(s.wait_hist) with ordinality as h(n, b)
+where h.n <> 0
+group by grouping sets ((h.b), (manager_code, user_id, h.b))`;
+
+/** Ranges up to this many days get an exact p90 from the calls; longer ones the histogram's bucket edge. */
+export const EXACT_P90_MAX_DAYS = 31;
+
+interface HistogramRow {
+  is_total: number;
+  manager_code: string | null;
+  manager_user_id: number | null;
+  b: number;
+  n: number;
+  edges: number[];
+}
+
+/**
+ * percentile_disc(0.9) over a histogram: the bucket holding the ⌈0.9·n⌉-th smallest wait, reported as the
+ * largest whole second of that bucket (the last, open bucket reports its lower edge).
+ */
+export function histogramP90(buckets: readonly { b: number; n: number }[], edges: readonly number[]): number | null {
+  const sorted = [...buckets].sort((x, y) => x.b - y.b);
+  const total = sorted.reduce((a, x) => a + x.n, 0);
+  if (total === 0) return null;
+  const target = Math.ceil(0.9 * total);
+  let seen = 0;
+  for (const { b, n } of sorted) {
+    seen += n;
+    if (seen >= target) return b <= edges.length ? (edges[b - 1] ?? 1) - 1 : (edges[edges.length - 1] ?? 0);
+  }
+  return null;
+}
+
+const groupKey = (code: string | null, user: number | null): string => `${code ?? '\u0000'}|${user ?? ''}`;
 
 interface FigureRow {
   calls_in: number;
@@ -280,27 +331,88 @@ function periodValues(p: AnalyticsPeriod): unknown[] {
   return [p.enterprise, p.from, p.to, p.timezone];
 }
 
+type ManagerRow = FigureRow & { is_total: number; manager_code: string | null; manager_user_id: number | null };
+
+function toFigures(rows: readonly ManagerRow[], p90: ReadonlyMap<string, number | null> | null): PeriodFigures {
+  const withP90 = (r: ManagerRow): FigureRow =>
+    p90 ? { ...r, p90_wait_sec: p90.get(r.is_total !== 0 ? 'total' : groupKey(r.manager_code, r.manager_user_id)) ?? null } : r;
+  const total = rows.find((r) => r.is_total !== 0);
+  const managers = rows
+    .filter((r) => r.is_total === 0)
+    .map((r) => ({ managerCode: r.manager_code, managerUserId: r.manager_user_id, ...figuresFrom(withP90(r)) }));
+  return { summary: figuresFrom(total ? withP90(total) : EMPTY_ROW), managers };
+}
+
 export function createAnalyticsQueries(pool: Pool, opts: { timeoutMs: number }): AnalyticsQueries {
-  const q = <R>(text: string, values: unknown[]): Promise<R[]> => runQuery<R>(pool, opts.timeoutMs, text, values);
-  return {
-    async figures(period, options = DEFAULT_OPTIONS) {
-      const o = checkOptions(options);
-      const rows = await q<FigureRow & { is_total: number; manager_code: string | null; manager_user_id: number | null }>(
+  const tx = <T>(fn: (run: Run) => Promise<T>): Promise<T> => inReadOnly(pool, opts.timeoutMs, fn);
+  const zoneOk = async (run: Run, p: AnalyticsPeriod): Promise<boolean> =>
+    (await run<{ ok: boolean }>(ZONE_OK, [p.enterprise, p.timezone]))[0]?.ok === true;
+  // Identical requests in flight share one computation (a page asks summary and managers, hourly twice).
+  const pending = new Map<string, Promise<unknown>>();
+  const shared = <T>(key: string, fn: () => Promise<T>): Promise<T> => {
+    const hit = pending.get(key);
+    if (hit) return hit as Promise<T>;
+    const value = fn().finally(() => pending.delete(key));
+    pending.set(key, value);
+    return value;
+  };
+
+  const figuresOf = async (period: AnalyticsPeriod, o: AnalyticsOptions): Promise<PeriodFigures> => {
+    const values = periodValues(period);
+    const { days } = checkPeriodDays(period.from, period.to);
+    const isDefault = o.callbackMinutes === 30 && o.conversionDays === 7;
+    const rollup = isDefault && (await tx((run) => zoneOk(run, period)));
+    if (!rollup) {
+      const rows = await tx((run) => run<ManagerRow>(
         `${CALL_FACTS}
         select grouping(manager_code, manager_user_id) as is_total, manager_code, manager_user_id, ${FIGURES}
         from f group by grouping sets ((), (manager_code, manager_user_id))
         order by is_total desc, count(*) desc, manager_code nulls last, manager_user_id nulls last`,
-        [...periodValues(period), o.callbackMinutes, o.conversionDays],
-      );
-      const total = rows.find((r) => r.is_total !== 0) ?? EMPTY_ROW;
-      const managers = rows
-        .filter((r) => r.is_total === 0)
-        .map((r) => ({ managerCode: r.manager_code, managerUserId: r.manager_user_id, ...figuresFrom(r) }));
-      return { summary: figuresFrom(total), managers };
+        [...values, o.callbackMinutes, o.conversionDays],
+      ));
+      return toFigures(rows, null);
+    }
+    const p90 = new Map<string, number | null>();
+    const [rows] = await Promise.all([
+      tx((run) => run<ManagerRow>(ROLLUP_FIGURES, values.slice(0, 3))),
+      days <= EXACT_P90_MAX_DAYS
+        ? tx((run) => run<{ is_total: number; manager_code: string | null; manager_user_id: number | null; p90: number | null }>(
+          EXACT_P90, values)).then((rs) => {
+          for (const r of rs) p90.set(r.is_total !== 0 ? 'total' : groupKey(r.manager_code, r.manager_user_id), r.p90);
+        })
+        : tx((run) => run<HistogramRow>(HISTOGRAM, values.slice(0, 3))).then((rs) => {
+          const groups = new Map<string, HistogramRow[]>();
+          for (const r of rs) {
+            const key = r.is_total !== 0 ? 'total' : groupKey(r.manager_code, r.manager_user_id);
+            groups.set(key, [...(groups.get(key) ?? []), r]);
+          }
+          for (const [key, g] of groups) p90.set(key, histogramP90(g, g[0]?.edges ?? []));
+        }),
+    ]);
+    return toFigures(rows, p90);
+  };
+
+  const buckets = async <R>(period: AnalyticsPeriod, rollupSql: string, rawSql: string): Promise<R[]> =>
+    tx(async (run) => run<R>((await zoneOk(run, period)) ? rollupSql : rawSql, periodValues(period)));
+
+  return {
+    figures(period, options = DEFAULT_OPTIONS) {
+      const o = checkOptions(options);
+      return shared(JSON.stringify(['figures', period, o]), () => figuresOf(period, o));
     },
 
     async hourly(period) {
-      const rows = await q<BucketRow & { hour: number }>(
+      const rows = await shared(JSON.stringify(['hourly', period]), () => buckets<BucketRow & { hour: number }>(
+        period,
+        `select h.hour, s.calls_in, s.calls_out, s.answered, s.missed
+         from generate_series(0, 23) as h(hour)
+         left join (
+           select s.hour, sum(s.calls_in)::int as calls_in, sum(s.calls_out)::int as calls_out,
+                  sum(s.answered)::int as answered, sum(s.missed)::int as missed
+           from call_stats_hourly s where s.enterprise = $1 and s.day >= $2::date and s.day < $3::date and $4::text is not null
+           group by s.hour
+         ) s on s.hour = h.hour
+         order by h.hour`,
         `select h.hour, s.calls_in, s.calls_out, s.answered, s.missed
          from generate_series(0, 23) as h(hour)
          left join (
@@ -308,13 +420,22 @@ export function createAnalyticsQueries(pool: Pool, opts: { timeoutMs: number }):
            from calls c where ${IN_PERIOD} group by 1
          ) s on s.hour = h.hour
          order by h.hour`,
-        periodValues(period),
-      );
+      ));
       return rows.map((r) => ({ hour: r.hour, ...bucketFrom(r) }));
     },
 
     async daily(period) {
-      const rows = await q<BucketRow & { day: string }>(
+      const rows = await shared(JSON.stringify(['daily', period]), () => buckets<BucketRow & { day: string }>(
+        period,
+        `select to_char(d.day, 'YYYY-MM-DD') as day, s.calls_in, s.calls_out, s.answered, s.missed
+         from generate_series($2::date, $3::date - 1, interval '1 day') as d(day)
+         left join (
+           select s.day, sum(s.calls_in)::int as calls_in, sum(s.calls_out)::int as calls_out,
+                  sum(s.answered)::int as answered, sum(s.missed)::int as missed
+           from call_stats_hourly s where s.enterprise = $1 and s.day >= $2::date and s.day < $3::date and $4::text is not null
+           group by s.day
+         ) s on s.day = d.day::date
+         order by d.day`,
         `select to_char(d.day, 'YYYY-MM-DD') as day, s.calls_in, s.calls_out, s.answered, s.missed
          from generate_series($2::date, $3::date - 1, interval '1 day') as d(day)
          left join (
@@ -322,26 +443,23 @@ export function createAnalyticsQueries(pool: Pool, opts: { timeoutMs: number }):
            from calls c where ${IN_PERIOD} group by 1
          ) s on s.day = d.day::date
          order by d.day`,
-        periodValues(period),
-      );
+      ));
       return rows.map((r) => ({ day: r.day, ...bucketFrom(r) }));
     },
 
     async missedWaiting(period, limit = 500) {
-      const rows = await q<{
+      const rows = await tx((run) => run<{
         phone: string; customer_id: number | null; customer_name: string | null; last_missed_at: Date; attempts: number;
         minutes_ago: number; manager_code: string | null; manager_user_id: number | null; ring_codes: string[];
         total: number;
       }>(
+        // called_back_at is null ⇔ no answered call with this phone started at or after the missed call (sql/006)
         `with waiting as (
            select c.phone, c.started_at, c.manager_code, coalesce(c.manager_user_id, x.user_id) as manager_user_id,
                   c.ring_codes, coalesce(c.ended_at, c.started_at) as ended_at, c.customer_id
            from calls c
            left join extensions x on x.enterprise = c.enterprise and x.ext = c.manager_code
-           where ${IN_PERIOD} and c.direction = 'in' and c.answered is false
-             and not exists (
-               select 1 from calls b
-               where b.enterprise = $1 and b.phone = c.phone and b.answered and b.started_at >= c.started_at)
+           where ${IN_PERIOD} and c.direction = 'in' and c.answered is false and c.called_back_at is null
          ),
          per_phone as (
            select distinct on (phone) phone, started_at as last_missed_at, ended_at, manager_code, manager_user_id,
@@ -356,7 +474,7 @@ export function createAnalyticsQueries(pool: Pool, opts: { timeoutMs: number }):
          order by p.last_missed_at desc, p.phone
          limit $5`,
         [...periodValues(period), Math.max(1, Math.min(5_000, Math.trunc(limit)))],
-      );
+      ));
       return {
         total: rows[0]?.total ?? 0,
         items: rows.map((r) => ({

@@ -20,6 +20,8 @@ export interface AgiChannel {
   /** Evaluates an expression such as `${CHANNEL(linkedid)}`; '' for unset variables. */
   getFullVariable?(expression: string): Promise<string | undefined>;
   setVariable(name: string, value: string): Promise<void>;
+  /** Runs a dialplan application (used for MSet: several validated variables in one round trip). */
+  exec?(application: string, options: string): Promise<string>;
 }
 
 /** Asterisk writes `unknown` for an empty caller id, name, dnid or rdnis in the environment block. */

@@ -4,7 +4,7 @@
  * channel variable RCRM_ENTERPRISE).
  */
 import { errorCode } from '../errors.js';
-import { maskPhone, type Logger } from '../logger.js';
+import { callLog, maskPhone, type CallLog, type Logger } from '../logger.js';
 import { ENTERPRISE_NUMBER } from '../db/enterprise-store.js';
 import type { AgiChannel } from './agi-channel.js';
 import { envValue } from './agi-channel.js';
@@ -19,7 +19,7 @@ export interface CallContext {
   readonly startedAt: number;
   /** When the live call path must have answered Asterisk. */
   readonly deadline: number;
-  log: Logger;
+  log: CallLog;
   readonly done: () => void;
 }
 
@@ -35,7 +35,7 @@ export function readCall(session: AgiChannel, deps: CallContextDeps): CallContex
   const uniqueid = session.env.uniqueid;
   const enterpriseParam = session.query.get('enterprise') ?? undefined;
   const callerNumber = envValue(session.env.callerid);
-  const log = deps.logger.child({
+  const log = callLog(deps.logger, {
     call: uniqueid,
     script: session.script,
     channel: session.env.channel,

@@ -15,6 +15,7 @@ import { readChannelFacts } from './channel-facts.js';
 import type { EnterpriseDirectory, EnterpriseView } from './enterprise-directory.js';
 import { normalisePhone } from './phone-number.js';
 import { chooseIncomingRoute, FAIL_OPEN_ROUTE, incomingVariables, skipAwayManager, type IncomingRoute } from './route-decision.js';
+import { writeVariables } from './write-variables.js';
 
 /** What later steps (popups, history, customer creation) need to know about a routed call. */
 export interface RoutedCall {
@@ -88,10 +89,14 @@ export async function handleIncoming(session: AgiChannel, deps: IncomingDeps): P
 
 async function decideIncoming(ctx: CallContext, deps: IncomingDeps): Promise<{ route: IncomingRoute; call: RoutedCall | null }> {
   try {
-    const facts = await readChannelFacts(ctx.session, ['RCRM_RING_CODES']);
-    const resolved = await resolveEnterprise(ctx, deps.directory, facts.enterpriseVar);
+    // One round trip for the linkedid and ring codes, only when popups need them or the enterprise is not in the URL.
+    let facts = ctx.session.query.get('enterprise') ? null : await readChannelFacts(ctx.session, ['RCRM_RING_CODES']);
+    const resolved = await resolveEnterprise(ctx, deps.directory, facts?.enterpriseVar);
     if (!resolved.ok) return { route: FAIL_OPEN_ROUTE('ERROR'), call: null };
     const { view } = resolved;
+    if (facts === null && (view.enterprise.settings.telephonyEvents || view.enterprise.settings.autoCreateCustomers)) {
+      facts = await readChannelFacts(ctx.session, ['RCRM_RING_CODES']);
+    }
     const phone = normalisePhone(ctx.callerNumber, view.enterprise.country);
     if (phone.kind !== 'e164') {
       ctx.log.info('caller number is not a public number', { reason: phone.reason });
@@ -101,13 +106,13 @@ async function decideIncoming(ctx: CallContext, deps: IncomingDeps): Promise<{ r
     if (lookup.source === 'stale') ctx.log.warn('RetailCRM unavailable: routed on a stale customer row');
     if (lookup.caller) ctx.log = ctx.log.child({ customerId: lookup.caller.customerId });
     const route = await applyManagerStatus(ctx, deps, view, chooseIncomingRoute(lookup, view.extensionByUser), lookup.caller?.managerUserId ?? null);
-    const ringCodes = parseRingCodes(facts.extra['RCRM_RING_CODES'], (c) => EXTENSION_CODE.test(c));
+    const ringCodes = parseRingCodes(facts?.extra['RCRM_RING_CODES'], (c) => EXTENSION_CODE.test(c));
     return {
       route,
       call: {
         direction: 'in',
         view,
-        linkedid: facts.linkedid,
+        linkedid: facts?.linkedid ?? ctx.session.env.uniqueid,
         phone: phone.e164,
         externalPhone: ctx.session.env.extension,
         ringCodes: ringCodes.length > 0 ? ringCodes : route.manager !== '' ? [route.manager] : [],
@@ -122,7 +127,5 @@ async function decideIncoming(ctx: CallContext, deps: IncomingDeps): Promise<{ r
 }
 
 export async function setRouteVariables(ctx: CallContext, route: IncomingRoute): Promise<void> {
-  for (const [name, value] of incomingVariables(route)) {
-    await ctx.session.setVariable(name, value);
-  }
+  await writeVariables(ctx.session, incomingVariables(route));
 }

@@ -13,6 +13,7 @@ import { readChannelFacts } from './channel-facts.js';
 import type { EnterpriseDirectory } from './enterprise-directory.js';
 import type { CallNotifier, RoutedCall } from './incoming-call.js';
 import { normalisePhone } from './phone-number.js';
+import { writeVariables } from './write-variables.js';
 
 export interface OutgoingDeps extends CallContextDeps {
   readonly directory: EnterpriseDirectory;
@@ -55,8 +56,10 @@ export async function handleOutgoing(session: AgiChannel, deps: OutgoingDeps): P
     } catch (err) {
       ctx.log.error('outgoing lookup failed', { code: errorCode(err), err });
     }
-    await session.setVariable('RCRM_CUSTOMER_ID', customerId);
-    await session.setVariable('RCRM_LOOKUP', status);
+    await writeVariables(session, [
+      ['RCRM_CUSTOMER_ID', customerId],
+      ['RCRM_LOOKUP', status],
+    ]);
     ctx.log.info('outgoing call looked up', { lookup: status, customerId: customerId || undefined });
     if (call && deps.notify) deps.notify(ctx, call);
   } finally {

@@ -11,7 +11,21 @@ export type NormalisedPhone =
 
 const HIDDEN = /^(unknown|anonymous|restricted|private|unavailable|withheld|asterisk)$/i;
 
+// Parsing with libphonenumber costs tens of microseconds; the same callers call again and again.
+const memo = new Map<string, NormalisedPhone>();
+const MEMO_MAX = 10_000;
+
 export function normalisePhone(raw: string | undefined, defaultCountry: string): NormalisedPhone {
+  const key = `${defaultCountry}|${raw ?? ''}`;
+  const hit = memo.get(key);
+  if (hit !== undefined) return hit;
+  const result = parsePhone(raw, defaultCountry);
+  if (memo.size >= MEMO_MAX) memo.clear();
+  memo.set(key, result);
+  return result;
+}
+
+function parsePhone(raw: string | undefined, defaultCountry: string): NormalisedPhone {
   const trimmed = (raw ?? '').trim();
   if (trimmed === '') return { kind: 'unusable', reason: 'empty' };
   if (HIDDEN.test(trimmed)) return { kind: 'unusable', reason: 'hidden' };

@@ -47,6 +47,36 @@ export function incomingVariables(route: IncomingRoute): [string, string][] {
   return vars;
 }
 
+/** One AGI command that writes channel variables: a single SET VARIABLE, or EXEC MSet for several. */
+export type VariableWrite =
+  | { readonly kind: 'set'; readonly name: string; readonly value: string }
+  | { readonly kind: 'mset'; readonly pairs: readonly (readonly [string, string])[] };
+
+// What MSet may carry: Asterisk splits its argument on ',' and each pair on '=', strips quotes and
+// backslashes, and ignores a pair with an empty value (so empty values go by SET VARIABLE, which clears).
+const MSET_VALUE = /^[A-Za-z0-9_+*#.-]+$/;
+const MSET_NAME = /^[A-Z][A-Z0-9_]*$/;
+
+/**
+ * The fewest AGI round trips that write `vars` exactly (real Asterisk answers one command at a time):
+ * values safe for MSet go in one `EXEC MSet`; anything else (the caller's name, empty values) by SET VARIABLE.
+ */
+export function planVariableWrites(vars: readonly (readonly [string, string])[], msetAvailable: boolean): VariableWrite[] {
+  const writes: VariableWrite[] = [];
+  const batch: [string, string][] = [];
+  for (const [name, value] of vars) {
+    if (msetAvailable && MSET_NAME.test(name) && MSET_VALUE.test(value)) batch.push([name, value]);
+    else writes.push({ kind: 'set', name, value });
+  }
+  if (batch.length === 1) writes.push({ kind: 'set', name: batch[0]![0], value: batch[0]![1] });
+  else if (batch.length > 1) writes.push({ kind: 'mset', pairs: batch });
+  return writes;
+}
+
+export function msetArgument(pairs: readonly (readonly [string, string])[]): string {
+  return pairs.map(([n, v]) => `${n}=${v}`).join(',');
+}
+
 /** The responsible manager is on break or at dinner: route by default and say why. */
 export function skipAwayManager(route: IncomingRoute, status: string): IncomingRoute {
   return { ...route, manager: '', managerMissing: 'away', managerStatus: status };

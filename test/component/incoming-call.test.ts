@@ -85,7 +85,9 @@ describe('FastAGI /incoming and /outgoing (end to end)', () => {
       expect(r.variables.get('RCRM_MANAGER')).to.equal('101');
       expect(r.variables.get('RCRM_LOOKUP')).to.equal('FOUND');
       expect(r.commands.every((c) => !c.includes('\r'))).to.equal(true);
-      expect(r.commands.filter((c) => c.startsWith('SET VARIABLE RCRM_MANAGER'))).to.have.length(1);
+      // Routing variables go in one EXEC MSet whose argument holds only validated values: no name text in it.
+      const routing = r.commands.filter((c) => c.includes('RCRM_MANAGER') && !c.startsWith('SET VARIABLE CALLERID(name)'));
+      expect(routing).to.deep.equal([`EXEC MSet "RCRM_MANAGER=101,RCRM_CUSTOMER_ID=${r.variables.get('RCRM_CUSTOMER_ID')},RCRM_LOOKUP=FOUND"`]);
       if (label === 'quotes' || label === 'comma' || label === 'emoji') expect(shown).to.equal(name.trim());
     });
   }

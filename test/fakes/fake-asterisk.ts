@@ -440,6 +440,14 @@ class FakeAsteriskSession {
           if (name !== undefined && name !== '') this.setVariable(name, rest.join('='));
           return ['200 result=0\n'];
         }
+        if (app === 'mset') {
+          // pbx_builtin_setvar_multiple(): pairs split on ',', name/value on '='; a pair without a value is ignored.
+          for (const pair of (argv[2] ?? '').replace(/["\\]/g, '').split(',')) {
+            const eq = pair.indexOf('=');
+            if (eq > 0 && eq < pair.length - 1) this.setVariable(pair.slice(0, eq), pair.slice(eq + 1));
+          }
+          return ['200 result=0\n'];
+        }
         return app === 'noop' ? ['200 result=0\n'] : ['200 result=-2\n'];
       }
       case 'HANGUP':
