@@ -1,7 +1,7 @@
 /**
  * What a finished call was, from what Asterisk reports to /hangup. Pure functions, tested as tables against the
  * real Asterisk 22 transcripts (test/fixtures/agi/*__hangup.json). What the variables really mean
- * (docs/asterisk-notes.md):
+ * (docs/call-results.md):
  * - DIALSTATUS is set by Dial (ANSWER, BUSY, NOANSWER, CANCEL, CHANUNAVAIL, CONGESTION, ...); after Queue it is
  *   unset and ANSWEREDTIME says whether a member answered (0 = nobody), QUEUESTATUS why Queue gave up.
  * - ANSWEREDTIME is the caller channel's up-time (talk time for a plain Dial/Queue); "" when Dial was not answered.
