@@ -78,6 +78,13 @@ export class CallJournal {
           call.ringCodes, call.startedAt],
       );
       if (!popup) return null;
+      // /hangup may have come first (the caller hung up at once): a popup for a call that is over is never sent.
+      // Either order is safe: the unique (enterprise, linkedid) makes the later transaction see the earlier one.
+      const { rows } = await db.query<{ ended: boolean }>(
+        'select ended_at is not null as ended from calls where enterprise = $1 and linkedid = $2',
+        [call.enterprise, call.linkedid],
+      );
+      if (rows[0]?.ended) return null;
       const id = await enqueueJob(db, {
         enterprise: call.enterprise,
         kind: 'call_event',
