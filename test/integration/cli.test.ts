@@ -1,0 +1,87 @@
+/** The command line against a real database: what an operator types, what they see, and the exit status. */
+import { expect } from 'chai';
+import { runCli } from '../../src/cli.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+
+const SECRET = 'cli-test-secret-key-0123456789abcdefgh';
+
+describe('retailcrm-agi command line', () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await createTestDatabase();
+  });
+  after(async () => {
+    await db.drop();
+  });
+
+  async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(argv, { DATABASE_URL: db.url, SECRET_KEY: SECRET, PUBLIC_URL: 'https://pbx.example.com', DATA_DIR: '/nonexistent-not-used' }, {
+      out: (l) => out.push(l),
+      err: (l) => err.push(l),
+    });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  }
+
+  // GIVEN a new enterprise WHEN added and shown THEN secrets are masked in text and complete in --json, with the URLs to paste
+  it('adds, shows and changes an enterprise', async () => {
+    const add = await cli('enterprise', 'add', '--number', '0367', '--crm-url', 'https://shop.retailcrm.ru/', '--api-key', 'abcdefghijkl12345', '--country', 'by', '--site', 'shop');
+    expect(add.code).to.equal(0);
+    expect(add.out).to.contain('enterprise 0367 added');
+    expect(add.out).to.not.contain('abcdefghijkl12345');
+    const show = await cli('enterprise', 'show', '--number', '0367', '--json');
+    expect(show.code).to.equal(0);
+    const json = JSON.parse(show.out) as Record<string, unknown>;
+    expect(json).to.deep.include({ number: '0367', crmUrl: 'https://shop.retailcrm.ru', apiKey: 'abcdefghijkl12345', country: 'BY', site: 'shop' });
+    expect(String(json['clientId'])).to.have.length.greaterThan(15);
+    expect((json['urls'] as Record<string, string>)['makeCallUrl']).to.equal('https://pbx.example.com/api/makecallexternal');
+    expect((json['dialplan'] as Record<string, string>)['incoming']).to.contain('/incoming?enterprise=0367');
+    const set = await cli('enterprise', 'set', '--number', '0367', '--auto-create-customers', 'off', '--timezone', 'Europe/Minsk');
+    expect(set.code).to.equal(0);
+    const again = JSON.parse((await cli('enterprise', 'show', '--number', '0367', '--json')).out) as Record<string, unknown>;
+    expect(again).to.deep.include({ autoCreateCustomers: false, timezone: 'Europe/Minsk', apiKey: 'abcdefghijkl12345' });
+    expect((await cli('enterprise', 'list')).out).to.contain('0367\thttps://shop.retailcrm.ru');
+    expect((await cli('extension', 'set', '--enterprise', '0367', '--ext', '101', '--user-id', '7')).code).to.equal(0);
+    expect((await cli('extension', 'list', '--enterprise', '0367')).out).to.equal('101\t7');
+  });
+
+  const refusals: [string, string[], RegExp][] = [
+    ['a malformed enterprise number', ['enterprise', 'add', '--number', 'a b', '--crm-url', 'https://x.retailcrm.ru', '--api-key', 'abcdefgh1'], /enterprise number/],
+    ['an http CRM URL', ['enterprise', 'add', '--number', '9', '--crm-url', 'http://x.retailcrm.ru', '--api-key', 'abcdefgh1'], /https/],
+    ['a CRM URL with a path', ['enterprise', 'add', '--number', '9', '--crm-url', 'https://x.retailcrm.ru/api/v5', '--api-key', 'abcdefgh1'], /account address only/],
+    ['a short API key', ['enterprise', 'add', '--number', '9', '--crm-url', 'https://x.retailcrm.ru', '--api-key', 'k'], /api-key/],
+    ['an unknown country', ['enterprise', 'add', '--number', '9', '--crm-url', 'https://x.retailcrm.ru', '--api-key', 'abcdefgh1', '--country', 'XX'], /country/],
+    ['a missing flag', ['enterprise', 'add', '--number', '9'], /--crm-url is required/],
+    ['an unknown flag', ['enterprise', 'list', '--bogus'], /bogus/],
+    ['an unknown enterprise', ['enterprise', 'show', '--number', '4242'], /unknown enterprise/],
+    ['an extension with a comma', ['extension', 'set', '--enterprise', '0367', '--ext', '10,1', '--user-id', '7'], /--ext/],
+    ['a user id that is not a number', ['extension', 'set', '--enterprise', '0367', '--ext', '102', '--user-id', 'seven'], /user-id/],
+    ['an unknown command', ['frobnicate'], /unknown command/],
+  ];
+  for (const [label, argv, message] of refusals) {
+    // GIVEN bad input WHEN the command runs THEN it is refused with a clear message and exit status 2
+    it(`refuses ${label}`, async () => {
+      const r = await cli(...argv);
+      expect(r.code).to.equal(2);
+      expect(r.err).to.match(message);
+    });
+  }
+
+  // GIVEN bad configuration WHEN any command runs THEN every problem is listed and the exit status is 2
+  it('reports bad configuration', async () => {
+    const err: string[] = [];
+    const code = await runCli(['enterprise', 'list'], { DATABASE_URL: 'mysql://x', AGI_PORT: 'abc' }, { out: () => undefined, err: (l) => err.push(l) });
+    expect(code).to.equal(2);
+    expect(err.join('\n')).to.match(/DATABASE_URL/).and.match(/AGI_PORT/);
+  });
+
+  // GIVEN an enterprise with no calls WHEN the report runs THEN it prints zero figures instead of failing
+  it('prints an empty report and the outbox state', async () => {
+    const report = await cli('report', '--enterprise', '0367', '--from', '2026-11-01', '--to', '2026-12-01');
+    expect(report.code, report.err).to.equal(0);
+    expect(report.out).to.match(/0/);
+    const outbox = await cli('outbox', 'list', '--failed');
+    expect(outbox.code, outbox.err).to.equal(0);
+  });
+});
