@@ -38,6 +38,8 @@ export interface Config {
   readonly recordingsDir: string;
   readonly shutdownDrainMs: number;
   readonly dbPoolMax: number;
+  /** Separate connections for the live call path (lookups), so background work cannot starve it. */
+  readonly dbCallPoolMax: number;
   /** How often customers/history and orders/history are polled per enterprise; 0 turns polling off. */
   readonly syncPollIntervalMs: number;
   readonly outbox: {
@@ -140,6 +142,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     recordingsDir: path.resolve(cwd, r.string('RECORDINGS_DIR', '/var/spool/asterisk/monitor')),
     shutdownDrainMs: r.int('SHUTDOWN_DRAIN_MS', 15_000, 0, 600_000),
     dbPoolMax: r.int('DB_POOL_MAX', 10, 1, 200),
+    dbCallPoolMax: r.int('DB_CALL_POOL_MAX', 4, 1, 100),
     syncPollIntervalMs: r.int('SYNC_POLL_INTERVAL_MS', 60_000, 0, 86_400_000),
     outbox: Object.freeze({
       concurrency: r.int('OUTBOX_CONCURRENCY', 4, 1, 64),

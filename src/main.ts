@@ -104,7 +104,10 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     const enterprises = new EnterpriseStore(pool, box);
     const extensions = new ExtensionStore(pool);
     const customers = new CustomerStore(pool);
-    const directory = new EnterpriseDirectory(enterprises, extensions);
+    // The live call path reads through its own small pool, so deliveries and syncs can never starve a lookup.
+    const callPool: Pool = createPool({ connectionString: db.url, max: config.dbCallPoolMax, applicationName: 'retailcrm-agi-calls' });
+    cleanups.push(() => callPool.end());
+    const directory = new EnterpriseDirectory(new EnterpriseStore(callPool, box), new ExtensionStore(callPool));
 
     const limiter = new RateLimiter({
       ratesPerSecond: overrides.crmRates ?? { telephony: 40, general: 10 },
@@ -114,7 +117,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     cleanups.push(async () => crm.close());
 
     const lookup = new CallerLookup({
-      customers,
+      customers: new CustomerStore(callPool),
       crmLookup: crmCallerLookup(crm),
       cacheTtlMs: config.lookupCacheTtlMs,
       cacheMax: config.lookupCacheMax,
@@ -201,7 +204,13 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     const background = new TaskTracker((err) => logger.error('background task failed', { err }));
     cleanups.push(() => background.drain());
     const journal = new CallJournal(pool);
-    const notify = createCrmNotifier({ journal, deliverNow: (id) => outbox.deliverNow(id), tasks: background, logger });
+    const notify = createCrmNotifier({
+      journal,
+      deliverNow: (id) => outbox.deliverNow(id),
+      tasks: background,
+      logger,
+      onSkipped: () => metrics.notifySkipped.inc(),
+    });
     const callDeps = { logger, liveCalls, lookupBudgetMs: config.lookupBudgetMs, directory, lookup, notify, managerStatus };
     const router = createAgiRouter(
       {

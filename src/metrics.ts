@@ -65,6 +65,7 @@ export class Metrics {
   readonly agiRefused = new Counter('rcrm_agi_sessions_refused_total', 'FastAGI connections refused at the session cap', 'counter');
   readonly lookups = new Counter('rcrm_lookups_total', 'Caller lookups by result and source', 'counter');
   readonly crmRequests = new Counter('rcrm_crm_requests_total', 'RetailCRM requests by method and outcome', 'counter');
+  readonly notifySkipped = new Counter('rcrm_call_starts_skipped_total', 'Call starts not recorded (no popup) because the service was overloaded', 'counter');
   readonly liveCalls = new Counter('rcrm_live_calls', 'FastAGI sessions in progress', 'gauge');
   readonly outboxJobs = new Counter('rcrm_outbox_jobs', 'Outbox jobs by state', 'gauge');
   readonly sessionSeconds = new Histogram('rcrm_agi_session_seconds', 'FastAGI session duration', [
@@ -84,6 +85,7 @@ export class Metrics {
       ...this.agiRefused.render(),
       ...this.lookups.render(),
       ...this.crmRequests.render(),
+      ...this.notifySkipped.render(),
       ...this.liveCalls.render(),
       ...this.outboxJobs.render(),
       ...this.sessionSeconds.render(),

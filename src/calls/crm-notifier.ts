@@ -14,6 +14,11 @@ import type { CallNotifier, RoutedCall } from './incoming-call.js';
 
 export interface NotifierDeps {
   readonly journal: CallJournal;
+  /** Call starts being recorded at once; more wait, up to maxQueued; beyond that a start is skipped (degrade,
+   * never queue without bound): /hangup still records the call, only its popup is lost. */
+  readonly maxInFlight?: number;
+  readonly maxQueued?: number;
+  readonly onSkipped?: () => void;
   /** Delivers a committed job at once, in process (the outbox worker's deliverNow). */
   readonly deliverNow: (jobId: number) => Promise<unknown>;
   readonly tasks: TaskTracker;
@@ -44,8 +49,26 @@ export function popupEvent(call: RoutedCall): CallEvent {
 }
 
 export function createCrmNotifier(deps: NotifierDeps): CallNotifier {
+  const maxInFlight = deps.maxInFlight ?? 32;
+  const maxQueued = deps.maxQueued ?? 5_000;
+  let inFlight = 0;
+  const queue: (() => void)[] = [];
+  const run = (ctx: CallContext, call: RoutedCall): void => {
+    inFlight++;
+    deps.tasks.track(
+      notify(ctx, call, deps).finally(() => {
+        inFlight--;
+        queue.shift()?.();
+      }),
+    );
+  };
   return (ctx: CallContext, call: RoutedCall) => {
-    deps.tasks.track(notify(ctx, call, deps));
+    if (inFlight < maxInFlight) run(ctx, call);
+    else if (queue.length < maxQueued) queue.push(() => run(ctx, call));
+    else {
+      deps.onSkipped?.();
+      ctx.log.warn('overloaded: call start not recorded (no popup); /hangup will record the call');
+    }
   };
 }
 

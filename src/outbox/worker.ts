@@ -6,6 +6,7 @@
  */
 import { CrmNetworkError, CrmRateLimitedError, errorMessage } from '../errors.js';
 import { retryDelay } from '../crm/retry-policy.js';
+import { PgListener } from '../db/pg-listener.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -123,11 +124,9 @@ export class OutboxWorker {
   private stopping = false;
   private pumping = false;
   private wakeAgain = false;
-  private listener: PoolClient | undefined;
-  private listenBackoffMs = 250;
+  private readonly listener: PgListener;
   private pollTimer: NodeJS.Timeout | undefined;
   private maintenanceTimer: NodeJS.Timeout | undefined;
-  private reconnectTimer: NodeJS.Timeout | undefined;
   private maintenanceTicks = 0;
 
   constructor(options: OutboxWorkerOptions) {
@@ -143,6 +142,15 @@ export class OutboxWorker {
     this.kinds = Object.keys(options.handlers);
     this.serialKinds = this.kinds.filter((k) => options.handlers[k]?.serial === true);
     this.tasks = new TaskTracker((err) => options.logger.error('outbox worker task failed', { err }));
+    // Polling covers the time LISTEN is down; once it is back, wake: something may have been enqueued meanwhile.
+    this.listener = new PgListener({
+      pool: options.pool,
+      channel: OUTBOX_CHANNEL,
+      logger: options.logger,
+      label: 'outbox',
+      onNotification: () => this.wake(),
+      onConnected: () => this.wake(),
+    });
     options.metrics?.addCollector(() => this.renderOutcomes());
   }
 
@@ -152,7 +160,7 @@ export class OutboxWorker {
   start(): void {
     if (this.started || this.stopping) return;
     this.started = true;
-    this.tasks.track(this.connectListener());
+    this.tasks.track(this.listener.start());
     this.pollTimer = setInterval(() => this.wake(), this.o.pollIntervalMs);
     if (this.o.metrics) {
       this.maintenanceTimer = setInterval(() => this.tasks.track(this.maintain()), this.o.maintenanceIntervalMs ?? 15_000);
@@ -173,7 +181,6 @@ export class OutboxWorker {
     this.stopping = true;
     clearInterval(this.pollTimer);
     clearInterval(this.maintenanceTimer);
-    clearTimeout(this.reconnectTimer);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(true), Math.max(0, opts.drainMs));
@@ -185,7 +192,7 @@ export class OutboxWorker {
       this.shutdown.abort(new Error('outbox worker stopping'));
       await this.tasks.drain();
     }
-    await this.closeListener();
+    await this.listener.stop();
   }
 
   /** Claims and processes everything due now (each job at most once per call); resolves when done. For tests. */
@@ -637,53 +644,5 @@ export class OutboxWorker {
         [this.o.retainFinishedMs ?? 7 * 86_400_000],
       );
     }
-  }
-
-  // ---- LISTEN -------------------------------------------------------------------------------------------------
-
-  private async connectListener(): Promise<void> {
-    if (this.stopping) return;
-    let client: PoolClient | undefined;
-    try {
-      client = await this.o.pool.connect();
-      const mine = client;
-      mine.on('notification', () => this.wake());
-      mine.on('error', (err: Error) => this.listenerLost(mine, err));
-      mine.on('end', () => this.listenerLost(mine, new Error('connection ended')));
-      await mine.query(`listen ${OUTBOX_CHANNEL}`);
-      if (this.stopping) {
-        mine.release(true);
-        return;
-      }
-      this.listener = mine;
-      this.listenBackoffMs = 250;
-      this.wake(); // something may have been enqueued while we were deaf
-    } catch (err) {
-      client?.release(err instanceof Error ? err : new Error(String(err)));
-      this.scheduleReconnect(err);
-    }
-  }
-
-  private listenerLost(client: PoolClient, err: Error): void {
-    if (this.listener !== client) return;
-    this.listener = undefined;
-    client.release(err);
-    this.scheduleReconnect(err);
-  }
-
-  private scheduleReconnect(err: unknown): void {
-    if (this.stopping) return;
-    const delay = this.listenBackoffMs;
-    this.listenBackoffMs = Math.min(this.listenBackoffMs * 2, 30_000);
-    this.o.logger.warn('outbox: LISTEN connection lost; polling until it is back', { err, retryInMs: delay });
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = setTimeout(() => this.tasks.track(this.connectListener()), delay);
-  }
-
-  private async closeListener(): Promise<void> {
-    const client = this.listener;
-    this.listener = undefined;
-    // Destroyed, not returned to the pool: a pooled client would keep our LISTEN and our event listeners.
-    client?.release(true);
   }
 }

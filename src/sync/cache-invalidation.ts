@@ -6,6 +6,7 @@
  * reports `onMissed` and the owner clears its whole cache.
  */
 import type { Logger } from '../logger.js';
+import { PgListener } from '../db/pg-listener.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 
 export const INVALIDATION_CHANNEL = 'rcrm_cache';
@@ -79,83 +80,42 @@ export interface InvalidationListenerOptions {
   readonly maxBackoffMs?: number;
 }
 
+/** Hands each message on `rcrm_cache` to onInvalidate; the connection and its reconnects are PgListener's. */
 export class InvalidationListener {
-  private client: PoolClient | undefined;
-  private pid: number | undefined;
-  private stopped = true;
-  private everConnected = false;
-  private backoffMs: number;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private connecting: Promise<void> | undefined;
+  private readonly listener: PgListener;
 
   constructor(private readonly o: InvalidationListenerOptions) {
-    this.backoffMs = o.initialBackoffMs ?? 250;
+    this.listener = new PgListener({
+      pool: o.pool,
+      channel: INVALIDATION_CHANNEL,
+      logger: o.logger,
+      label: 'cache invalidation',
+      onNotification: (payload) => this.deliver(payload),
+      onConnected: (reconnected) => {
+        if (reconnected) this.report(() => this.o.onMissed?.());
+      },
+      initialBackoffMs: o.initialBackoffMs,
+      maxBackoffMs: o.maxBackoffMs,
+    });
   }
 
   /** True while LISTEN is active on a live connection. */
   get listening(): boolean {
-    return this.client !== undefined;
+    return this.listener.listening;
   }
 
   /** Backend pid of the listening connection (tests kill it to exercise reconnects). */
   get backendPid(): number | undefined {
-    return this.client ? this.pid : undefined;
+    return this.listener.backendPid;
   }
 
   /** Connects and listens; resolves once the first attempt has finished (on failure a retry is scheduled). */
-  async start(): Promise<void> {
-    if (!this.stopped) return;
-    this.stopped = false;
-    await this.connect();
+  start(): Promise<void> {
+    return this.listener.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = undefined;
-    await this.connecting;
-    const client = this.client;
-    this.client = undefined;
-    // Destroyed, not returned to the pool: a pooled client would keep our LISTEN and our event handlers.
-    client?.release(true);
-  }
-
-  private connect(): Promise<void> {
-    this.connecting = this.doConnect().finally(() => {
-      this.connecting = undefined;
-    });
-    return this.connecting;
-  }
-
-  private async doConnect(): Promise<void> {
-    if (this.stopped) return;
-    let client: PoolClient | undefined;
-    try {
-      client = await this.o.pool.connect();
-      const mine = client;
-      mine.on('notification', (msg) => {
-        if (msg.channel === INVALIDATION_CHANNEL) this.deliver(msg.payload);
-      });
-      mine.on('error', (err: Error) => this.lost(mine, err));
-      mine.on('end', () => this.lost(mine, new Error('connection ended')));
-      const { rows } = await mine.query<{ pid: number }>('select pg_backend_pid() as pid');
-      await mine.query(`listen ${INVALIDATION_CHANNEL}`);
-      if (this.stopped) {
-        mine.release(true);
-        return;
-      }
-      this.pid = rows[0]?.pid;
-      this.client = mine;
-      this.backoffMs = this.o.initialBackoffMs ?? 250;
-      if (this.everConnected) {
-        this.o.logger.info('cache invalidation: LISTEN is back');
-        this.report(() => this.o.onMissed?.());
-      }
-      this.everConnected = true;
-    } catch (err) {
-      client?.release(err instanceof Error ? err : new Error(String(err)));
-      this.scheduleReconnect(err);
-    }
+  stop(): Promise<void> {
+    return this.listener.stop();
   }
 
   private deliver(payload: string | undefined): void {
@@ -173,24 +133,5 @@ export class InvalidationListener {
     } catch (err) {
       this.o.logger.error('cache invalidation callback failed', { err });
     }
-  }
-
-  private lost(client: PoolClient, err: Error): void {
-    if (this.client !== client) return;
-    this.client = undefined;
-    client.release(err);
-    this.scheduleReconnect(err);
-  }
-
-  private scheduleReconnect(err: unknown): void {
-    if (this.stopped) return;
-    const delay = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, this.o.maxBackoffMs ?? 30_000);
-    this.o.logger.warn('cache invalidation: LISTEN connection lost; reconnecting', { err, retryInMs: delay });
-    clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
-      void this.connect();
-    }, delay);
   }
 }
