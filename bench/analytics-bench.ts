@@ -59,14 +59,15 @@ async function writeCalls(pool: Pool, tag: string): Promise<number[]> {
     await pool.query(
       `insert into calls (enterprise, linkedid, external_id, direction, phone, ring_codes, started_at, ended_at, answered,
          result, hangup_status, manager_code, manager_user_id, duration_sec, waiting_sec)
-       values ('busy', $1, $1, $2, $3, $4, $5, $6, $7, $8, $8, $9, $10, $11, $12)
+       values ('busy', $1, $1, $2, $3, $4, $5, $6, $7, $8, $13, $9, $10, $11, $12)
        on conflict (enterprise, linkedid) do update set ended_at = excluded.ended_at, answered = excluded.answered,
          result = excluded.result, hangup_status = excluded.hangup_status, manager_code = excluded.manager_code,
          manager_user_id = excluded.manager_user_id, duration_sec = excluded.duration_sec,
          waiting_sec = excluded.waiting_sec, updated_at = now()
        where calls.ended_at is null`,
       [id, inbound ? 'in' : 'out', phone, [ext], started, new Date(started.getTime() + 30_000), answered,
-        answered ? 'answered' : 'no answer', ext, Number(ext) - 100, answered ? 20 : 0, 10],
+        answered ? 'answered' : 'no answer', ext, Number(ext) - 100, answered ? 20 : 0, 10,
+        answered ? 'answered' : 'no answered'],
     );
     times.push(performance.now() - t);
   }
@@ -130,6 +131,7 @@ export async function runAnalyticsBench(): Promise<string> {
       }
       rows.push(`| ${label} (${from} – ${to}) | ${ENDPOINTS.map((e) => median(per[e] ?? []).toFixed(0)).join(' | ')} | ${median(page).toFixed(0)} |`);
     }
+    process.stderr.write(`${rows.join('\n')}\n`);
     const writes = await measureWrites(pool);
     return [
       `Analytics: ${calls.toLocaleString('en')} calls of one enterprise over 2025 (generated in ${genSec.toFixed(0)} s); ` +

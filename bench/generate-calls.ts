@@ -51,6 +51,7 @@ export async function generateCalls(pool: Pool, o: GenerateOptions): Promise<num
     await db.query(`select set_config('rcrm.analytics_rebuild', 'on', false)`);
     await fill(db, o, managers, customers, base);
     await db.query(`select set_config('rcrm.analytics_rebuild', '', false)`);
+    await db.query('analyze calls, retailcrm_orders, retailcrm_customers');
     await db.query('select analytics_rebuild($1)', [o.enterprise]);
   } finally {
     db.release(true);
