@@ -7,10 +7,12 @@ import { drive, percentile, runSession } from './agi-client.js';
 import { startBenchEnv } from './bench-env.js';
 
 const phone = (i: number): string => `+37529${String(2_000_000 + i).padStart(7, '0')}`;
+const RING_MS = 250;
 const ANSWERED = { DIALSTATUS: 'ANSWER', ANSWEREDTIME: '42', DIALEDPEERNUMBER: '101', 'CDR(disposition)': 'ANSWERED' };
 let uid = 0;
 
-async function fullCall(port: number, i: number, onConnect?: (at: number) => void): Promise<string> {
+/** A call: /incoming, the phone rings for `ringMs` (real calls ring seconds), then /hangup. */
+async function fullCall(port: number, i: number, onConnect?: (at: number) => void, ringMs = 0): Promise<string> {
   const linkedid = `1795690000.${++uid}`;
   await runSession({
     port,
@@ -19,6 +21,7 @@ async function fullCall(port: number, i: number, onConnect?: (at: number) => voi
     uniqueid: linkedid,
     ...(onConnect ? { onConnect } : {}),
   });
+  if (ringMs > 0) await new Promise((r) => setTimeout(r, ringMs));
   await runSession({
     port,
     script: 'hangup?enterprise=0367',
@@ -37,9 +40,11 @@ export async function runCallFlowBench(opts: { quick?: boolean } = {}): Promise<
     try {
       const port = env.service.agiPort;
       for (let i = 0; i < 300; i++) env.crm.addCustomer({ firstName: `C${i}`, phones: [phone(i)], managerId: 7 });
-      lines.push('| concurrent calls | calls | popup p50 ms | popup p99 ms | CRM requests per call (lookup+event+hangup+upload) |');
-      lines.push('|---:|---:|---:|---:|---:|');
-      const plan: [number, number][] = opts.quick ? [[1, 50], [50, 300]] : [[1, 200], [10, 600], [50, 1_500]];
+      lines.push(`Each call: /incoming, ${RING_MS} ms of ringing, /hangup (answered). Popup latency = AGI connect → call/event received.`);
+      lines.push('');
+      lines.push('| concurrent calls | calls | popups received | popup p50 ms | popup p99 ms | CRM requests per call |');
+      lines.push('|---:|---:|---:|---:|---:|---:|');
+      const plan: [number, number][] = opts.quick ? [[1, 50], [50, 300]] : [[1, 200], [10, 600], [50, 2_000]];
       for (const [concurrency, total] of plan) {
         env.crm.reset();
         for (let i = 0; i < 300; i++) env.crm.addCustomer({ firstName: `C${i}`, phones: [phone(i)], managerId: 7 });
@@ -50,9 +55,14 @@ export async function runCallFlowBench(opts: { quick?: boolean } = {}): Promise<
           while (n < total) {
             const i = n++;
             let at = 0;
-            const id = await fullCall(port, i % 300, (t) => {
-              at = performance.timeOrigin + t;
-            });
+            const id = await fullCall(
+              port,
+              i % 300,
+              (t) => {
+                at = performance.timeOrigin + t;
+              },
+              RING_MS,
+            );
             starts.set(id, at);
           }
         };
@@ -66,9 +76,10 @@ export async function runCallFlowBench(opts: { quick?: boolean } = {}): Promise<
           const start = starts.get(String(ev['callExternalId']));
           if (start !== undefined) latencies.push(r.receivedAt - start);
         }
+        await waitFor(() => env.crm.requests({ path: '/api/v5/telephony/call/event' }).length >= 2 * latencies.length, 10_000).catch(() => undefined);
         const requests = env.crm.requests().length;
         lines.push(
-          `| ${concurrency} | ${total} | ${percentile(latencies, 50).toFixed(1)} | ${percentile(latencies, 99).toFixed(1)} | ${(requests / total).toFixed(2)} |`,
+          `| ${concurrency} | ${total} | ${latencies.length} | ${percentile(latencies, 50).toFixed(1)} | ${percentile(latencies, 99).toFixed(1)} | ${(requests / total).toFixed(2)} |`,
         );
       }
     } finally {

@@ -152,7 +152,9 @@ export function createCrmHandlers(deps: CrmHandlerDeps): CrmHandlers {
 
   const callEvent: JobHandler = {
     batchSize: deps.eventBatchSize ?? 10,
-    serial: true,
+    // Not serial across calls: one call's popup must not wait for another's. A call's own order (popup, then
+    // its hangup event) is kept by the hangup event itself, which waits for its popup (closesJobKey).
+    serial: false,
     async handle(number, jobs, signal) {
       const acc = await accountFor(number);
       if ('kind' in acc) return jobs.map(() => acc);

@@ -238,11 +238,17 @@ describe('outbox worker (real PostgreSQL, fake RetailCRM)', function () {
     expect(fake.account().events).to.have.length(1);
   });
 
-  // GIVEN RetailCRM down WHEN 20 popups queue up and it comes back THEN each arrives exactly once, in order
+  /** The same handlers with events made an ordered (serial) kind, as uploads are: tests the ordering machinery. */
+  function orderedEvents(): ReturnType<typeof createCrmHandlers> {
+    const h = handlers();
+    return { ...h, call_event: { ...h.call_event, serial: true } };
+  }
+
+  // GIVEN an ordered kind and RetailCRM down WHEN 20 jobs queue up and it comes back THEN each arrives exactly once, in order
   it('delivers everything exactly once and in order after an outage', async () => {
     fake.setMode('down');
     for (let i = 0; i < 20; i++) await enqueueEvent(i);
-    worker({ concurrency: 3 }).start();
+    worker({ concurrency: 3, handlers: orderedEvents() }).start();
     await waitFor('several failed tries', () => fake.requests().length >= 5);
     fake.setMode('normal');
     await waitFor('all delivered', async () => (await jobs()).every((r) => r.state === 'done'), 20_000);
@@ -250,18 +256,29 @@ describe('outbox worker (real PostgreSQL, fake RetailCRM)', function () {
     expect(ids).to.deep.equal(Array.from({ length: 20 }, (_, i) => `call-${i}`));
   });
 
-  // GIVEN two workers on separate pools WHEN 200 popups are queued THEN each is sent once, none missing, in order
+  // GIVEN an ordered kind and two workers on separate pools WHEN 200 jobs are queued THEN each is sent once, none missing, in order
   it('shares 200 jobs between two workers without duplicates', async () => {
     for (let i = 0; i < 200; i++) await enqueueEvent(i);
     const other = createPool({ connectionString: db.url, max: 4 });
     pools.push(other);
-    worker({ concurrency: 3 }).start();
-    worker({ concurrency: 3, pool: other, workerId: 'other' }).start();
+    worker({ concurrency: 3, handlers: orderedEvents() }).start();
+    worker({ concurrency: 3, pool: other, workerId: 'other', handlers: orderedEvents() }).start();
     await waitFor('all delivered', async () => (await jobs()).every((r) => r.state === 'done'), 30_000);
     const ids = fake.account().events.map((e) => e['callExternalId']);
     expect(ids).to.have.length(200);
     expect(new Set(ids).size).to.equal(200);
     expect(ids).to.deep.equal(Array.from({ length: 200 }, (_, i) => `call-${i}`));
+  });
+
+  // GIVEN one call's popup waiting for a retry WHEN another call's popup is delivered at once THEN it does not wait behind it
+  it('does not hold one call\'s popup behind another call\'s retry', async () => {
+    fake.failNext(1, { status: 500 });
+    const first = await enqueueEvent(1);
+    const w = worker();
+    expect(await w.deliverNow(first as number)).to.equal('retry');
+    const second = await enqueueEvent(2);
+    expect(await w.deliverNow(second as number)).to.equal('done');
+    expect(fake.account().events.map((e) => e['callExternalId'])).to.deep.equal(['call-2']);
   });
 
   // GIVEN a job locked by a worker that died WHEN the lock goes stale THEN another worker delivers it
