@@ -59,7 +59,7 @@ export async function runCallFlowBench(opts: { quick?: boolean } = {}): Promise<
               port,
               i % 300,
               (t) => {
-                at = performance.timeOrigin + t;
+                at = t;
               },
               RING_MS,
             );
@@ -74,7 +74,7 @@ export async function runCallFlowBench(opts: { quick?: boolean } = {}): Promise<
           const ev = (r.form as Record<string, unknown>)['event'] as Record<string, unknown> | undefined;
           if (ev?.['type'] !== 'in') continue;
           const start = starts.get(String(ev['callExternalId']));
-          if (start !== undefined) latencies.push(r.receivedAt - start);
+          if (start !== undefined) latencies.push(r.receivedAtHr - start);
         }
         await waitFor(() => env.crm.requests({ path: '/api/v5/telephony/call/event' }).length >= 2 * latencies.length, 10_000).catch(() => undefined);
         const requests = env.crm.requests().length;

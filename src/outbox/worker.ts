@@ -18,8 +18,10 @@ export interface OutboxWorkerOptions {
   readonly handlers: JobHandlers;
   /** Names this instance in locked_by (host:pid is a good choice). */
   readonly workerId: string;
-  /** Batches in flight at once (deliverNow included). */
+  /** Batches the delivery loop runs at once. */
   readonly concurrency: number;
+  /** deliverNow deliveries at once (popups), apart from the loop's; default 32. */
+  readonly immediateConcurrency?: number;
   readonly pollIntervalMs: number;
   /** A lock older than this is considered abandoned (its worker died) and is taken over. */
   readonly lockTimeoutMs: number;
@@ -120,6 +122,7 @@ export class OutboxWorker {
   private readonly outcomes = new Map<string, number>();
   private inFlight = 0;
   private tokenSeq = 0;
+  private immediateInFlight = 0;
   private started = false;
   private stopping = false;
   private pumping = false;
@@ -274,23 +277,24 @@ export class OutboxWorker {
   }
 
   private async deliverNowInner(jobId: number): Promise<JobOutcome | null> {
-    if (this.stopping || this.inFlight >= this.o.concurrency) {
+    // Popups have their own bound: a busy delivery loop (uploads after an outage) must not delay a ringing call's
+    // popup, and many calls ringing at once must not wait for the loop's few slots.
+    if (this.stopping || this.immediateInFlight >= (this.o.immediateConcurrency ?? 32)) {
       this.wake();
       return null;
     }
-    this.inFlight++;
-    let batch: Batch | null;
+    this.immediateInFlight++;
     try {
-      batch = await this.claimOne(jobId);
+      const batch = await this.claimOne(jobId);
+      if (!batch) {
+        this.wake();
+        return null;
+      }
+      const results = await this.runTracked(batch);
+      return results[0]?.kind ?? null;
     } finally {
-      this.inFlight--;
+      this.immediateInFlight--;
     }
-    if (!batch) {
-      this.wake();
-      return null;
-    }
-    const results = await this.runTracked(batch);
-    return results[0]?.kind ?? null;
   }
 
   // ---- claiming -----------------------------------------------------------------------------------------------

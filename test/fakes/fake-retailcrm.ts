@@ -99,6 +99,8 @@ export interface RecordedRequest {
   readonly headers: http.IncomingHttpHeaders;
   /** Date.now() when the request arrived. */
   readonly receivedAt: number;
+  /** performance.now() when the request was read: for sub-millisecond latencies within this process. */
+  readonly receivedAtHr: number;
 }
 
 export interface FailSpec {
@@ -300,6 +302,7 @@ export class FakeRetailCrm {
       form: parseForm(contentType, rawBody),
       headers: req.headers,
       receivedAt: Date.now(),
+      receivedAtHr: performance.now(),
     };
     this.recorded.push(record);
 
