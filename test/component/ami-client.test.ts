@@ -21,15 +21,8 @@ import {
 } from '../../src/errors.js';
 import { FakeAmi } from '../fakes/fake-ami.js';
 import { fixturePath } from '../helpers/paths.js';
+import { rejection } from '../helpers/async.js';
 
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected a rejection');
-}
 
 async function sleep(ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms));

@@ -15,15 +15,8 @@ import { RetailCrmClient } from '../../src/crm/client.js';
 import { RateLimiter } from '../../src/crm/rate-limiter.js';
 import type { CallEvent, CrmAccount, UploadCall } from '../../src/crm/types.js';
 import { FakeRetailCrm } from '../fakes/fake-retailcrm.js';
+import { rejection } from '../helpers/async.js';
 
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (err) {
-    return err;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 function call(externalId: string, extra: Partial<UploadCall> = {}): UploadCall {
   return { date: '2024-05-01 10:00:00', type: 'in', phone: '79001234567', result: 'answered', duration: 30, externalId, ...extra };

@@ -15,19 +15,12 @@ import { enqueueJob } from '../../src/outbox/enqueue.js';
 import { OutboxWorker } from '../../src/outbox/worker.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
 import { FakeRetailCrm } from '../fakes/fake-retailcrm.js';
+import { waitFor } from '../helpers/async.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 
 const logger = createLogger({ level: 'error', silent: true });
 const ENT = '0367';
 const UPLOAD = '/api/v5/telephony/calls/upload';
-
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function call(i: number, extra: Partial<UploadCall> = {}): UploadCall {
   return { externalId: `call-${i}`, date: '2024-05-01 10:00:00', type: 'in', phone: '+375291234567', result: 'answered', ...extra };

@@ -18,18 +18,11 @@ import { outboxCommand } from '../../src/cli/outbox-commands.js';
 import type { CliContext } from '../../src/cli/cli-context.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
 import { FakeRetailCrm } from '../fakes/fake-retailcrm.js';
+import { waitFor } from '../helpers/async.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 
 const logger = createLogger({ level: 'error', silent: true });
 const ENT = '0367';
-
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function event(i: number, type: CallEvent['type'] = 'in'): CallEvent {
   return { phone: `+37529${String(1_000_000 + i)}`, type, codes: ['101'], callExternalId: `call-${i}` };
