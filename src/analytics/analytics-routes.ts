@@ -210,7 +210,7 @@ export function registerAnalyticsRoutes(http: HttpServer, deps: AnalyticsRoutesD
       },
       body: renderDashboardPage({
         enterprise: a.enterprise.number, crmUrl: a.enterprise.crmUrl, token: a.token, period: r.period, options: r.options,
-        figures: f, hours, busiest: busiestHours(hours), days, missed, nonce,
+        figures: f, hours, busiestHours: busiestHours(hours), days, missed, nonce,
       }),
     };
   }));

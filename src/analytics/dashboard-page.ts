@@ -3,28 +3,14 @@
  * charts, no external requests (the pages are opened on closed networks). Every value that reaches the HTML
  * goes through `escapeHtml`: phones, extensions and customer names come from callers and from RetailCRM.
  */
-import type {
-  AnalyticsOptions,
-  AnalyticsPeriod,
-  CallBucket,
-  CallFigures,
-  DayBucket,
-  HourBucket,
-  MissedCallbackList,
-  PeriodFigures,
-} from './analytics-queries.js';
+import type { CallBucket, CallFigures } from './analytics-queries.js';
+import type { AnalyticsReport } from './report.js';
 
-export interface DashboardData {
+/** The page shows the same figures as the CLI report, for one enterprise, with its links. */
+export interface DashboardData extends AnalyticsReport {
   readonly enterprise: string;
   readonly crmUrl: string;
   readonly token: string;
-  readonly period: AnalyticsPeriod;
-  readonly options: AnalyticsOptions;
-  readonly figures: PeriodFigures;
-  readonly hours: readonly HourBucket[];
-  readonly busiest: readonly { hour: number; calls: number }[];
-  readonly days: readonly DayBucket[];
-  readonly missed: MissedCallbackList;
   /** CSP nonce of the inline script. */
   readonly nonce: string;
 }
@@ -150,7 +136,7 @@ export function renderDashboardPage(d: DashboardData): string {
   <button type="submit">Show</button> <span id="form-error" role="alert"></span>
 </form></section>
 <section><h2>Summary</h2><div class="cards" id="summary">${summaryCards(s, d)}</div>
-<p id="busiest">Busiest hours: ${escapeHtml(d.busiest.map((b) => `${hh(b.hour)} (${b.calls})`).join(', ') || '—')}</p></section>
+<p id="busiest">Busiest hours: ${escapeHtml(d.busiestHours.map((b) => `${hh(b.hour)} (${b.calls})`).join(', ') || '—')}</p></section>
 <section><h2>Calls per hour of day</h2>${barChart('hourly-chart', d.hours.map((h) => ({ ...h, label: hh(h.hour) })), 2)}</section>
 <section><h2>Calls per day</h2>${barChart('daily-chart', d.days.map((x) => ({ ...x, label: x.day.slice(5) })), dayLabelEvery)}</section>
 <section><h2>Managers</h2>${managerTable(d)}</section>

@@ -9,6 +9,7 @@ import { CrmError, errorCode } from '../errors.js';
 import type { CustomerStore, StoredCustomer } from '../db/customer-store.js';
 import type { Enterprise } from '../db/enterprise-store.js';
 import type { Logger } from '../logger.js';
+import { DeadlineExpired, raceDeadline } from '../deadline.js';
 import { TaskTracker } from '../task-tracker.js';
 
 export type LookupStatus = 'FOUND' | 'NOT_FOUND' | 'TIMEOUT' | 'ERROR';
@@ -47,27 +48,6 @@ type CacheEntry = { readonly caller: CallerInfo | null };
 
 const NEGATIVE_TTL_MS = 60_000;
 const QUICK_RETRY_MIN_MS = 150;
-
-class BudgetExpired extends Error {}
-
-function raceBudget<T>(work: Promise<T>, deadline: number, signal: AbortSignal | undefined, now: () => number): Promise<T> {
-  const remaining = deadline - now();
-  if (remaining <= 0) return Promise.reject(new BudgetExpired());
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => finish(() => reject(new BudgetExpired())), remaining);
-    const onAbort = (): void => finish(() => reject(new BudgetExpired()));
-    const finish = (fn: () => void): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      fn();
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (v) => finish(() => resolve(v)),
-      (e: unknown) => finish(() => reject(e)),
-    );
-  });
-}
 
 export class CallerLookup {
   private readonly cache: LRUCache<string, CacheEntry>;
@@ -122,9 +102,9 @@ export class CallerLookup {
 
     let stored: StoredCustomer | null = null;
     try {
-      stored = await raceBudget(this.opts.customers.find(enterprise.number, phone), budget.deadline, budget.signal, this.now);
+      stored = await raceDeadline(this.opts.customers.find(enterprise.number, phone), budget.deadline, { signal: budget.signal, now: this.now });
     } catch (err) {
-      if (err instanceof BudgetExpired) return { status: 'TIMEOUT', source: 'none', caller: null };
+      if (err instanceof DeadlineExpired) return { status: 'TIMEOUT', source: 'none', caller: null };
       this.opts.logger.warn('customer table lookup failed', { code: errorCode(err), err });
     }
     if (stored && this.now() - stored.updatedAt.getTime() < this.opts.freshMs) {
@@ -140,15 +120,15 @@ export class CallerLookup {
     const stale = stored ? fromStored(stored) : null;
     for (let attempt = 0; ; attempt++) {
       try {
-        const caller = await raceBudget(this.crmShared(enterprise, phone), budget.deadline, budget.signal, this.now);
+        const caller = await raceDeadline(this.crmShared(enterprise, phone), budget.deadline, { signal: budget.signal, now: this.now });
         return caller
           ? { status: 'FOUND', source: 'crm', caller }
           : { status: 'NOT_FOUND', source: 'crm', caller: null };
       } catch (err) {
-        const timedOut = err instanceof BudgetExpired || errorCode(err) === 'CRM_TIMEOUT';
+        const timedOut = err instanceof DeadlineExpired || errorCode(err) === 'CRM_TIMEOUT';
         const retryable = err instanceof CrmError && err.retryable && !timedOut;
         if (retryable && attempt === 0 && budget.deadline - this.now() >= QUICK_RETRY_MIN_MS) continue;
-        if (!(err instanceof BudgetExpired)) {
+        if (!(err instanceof DeadlineExpired)) {
           this.opts.logger.warn('RetailCRM caller lookup failed', { enterprise: enterprise.number, code: errorCode(err) });
         }
         if (stale) return { status: 'FOUND', source: 'stale', caller: stale };

@@ -5,6 +5,7 @@
  * Whatever fails, the call is routed within its budget: the dialplan's default route (RCRM_MANAGER empty) with
  * RCRM_LOOKUP saying what happened.
  */
+import { DeadlineExpired, raceDeadline } from '../deadline.js';
 import { errorCode } from '../errors.js';
 import { EXTENSION_CODE } from '../db/extension-store.js';
 import type { CallerLookup, LookupResult } from './caller-lookup.js';
@@ -49,22 +50,12 @@ const AWAY = new Set(['break', 'dinner']);
 /** Leaves RCRM_MANAGER empty for a manager on break or dinner; the status read is bounded by the call budget. */
 async function applyManagerStatus(ctx: CallContext, deps: IncomingDeps, view: EnterpriseView, route: IncomingRoute, userId: number | null): Promise<IncomingRoute> {
   if (!deps.managerStatus || route.manager === '' || userId === null || !view.enterprise.settings.skipManagerOnBreak) return route;
-  const remaining = ctx.deadline - Date.now();
-  if (remaining <= 0) return route;
-  let timer: NodeJS.Timeout | undefined;
   try {
-    const status = await Promise.race([
-      deps.managerStatus.statusOf(view.enterprise.number, userId),
-      new Promise<null>((resolve) => {
-        timer = setTimeout(() => resolve(null), remaining);
-      }),
-    ]);
+    const status = await raceDeadline(deps.managerStatus.statusOf(view.enterprise.number, userId), ctx.deadline);
     return status !== null && AWAY.has(status) ? skipAwayManager(route, status) : route;
   } catch (err) {
-    ctx.log.warn('cannot read the manager status', { code: errorCode(err) });
+    if (!(err instanceof DeadlineExpired)) ctx.log.warn('cannot read the manager status', { code: errorCode(err) });
     return route;
-  } finally {
-    clearTimeout(timer);
   }
 }
 

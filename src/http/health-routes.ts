@@ -3,6 +3,7 @@ import type { AgiServer } from '../agi/server.js';
 import type { LiveCalls } from '../calls/live-calls.js';
 import type { Pool } from '../db/pool.js';
 import type { Metrics } from '../metrics.js';
+import { raceDeadline } from '../deadline.js';
 import { json, type HttpServer } from './http-server.js';
 import { PATHS } from './public-paths.js';
 
@@ -13,10 +14,7 @@ export function registerHealthRoutes(
   http.route(['GET', 'HEAD'], PATHS.health, async () => {
     let database = 'ok';
     try {
-      await Promise.race([
-        deps.pool.query('select 1'),
-        new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 2_000).unref()),
-      ]);
+      await raceDeadline(deps.pool.query('select 1'), Date.now() + 2_000);
     } catch {
       database = 'unreachable';
     }
