@@ -42,6 +42,8 @@ export interface Config {
   readonly dbCallPoolMax: number;
   /** How often customers/history and orders/history are polled per enterprise; 0 turns polling off. */
   readonly syncPollIntervalMs: number;
+  /** How often managers' statuses are read from RetailCRM (0: only changeUserStatusUrl callbacks). */
+  readonly managerStatusSyncMs: number;
   readonly outbox: {
     readonly concurrency: number;
     readonly pollIntervalMs: number;
@@ -144,6 +146,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     dbPoolMax: r.int('DB_POOL_MAX', 10, 1, 200),
     dbCallPoolMax: r.int('DB_CALL_POOL_MAX', 4, 1, 100),
     syncPollIntervalMs: r.int('SYNC_POLL_INTERVAL_MS', 60_000, 0, 86_400_000),
+    managerStatusSyncMs: r.int('MANAGER_STATUS_SYNC_MS', 60_000, 0, 86_400_000),
     outbox: Object.freeze({
       concurrency: r.int('OUTBOX_CONCURRENCY', 4, 1, 64),
       pollIntervalMs: r.int('OUTBOX_POLL_INTERVAL_MS', 1_000, 10, 600_000),

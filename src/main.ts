@@ -14,6 +14,7 @@ import { LiveCalls } from './calls/live-calls.js';
 import { handleOutgoing } from './calls/outgoing-call.js';
 import { CallJournal } from './calls/call-journal.js';
 import { createCrmNotifier } from './calls/crm-notifier.js';
+import { handleRinging } from './calls/ringing-call.js';
 import { handleHangup } from './calls/hangup-call.js';
 import { createCrmHandlers } from './outbox/crm-handlers.js';
 import { OutboxWorker } from './outbox/worker.js';
@@ -26,6 +27,7 @@ import { ClickToCallAudit } from './clicktocall/audit-store.js';
 import { ClickToCall } from './clicktocall/click-to-call.js';
 import { registerClickToCallRoutes } from './clicktocall/click-to-call-routes.js';
 import { ManagerStatusDirectory } from './clicktocall/manager-status.js';
+import { ManagerStatusSync } from './clicktocall/manager-status-sync.js';
 import { PbxStore } from './clicktocall/pbx-store.js';
 import { registerLogoRoute } from './clicktocall/registration.js';
 import { registerUserStatusRoutes } from './clicktocall/user-status-routes.js';
@@ -217,6 +219,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
         incoming: (s) => handleIncoming(s, callDeps),
         outgoing: (s) => handleOutgoing(s, callDeps),
         hangup: (s) => handleHangup(s, { ...callDeps, journal, recordingsDir: config.recordingsDir }),
+        ringing: (s) => handleRinging(s, { ...callDeps, journal, deliverNow: (id) => outbox.deliverNow(id), tasks: background }),
       },
       { logger, metrics },
     );
@@ -262,6 +265,11 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     if (config.syncPollIntervalMs > 0) {
       poller.start();
       cleanups.push(() => poller.stop());
+    }
+    if (config.managerStatusSyncMs > 0) {
+      const statusSync = new ManagerStatusSync({ crm, enterprises, statuses: managerStatus, logger, intervalMs: config.managerStatusSyncMs });
+      statusSync.start();
+      cleanups.push(() => statusSync.stop());
     }
     background.track(
       amiPool.startAll().catch((err: unknown) => logger.warn('cannot connect to a PBX at start; will retry on use', { err })),

@@ -19,4 +19,19 @@ if [ ! -x /usr/bin/chromium ]; then
     echo "test/prereqs: /usr/bin/chromium is missing (apt-get install chromium); the browser test will fail" >&2
   fi
 fi
+# The PBX tier (test/pbx/) needs a real Asterisk 22: built once from the source beside the checkout into a cache
+# outside it (test/pbx/build-asterisk.sh; about 5 minutes the first time). RCRM_SKIP_PBX=1 skips the build
+# (the tier then says it did not run); ASTERISK_PREFIX points at an existing install instead.
+here="$(cd "$(dirname "$0")" && pwd)"
+if [ -z "${ASTERISK_PREFIX:-}" ] && [ "${RCRM_SKIP_PBX:-}" != "1" ]; then
+  if ! bash "$here/pbx/build-asterisk.sh" --check >/dev/null 2>&1; then
+    tarball="${ASTERISK_TARBALL:-$here/../../shared/asterisk/source/asterisk-22.10.1.tar.gz}"
+    if [ -f "$tarball" ]; then
+      echo "test/prereqs: building Asterisk 22 for the PBX tier (once; RCRM_SKIP_PBX=1 to skip)" >&2
+      bash "$here/pbx/build-asterisk.sh" >/dev/null || echo "test/prereqs: the Asterisk build failed; the PBX tier will not run" >&2
+    else
+      echo "test/prereqs: no Asterisk source or build: the PBX tier will not run (see test/pbx/build-asterisk.sh)" >&2
+    fi
+  fi
+fi
 exit 0

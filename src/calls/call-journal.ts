@@ -96,6 +96,43 @@ export class CallJournal {
     });
   }
 
+  /**
+   * The call now rings `codes` too (queue fallback, transfer): the ones not yet notified are added to the call's
+   * codes and get an `in` popup, in one transaction. Returns the popup job to deliver now, or null (call unknown
+   * over, or nobody new); 'unknown' when the call's start is not recorded (yet: /incoming records it off the
+   * call path, and a busy manager sends the call on within milliseconds).
+   */
+  async recordRinging(enterprise: string, linkedid: string, codes: readonly string[]): Promise<number | null | 'unknown'> {
+    return inTransaction(this.pool, async (db) => {
+      const { rows } = await db.query<{ phone: string; ring_codes: string[]; external_phone: string | null; site: string | null; ended: boolean }>(
+        'select phone, ring_codes, external_phone, site, ended_at is not null as ended from calls where enterprise = $1 and linkedid = $2 for update',
+        [enterprise, linkedid],
+      );
+      const call = rows[0];
+      if (!call) return 'unknown';
+      if (call.ended) return null;
+      const fresh = codes.filter((c) => !call.ring_codes.includes(c));
+      if (fresh.length === 0) return null;
+      await db.query('update calls set ring_codes = ring_codes || $3::text[], updated_at = now() where enterprise = $1 and linkedid = $2',
+        [enterprise, linkedid, fresh]);
+      const popup: CallEvent = {
+        type: 'in',
+        phone: call.phone,
+        callExternalId: linkedid,
+        codes: fresh,
+        ...(call.external_phone ? { externalPhone: call.external_phone } : {}),
+        ...(call.site ? { site: call.site } : {}),
+      };
+      return enqueueJob(db, {
+        enterprise,
+        kind: 'call_event',
+        jobKey: outboxJobKey('call_event', enterprise, linkedid, `in+${fresh.join('+')}`),
+        payload: { event: popup },
+        expiresAt: new Date(Date.now() + POPUP_TTL_MS),
+      });
+    });
+  }
+
   async find(enterprise: string, linkedid: string): Promise<StoredCall | null> {
     const { rows } = await this.pool.query<{
       direction: 'in' | 'out';

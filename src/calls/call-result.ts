@@ -1,10 +1,14 @@
 /**
  * What a finished call was, from what Asterisk reports to /hangup. Pure functions, tested as tables against the
- * real Asterisk 22 transcripts (test/fixtures/agi/*__hangup.json). What the variables really mean
- * (docs/call-results.md):
- * - DIALSTATUS is set by Dial (ANSWER, BUSY, NOANSWER, CANCEL, CHANUNAVAIL, CONGESTION, ...); after Queue it is
- *   unset and ANSWEREDTIME says whether a member answered (0 = nobody), QUEUESTATUS why Queue gave up.
- * - ANSWEREDTIME is the caller channel's up-time (talk time for a plain Dial/Queue); "" when Dial was not answered.
+ * real Asterisk 22 transcripts (test/fixtures/agi/*__hangup.json) and proved on a real PBX (test/pbx/). What the
+ * variables really mean (docs/call-results.md; apps/app_dial.c and apps/app_queue.c of Asterisk 22):
+ * - Dial and Queue both reset ANSWEREDTIME(_MS) when they start. Dial sets it only when its call was answered
+ *   (the caller channel's up-time); Queue always sets it when it returns: the member's talk time, or 0 when
+ *   nobody answered. So ANSWEREDTIME says what the *last* of them did: > 0 answered, 0 a queue nobody answered,
+ *   empty a Dial nobody answered (or neither ran).
+ * - DIALSTATUS is reset by Dial only, MEMBERINTERFACE (setinterfacevar=yes) is set by Queue only when a member
+ *   answers: after "Dial, then Queue" DIALSTATUS is the stale status of the first Dial, and it must not decide.
+ * - QUEUESTATUS is set only when Queue gave up by itself (TIMEOUT, …); unset when the caller hung up waiting.
  * - CDR(...) is the channel's *last* CDR, not the call: only CDR(dstchannel) with disposition ANSWERED is used,
  *   to see who talked last after an attended transfer.
  */
@@ -13,6 +17,7 @@ import type { CallResult, HangupStatus } from '../crm/types.js';
 export interface HangupVariables {
   readonly dialStatus: string | undefined;
   readonly answeredTime: string | undefined;
+  readonly answeredTimeMs?: string | undefined;
   readonly dialedPeerNumber: string | undefined;
   readonly memberInterface: string | undefined;
   readonly queueStatus: string | undefined;
@@ -25,6 +30,8 @@ export interface Outcome {
   readonly result: CallResult;
   readonly hangupStatus: HangupStatus;
   readonly talkSeconds: number;
+  /** Which application's answer it was: the last Dial, the last Queue, or neither (not answered). */
+  readonly answeredBy?: 'dial' | 'queue';
 }
 
 /** Dial's DIALSTATUS → (calls/upload result, call/event hangupStatus). Note the two spellings of "no answer". */
@@ -51,30 +58,42 @@ export const QUEUE_STATUS_TABLE: Readonly<Record<string, readonly [CallResult, H
   CONTINUE: ['no answer', 'no answered'],
 });
 
-function seconds(value: string | undefined): number | undefined {
+const CANCELLED: Outcome = Object.freeze({ answered: false, result: 'no answer', hangupStatus: 'cancel', talkSeconds: 0 });
+
+function number(value: string | undefined): number | undefined {
   if (value === undefined || !/^\d+(\.\d+)?$/.test(value.trim())) return undefined;
-  return Math.round(Number(value));
+  return Number(value);
+}
+
+/** ANSWEREDTIME in ms: ANSWEREDTIME_MS (Asterisk 20+), else the seconds; undefined when empty. */
+function answeredMs(v: HangupVariables): number | undefined {
+  return number(v.answeredTimeMs) ?? (number(v.answeredTime) !== undefined ? (number(v.answeredTime) as number) * 1000 : undefined);
+}
+
+function fromTable(table: Readonly<Record<string, readonly [CallResult, HangupStatus]>>, status: string): Outcome {
+  const [result, hangupStatus] = table[status] ?? (['unknown', 'failed'] as const);
+  return { answered: false, result, hangupStatus, talkSeconds: 0 };
 }
 
 export function callOutcome(v: HangupVariables): Outcome {
-  const talk = seconds(v.answeredTime);
+  const talkMs = answeredMs(v);
   const dialStatus = (v.dialStatus ?? '').trim().toUpperCase();
-  if (dialStatus !== '') {
-    const [result, hangupStatus] = DIAL_STATUS_TABLE[dialStatus] ?? (['unknown', 'failed'] as const);
-    const answered = dialStatus === 'ANSWER';
-    return { answered, result, hangupStatus, talkSeconds: answered ? (talk ?? 0) : 0 };
+  const member = (v.memberInterface ?? '').trim();
+  // A Dial answered for under half a second reports ANSWEREDTIME=0 without _MS: DIALSTATUS breaks the tie.
+  const answered = talkMs !== undefined && (talkMs > 0 || (dialStatus === 'ANSWER' && member === '' && v.answeredTimeMs === undefined));
+  if (answered) {
+    const answeredBy = member !== '' && dialStatus !== 'ANSWER' ? 'queue' : 'dial';
+    return { answered: true, result: 'answered', hangupStatus: 'answered', talkSeconds: Math.round(talkMs / 1000), answeredBy };
   }
-  // No Dial status: a Queue (ANSWEREDTIME set, 0 when nobody answered), or the call ended before any of them.
-  if ((v.memberInterface ?? '') !== '' || (talk !== undefined && talk > 0)) {
-    return { answered: true, result: 'answered', hangupStatus: 'answered', talkSeconds: talk ?? 0 };
+  if (talkMs !== undefined) {
+    // The last application was a Queue nobody answered: DIALSTATUS, if any, is an earlier Dial's.
+    const queueStatus = (v.queueStatus ?? '').trim().toUpperCase();
+    return queueStatus !== '' ? fromTable(QUEUE_STATUS_TABLE, queueStatus) : CANCELLED;
   }
+  // The last application was a Dial nobody answered, or none ran (hung up in an IVR or during /incoming).
+  if (dialStatus !== '') return fromTable(DIAL_STATUS_TABLE, dialStatus);
   const queueStatus = (v.queueStatus ?? '').trim().toUpperCase();
-  if (queueStatus !== '') {
-    const [result, hangupStatus] = QUEUE_STATUS_TABLE[queueStatus] ?? (['unknown', 'failed'] as const);
-    return { answered: false, result, hangupStatus, talkSeconds: 0 };
-  }
-  // Caller hung up while waiting in a queue, in an IVR, or during /incoming: a missed call.
-  return { answered: false, result: 'no answer', hangupStatus: 'cancel', talkSeconds: 0 };
+  return queueStatus !== '' ? fromTable(QUEUE_STATUS_TABLE, queueStatus) : CANCELLED;
 }
 
 /**
@@ -94,13 +113,18 @@ export function endpointOf(value: string | undefined, kind: 'channel' | 'interfa
 
 /**
  * The extension that talked last (answered calls) — attended transfer: CDR(dstchannel) of the last answered
- * segment; queue: MEMBERINTERFACE (needs setinterfacevar=yes); Dial and blind transfer: DIALEDPEERNUMBER.
+ * segment; then, for a queue's answer, MEMBERINTERFACE (needs setinterfacevar=yes); for a Dial's answer (and a
+ * blind transfer), DIALEDPEERNUMBER.
  * Only extensions the enterprise knows are returned, so a trunk is never taken for a manager.
  */
-export function talkedLast(v: HangupVariables, isExtension: (code: string) => boolean): string | undefined {
+export function talkedLast(v: HangupVariables, isExtension: (code: string) => boolean, answeredBy: Outcome['answeredBy'] = 'dial'): string | undefined {
   const candidates: (string | undefined)[] = [];
   if ((v.cdrDisposition ?? '').toUpperCase() === 'ANSWERED') candidates.push(endpointOf(v.cdrDstChannel, 'channel'));
-  candidates.push(endpointOf(v.memberInterface, 'interface'), endpointOf(v.dialedPeerNumber, 'peer'));
+  const member = endpointOf(v.memberInterface, 'interface');
+  const peer = endpointOf(v.dialedPeerNumber, 'peer');
+  // The application that answered last names who: a stale member of an earlier queue (or peer of an earlier
+  // Dial) must not win.
+  candidates.push(...(answeredBy === 'queue' ? [member, peer] : [peer, member]));
   return candidates.find((c): c is string => c !== undefined && isExtension(c));
 }
 

@@ -10,7 +10,7 @@ import type { Logger } from '../logger.js';
 import type { TaskTracker } from '../task-tracker.js';
 import type { CallJournal } from './call-journal.js';
 import type { CallContext } from './call-context.js';
-import type { CallNotifier, RoutedCall } from './incoming-call.js';
+import { MAX_POPUP_CODES, type CallNotifier, type RoutedCall } from './incoming-call.js';
 
 export interface NotifierDeps {
   readonly journal: CallJournal;
@@ -25,8 +25,6 @@ export interface NotifierDeps {
   readonly logger: Logger;
 }
 
-const MAX_CODES = 50;
-
 function siteFor(call: RoutedCall): string | null {
   const did = call.externalPhone.replace(/\D+/g, '');
   const match = did === '' ? undefined : call.view.enterprise.settings.externalPhones.find((p) => p.externalPhone.replace(/\D+/g, '') === did);
@@ -34,15 +32,13 @@ function siteFor(call: RoutedCall): string | null {
 }
 
 export function popupEvent(call: RoutedCall): CallEvent {
-  let codes = [...call.ringCodes];
-  // Nobody in particular rings (the default route, e.g. a queue): tell every mapped manager.
-  if (codes.length === 0 && call.direction === 'in') codes = [...call.view.userByExtension.keys()];
+  const codes = call.ringCodes.slice(0, MAX_POPUP_CODES);
   const site = siteFor(call);
   return {
     type: call.direction,
     phone: call.phone,
     callExternalId: call.linkedid,
-    ...(codes.length > 0 ? { codes: codes.slice(0, MAX_CODES) } : {}),
+    ...(codes.length > 0 ? { codes } : {}),
     ...(call.externalPhone !== '' ? { externalPhone: call.externalPhone } : {}),
     ...(site ? { site } : {}),
   };
@@ -105,7 +101,8 @@ async function recordCall(ctx: CallContext, call: RoutedCall, deps: NotifierDeps
 async function requestCustomer(ctx: CallContext, call: RoutedCall, deps: NotifierDeps): Promise<void> {
   try {
     const id = await deps.journal.requestCustomer(call.view.enterprise.number, call.phone, siteFor(call), {
-      firstName: call.phone,
+      // No name: a made-up one (the number as first name) would show on the phones and in RetailCRM as if
+      // someone had named the customer; the phone shows the number until a person does.
       phones: [{ number: call.phone }],
       source: { source: 'phone', medium: 'call' },
     });

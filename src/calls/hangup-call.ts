@@ -14,6 +14,7 @@ import type { AgiChannel } from './agi-channel.js';
 import type { CallJournal, StoredCall } from './call-journal.js';
 import { readCall, resolveEnterprise, type CallContext, type CallContextDeps } from './call-context.js';
 import { callOutcome, endpointOf, epochOfUniqueid, parseRingCodes, talkedLast, type HangupVariables } from './call-result.js';
+import { readChannelVariables } from './channel-facts.js';
 import { formatCrmDate } from './crm-date.js';
 import type { EnterpriseDirectory, EnterpriseView } from './enterprise-directory.js';
 import { normalisePhone } from './phone-number.js';
@@ -28,6 +29,7 @@ export interface HangupDeps extends CallContextDeps {
 const VARIABLES = [
   'DIALSTATUS',
   'ANSWEREDTIME',
+  'ANSWEREDTIME_MS',
   'DIALEDPEERNUMBER',
   'MEMBERINTERFACE',
   'QUEUESTATUS',
@@ -39,13 +41,16 @@ const VARIABLES = [
   'RCRM_RING_CODES',
   'BLINDTRANSFER',
   'CHANNEL(linkedid)',
-  'EPOCH',
+  // Set by the shipped dialplan's rcrm-answered (Dial U(), Queue's gosub) when the call was first answered.
+  'RCRM_ANSWERED_AT',
 ] as const;
 type VariableName = (typeof VARIABLES)[number];
 
+/** Every variable in one round trip (readChannelVariables); '' reads as unset. */
 async function readVariables(session: AgiChannel): Promise<Record<VariableName, string | undefined>> {
+  const values = await readChannelVariables(session, VARIABLES);
   const out = {} as Record<VariableName, string | undefined>;
-  for (const name of VARIABLES) out[name] = await session.getVariable(name);
+  for (const name of VARIABLES) out[name] = values[name] === '' ? undefined : values[name];
   return out;
 }
 
@@ -104,6 +109,12 @@ async function existingRecording(recordingsDir: string, reported: string, log: C
   }
 }
 
+/** RCRM_ANSWERED_AT (`<epoch>.<ms>` from STRFTIME %s.%3q) → ms; undefined when unset or not a time. */
+function answeredAtMs(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d{9,11}(\.\d+)?$/.test(value.trim())) return undefined;
+  return Math.round(Number(value.trim()) * 1000);
+}
+
 export function decideCallEnd(
   view: EnterpriseView,
   linkedid: string,
@@ -118,6 +129,7 @@ export function decideCallEnd(
   const hv: HangupVariables = {
     dialStatus: vars.DIALSTATUS,
     answeredTime: vars.ANSWEREDTIME,
+    answeredTimeMs: vars.ANSWEREDTIME_MS,
     dialedPeerNumber: vars.DIALEDPEERNUMBER,
     memberInterface: vars.MEMBERINTERFACE,
     queueStatus: vars.QUEUESTATUS,
@@ -142,19 +154,25 @@ export function decideCallEnd(
     phone = n.kind === 'e164' ? n.e164 : raw;
   }
 
+  // The extensions whose popups opened for this call (recorded by /incoming, /outgoing and /ringing).
   const ringCodes = start?.ringCodes.length ? start.ringCodes : parseRingCodes(vars.RCRM_RING_CODES, (c) => EXTENSION_CODE.test(c));
   const routed = (vars.RCRM_MANAGER ?? '').trim();
   let managerCode: string | undefined;
-  if (direction === 'out') managerCode = isExtension(callerNum) ? callerNum : undefined;
-  else if (outcome.answered) managerCode = talkedLast(hv, isExtension) ?? (transferer !== undefined && isExtension(transferer) ? transferer : undefined);
-  else managerCode = [routed, ...ringCodes].find((c) => c !== '' && isExtension(c));
+  if (direction === 'out') managerCode = [start?.ringCodes[0], callerNum].find((c): c is string => c !== undefined && isExtension(c));
+  else if (outcome.answered) managerCode = talkedLast(hv, isExtension, outcome.answeredBy) ?? (transferer !== undefined && isExtension(transferer) ? transferer : undefined);
+  // A missed call belongs to the manager it was routed to; a call that rang a whole group belongs to nobody.
+  else managerCode = isExtension(routed) ? routed : start?.ringCodes.length === 1 && isExtension(start.ringCodes[0] as string) ? start.ringCodes[0] : undefined;
   const managerUserId = managerCode !== undefined ? (view.userByExtension.get(managerCode) ?? null) : null;
 
   const endedAt = new Date(nowMs);
   const epochStart = epochOfUniqueid(linkedid);
   const startedAt = start?.startedAt ?? (epochStart !== undefined ? new Date(epochStart * 1000) : endedAt);
   const total = Math.max(0, Math.round((endedAt.getTime() - startedAt.getTime()) / 1000));
-  const talk = Math.min(outcome.talkSeconds, total || outcome.talkSeconds);
+  // Talk time from the first answer when the dialplan marked it (click-to-call: the manager's own leg was up
+  // before the customer was dialled, so ANSWEREDTIME counts the customer's ringing as talk); else ANSWEREDTIME.
+  const answeredAt = answeredAtMs(vars.RCRM_ANSWERED_AT);
+  const measured = outcome.answered && answeredAt !== undefined && answeredAt <= nowMs ? Math.round((nowMs - answeredAt) / 1000) : outcome.talkSeconds;
+  const talk = outcome.answered ? Math.min(measured, total || measured) : 0;
   const waiting = Math.max(0, total - talk);
 
   const recordingFile = outcome.answered ? recordingPath : null;
@@ -174,7 +192,8 @@ export function decideCallEnd(
     ...(externalPhone ? { externalPhone } : {}),
     ...(site ? { site } : {}),
   };
-  const codes = direction === 'out' ? (managerCode ? [managerCode] : []) : ringCodes.length > 0 ? [...ringCodes] : routed ? [routed] : [];
+  // The hangup event goes to every extension whose popup opened, so none stays open.
+  const codes = ringCodes.length > 0 ? [...ringCodes] : direction === 'out' ? (managerCode ? [managerCode] : []) : routed ? [routed] : [];
   const hangupEvent: CallEvent = {
     type: 'hangup',
     phone,

@@ -46,6 +46,8 @@ export interface IncomingDeps extends CallContextDeps {
 }
 
 const AWAY = new Set(['break', 'dinner']);
+/** RetailCRM takes at most 50 codes in one call event. */
+export const MAX_POPUP_CODES = 50;
 
 /** Leaves RCRM_MANAGER empty for a manager on break or dinner; the status read is bounded by the call budget. */
 async function applyManagerStatus(ctx: CallContext, deps: IncomingDeps, view: EnterpriseView, route: IncomingRoute, userId: number | null): Promise<IncomingRoute> {
@@ -97,7 +99,6 @@ async function decideIncoming(ctx: CallContext, deps: IncomingDeps): Promise<{ r
     if (lookup.source === 'stale') ctx.log.warn('RetailCRM unavailable: routed on a stale customer row');
     if (lookup.caller) ctx.log = ctx.log.child({ customerId: lookup.caller.customerId });
     const route = await applyManagerStatus(ctx, deps, view, chooseIncomingRoute(lookup, view.extensionByUser), lookup.caller?.managerUserId ?? null);
-    const ringCodes = parseRingCodes(facts?.extra['RCRM_RING_CODES'], (c) => EXTENSION_CODE.test(c));
     return {
       route,
       call: {
@@ -106,7 +107,7 @@ async function decideIncoming(ctx: CallContext, deps: IncomingDeps): Promise<{ r
         linkedid: facts?.linkedid ?? ctx.session.env.uniqueid,
         phone: phone.e164,
         externalPhone: ctx.session.env.extension,
-        ringCodes: ringCodes.length > 0 ? ringCodes : route.manager !== '' ? [route.manager] : [],
+        ringCodes: popupCodes(route, facts?.extra['RCRM_RING_CODES'], view),
         lookup,
         startedAt: new Date(ctx.startedAt),
       },
@@ -115,6 +116,17 @@ async function decideIncoming(ctx: CallContext, deps: IncomingDeps): Promise<{ r
     ctx.log.error('incoming lookup failed', { code: errorCode(err), err });
     return { route: FAIL_OPEN_ROUTE('ERROR'), call: null };
   }
+}
+
+/**
+ * Who gets the popup (and, at the end, the hangup event that closes it): the routed manager, whose phone rings
+ * first; else the default route's extensions (RCRM_RING_CODES, e.g. the queue's members); else every mapped
+ * extension, since anyone may answer.
+ */
+export function popupCodes(route: IncomingRoute, ringCodesVar: string | undefined, view: EnterpriseView): string[] {
+  if (route.manager !== '') return [route.manager];
+  const codes = parseRingCodes(ringCodesVar, (c) => EXTENSION_CODE.test(c));
+  return (codes.length > 0 ? codes : [...view.userByExtension.keys()]).slice(0, MAX_POPUP_CODES);
 }
 
 export async function setRouteVariables(ctx: CallContext, route: IncomingRoute): Promise<void> {

@@ -1,5 +1,6 @@
 /**
- * Manager status as RetailCRM reports it through changeUserStatusUrl (free, busy, dinner, break), stored in
+ * Manager status as RetailCRM reports it through changeUserStatusUrl (free, busy, dinner, break) and as the
+ * periodic read of its users finds it (manager-status-sync.ts), stored in
  * `manager_status` and read on the live call path from a per-enterprise in-memory copy refreshed after a short TTL
  * (so several instances converge within the TTL). `/incoming` uses `isAway` to skip a manager on break or dinner.
  */
@@ -59,6 +60,20 @@ export class ManagerStatusDirectory {
       [enterprise, userId, status],
     );
     this.snapshots.get(enterprise)?.statuses.set(userId, status);
+  }
+
+  /** Many statuses of one enterprise at once (the periodic read of RetailCRM's users); only changes are written. */
+  async setMany(enterprise: string, statuses: readonly { readonly userId: number; readonly status: ManagerStatus }[]): Promise<void> {
+    if (statuses.length === 0) return;
+    await this.opts.pool.query(
+      `insert into manager_status (enterprise, user_id, status)
+       select $1, u.user_id, u.status from unnest($2::int[], $3::text[]) as u(user_id, status)
+       on conflict (enterprise, user_id) do update set status = excluded.status, updated_at = now()
+       where manager_status.status is distinct from excluded.status`,
+      [enterprise, statuses.map((s) => s.userId), statuses.map((s) => s.status)],
+    );
+    const snapshot = this.snapshots.get(enterprise);
+    for (const s of statuses) snapshot?.statuses.set(s.userId, s.status);
   }
 
   /** Forget the in-memory copy (another instance's change, tests). */

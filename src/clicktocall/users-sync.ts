@@ -34,7 +34,7 @@ export interface UsersSyncDeps {
   readonly extensions: Pick<ExtensionStore, 'list' | 'set'>;
 }
 
-export async function readAllUsers(crm: UsersSyncDeps['crm'], enterprise: Enterprise): Promise<User[]> {
+export async function readAllUsers(crm: Pick<RetailCrmClient, 'users'>, enterprise: Enterprise): Promise<User[]> {
   const users: User[] = [];
   for (let page = 1; page <= MAX_PAGES; page++) {
     const answer = await crm.users(crmAccount(enterprise), { page, limit: PAGE_LIMIT });

@@ -202,6 +202,8 @@ describe('call lifecycle: popups, results and history (end to end)', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect([...t.crm.account().customers.values()]).to.have.length(1);
     expect(created[0]?.phones).to.deep.equal(['+375291234567']);
+    // No made-up name: the phone shows the number until a person names the customer.
+    expect(created[0]?.firstName ?? null).to.equal(null);
     const row = await eventually(async () => (await t.db.pool.query('select customer_id from retailcrm_customers')).rows[0] as Json | undefined, 5_000, 'row');
     expect(row['customer_id']).to.equal(created[0]?.id);
     const lookupsBefore = t.crm.requests({ path: '/api/v5/telephony/manager' }).length;
@@ -219,5 +221,37 @@ describe('call lifecycle: popups, results and history (end to end)', () => {
     expect(row.rows[0]).to.deep.equal({ result: 'answered' });
     await new Promise((r) => setTimeout(r, 200));
     expect(t.crm.requests({ method: 'POST' })).to.deep.equal([]);
+  });
+
+  // GIVEN the shipped dialplan's "Dial the manager, then the queue" WHEN a member answers after the manager did
+  // not (DIALSTATUS=NOANSWER is left from the Dial, as a real Asterisk 22 shows) THEN answered by the member.
+  it('manager no answer, then a queue member answered: answered by the member, with the recording', async () => {
+    const { linkedid } = await playCall('hh_queue_answered', {
+      ageSeconds: 40,
+      hangupVariables: { DIALSTATUS: 'NOANSWER', DIALEDPEERNUMBER: '101/101', RCRM_MANAGER: '101' },
+    });
+    const call = await uploadOf(linkedid);
+    expect(call).to.include({ result: 'answered', code: '102', duration: 10, durationWaiting: 30 });
+  });
+
+  // GIVEN click-to-call, whose manager leg was up before the customer was dialled WHEN the dialplan marked the
+  // customer's answer 10 s before the end THEN talk is 10 s and the rest is waiting (not ANSWEREDTIME's 15).
+  it('click-to-call: talk counted from the customer\'s answer', async () => {
+    const answeredAt = ((Date.now() - 10_000) / 1000).toFixed(3);
+    const { linkedid } = await playCall('click_to_call', { ageSeconds: 18, hangupVariables: { RCRM_ANSWERED_AT: answeredAt } });
+    const call = await uploadOf(linkedid);
+    expect(call).to.include({ result: 'answered', code: '101', duration: 10, durationWaiting: 8 });
+  });
+
+  // GIVEN a caller routed to no manager and no RCRM_RING_CODES WHEN the popup went to every mapped extension THEN
+  // the hangup event closes it on every one of them (it used to carry no codes, leaving the popups open).
+  it('default route: the hangup event closes the popup on every extension that got it', async () => {
+    const { linkedid } = await playCall('queue_abandoned', { hangupVariables: { RCRM_MANAGER: '' } });
+    const popup = events().find((e) => e['type'] === 'in' && e['callExternalId'] === linkedid);
+    expect(popup?.['codes']).to.have.members(['101', '102', '103']);
+    const hangup = await eventually(() => events().find((e) => e['type'] === 'hangup'), 5_000, 'hangup event');
+    expect(hangup['codes']).to.have.members(['101', '102', '103']);
+    const call = await uploadOf(linkedid);
+    expect(call['code']).to.equal(undefined);
   });
 });

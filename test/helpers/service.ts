@@ -60,6 +60,7 @@ export async function startTestService(opts: TestServiceOptions = {}): Promise<T
     PUBLIC_URL: 'https://pbx.example.com',
     LOG_LEVEL: 'error',
     SYNC_POLL_INTERVAL_MS: '0',
+    MANAGER_STATUS_SYNC_MS: '0',
     ...opts.env,
   });
   const box = createSecretBox(TEST_SECRET);

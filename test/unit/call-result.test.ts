@@ -51,6 +51,7 @@ describe('call result mapping', () => {
       const o = callOutcome({
         dialStatus: get('DIALSTATUS'),
         answeredTime: get('ANSWEREDTIME'),
+        answeredTimeMs: get('ANSWEREDTIME_MS'),
         dialedPeerNumber: get('DIALEDPEERNUMBER'),
         memberInterface: get('MEMBERINTERFACE'),
         queueStatus: get('QUEUESTATUS'),
@@ -75,6 +76,28 @@ describe('call result mapping', () => {
   });
 
   // GIVEN no status at all WHEN the caller hung up in an IVR or during /incoming THEN it is a missed call
+  // GIVEN "Dial, then Queue" as the shipped dialplan does it (values seen on a real Asterisk 22) WHEN the queue
+  // answered THEN the stale DIALSTATUS of the first Dial does not decide, and the member is credited.
+  it('decides from the last application: Dial not answered, then a queue member answered', () => {
+    const v = { ...none, dialStatus: 'NOANSWER', answeredTime: '5', answeredTimeMs: '5012', memberInterface: 'IAX2/102/102', dialedPeerNumber: '101/101' };
+    const o = callOutcome(v);
+    expect(o).to.deep.equal({ answered: true, result: 'answered', hangupStatus: 'answered', talkSeconds: 5, answeredBy: 'queue' });
+    expect(talkedLast(v, (c) => ['101', '102'].includes(c), o.answeredBy)).to.equal('102');
+    // Busy manager, then the queue: the same.
+    expect(callOutcome({ ...v, dialStatus: 'BUSY' }).answered).to.equal(true);
+    // A plain Dial answer with a stale member of an earlier queue: the Dial's peer talked last.
+    const dial = { ...none, dialStatus: 'ANSWER', answeredTime: '7', answeredTimeMs: '7000', memberInterface: 'IAX2/103/103', dialedPeerNumber: '101/101' };
+    expect(talkedLast(dial, () => true, callOutcome(dial).answeredBy)).to.equal('101');
+  });
+
+  // GIVEN "Dial, then Queue" WHEN nobody in the queue answered THEN the queue's outcome counts, not the Dial's.
+  it('decides from the last application: Dial not answered, then a queue nobody answered', () => {
+    expect(callOutcome({ ...none, dialStatus: 'BUSY', answeredTime: '0', answeredTimeMs: '0', queueStatus: 'TIMEOUT' })).to.include({ answered: false, result: 'no answer', hangupStatus: 'no answered' });
+    expect(callOutcome({ ...none, dialStatus: 'NOANSWER', answeredTime: '0', answeredTimeMs: '0' })).to.include({ answered: false, result: 'no answer', hangupStatus: 'cancel' });
+    // A Dial answered for 0.3 s on an Asterisk without ANSWEREDTIME_MS.
+    expect(callOutcome({ ...none, dialStatus: 'ANSWER', answeredTime: '0' })).to.include({ answered: true, talkSeconds: 0 });
+  });
+
   it('treats a call with no Dial or Queue as missed', () => {
     expect(callOutcome(none)).to.deep.equal({ answered: false, result: 'no answer', hangupStatus: 'cancel', talkSeconds: 0 });
     expect(callOutcome({ ...none, dialStatus: 'WEIRD' }).result).to.equal('unknown');

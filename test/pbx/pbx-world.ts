@@ -1,0 +1,154 @@
+/**
+ * Everything a PBX-tier scenario runs against: a real Asterisk 22 pbx + sim (lab.ts), the real service process
+ * set up with its own CLI, a fresh real PostgreSQL database, and the fake RetailCRM (the only fake: RetailCRM
+ * cannot be reached from here). When no Asterisk build is available the tier is skipped with the reason printed,
+ * unless RCRM_REQUIRE_PBX=1 (CI), where that is a failure.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { waitFor } from '../helpers/async.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+import { FakeRetailCrm, type FakeUser } from '../fakes/fake-retailcrm.js';
+import { AsteriskLab, findAsterisk, type LabOptions } from './lab.js';
+import { cliOk, freePort, ServiceProcess } from './service-process.js';
+
+export const ENTERPRISE = '0367';
+export const DID = '17175550100';
+export const SECRET = 'pbx-tier-secret-key-0123456789-abcdefghij';
+export const MANAGERS = { '101': 11, '102': 12, '103': 13 } as const;
+
+export interface PbxWorld {
+  readonly lab: AsteriskLab;
+  readonly crm: FakeRetailCrm;
+  readonly db: TestDatabase;
+  readonly env: Readonly<Record<string, string>>;
+  service: ServiceProcess;
+  readonly users: Readonly<Record<keyof typeof MANAGERS, FakeUser>>;
+  /** kill -9 or SIGTERM the service, then start it again with the same set-up. */
+  restartService(how: 'kill' | 'term'): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface WorldOptions {
+  readonly lab?: Partial<Omit<LabOptions, 'prefix' | 'runDir' | 'agiPort'>>;
+  readonly env?: Readonly<Record<string, string>>;
+  readonly enterpriseFlags?: readonly string[];
+}
+
+/** Starts the world, or skips the suite (this.skip()) when there is no Asterisk build and it is not required. */
+export async function startPbxWorld(ctx: Mocha.Context, opts: WorldOptions = {}): Promise<PbxWorld> {
+  const found = await findAsterisk();
+  if ('missing' in found) {
+    const why = `PBX tier not run: ${found.missing}`;
+    if (process.env['RCRM_REQUIRE_PBX'] === '1') throw new Error(`${why} (RCRM_REQUIRE_PBX=1)`);
+    console.log(`\n  *** ${why}; build it with test/pbx/build-asterisk.sh ***\n`);
+    ctx.skip();
+  }
+  const prefix = (found as { prefix: string }).prefix;
+  const runDir = await mkdtemp(path.join(os.tmpdir(), 'rcrm-pbx-'));
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'rcrm-pbx-data-'));
+  const db = await createTestDatabase();
+  const crm = await FakeRetailCrm.start();
+  const agiPort = await freePort();
+  const httpPort = await freePort();
+  let lab: AsteriskLab | undefined;
+  try {
+    lab = await AsteriskLab.start({ prefix, runDir, agiPort, ...opts.lab });
+    const env: Record<string, string> = {
+      DATABASE_URL: db.url,
+      DATA_DIR: dataDir,
+      SECRET_KEY: SECRET,
+      AGI_HOST: '127.0.0.1',
+      AGI_PORT: String(agiPort),
+      HTTP_HOST: '127.0.0.1',
+      HTTP_PORT: String(httpPort),
+      PUBLIC_URL: `http://127.0.0.1:${httpPort}`,
+      RECORDINGS_DIR: lab.recordingsDir,
+      LOG_LEVEL: 'info',
+      SYNC_POLL_INTERVAL_MS: '0',
+      OUTBOX_POLL_INTERVAL_MS: '200',
+      SHUTDOWN_DRAIN_MS: '5000',
+      ...opts.env,
+    };
+    const users = {
+      '101': crm.addUser({ id: MANAGERS['101'], firstName: 'Anna', lastName: 'Petrova', code: '101' }),
+      '102': crm.addUser({ id: MANAGERS['102'], firstName: 'Boris', lastName: 'Ivanov', code: '102' }),
+      '103': crm.addUser({ id: MANAGERS['103'], firstName: 'Vera', lastName: 'Sidorova', code: '103' }),
+    };
+    await cliOk(['migrate'], env);
+    await cliOk(['enterprise', 'add', '--number', ENTERPRISE, '--crm-url', crm.url, '--api-key', crm.apiKey, '--country', 'BY',
+      '--site', 'shop1', '--timezone', 'Europe/Minsk', ...(opts.enterpriseFlags ?? [])], env);
+    for (const [ext, id] of Object.entries(MANAGERS)) await cliOk(['extension', 'set', '--enterprise', ENTERPRISE, '--ext', ext, '--user-id', String(id)], env);
+    const service = await ServiceProcess.start(env);
+    const started = lab;
+    const world: PbxWorld = {
+      lab: started,
+      crm,
+      db,
+      env,
+      service,
+      users,
+      async restartService(how) {
+        if (how === 'kill') await world.service.kill();
+        else await world.service.stop();
+        world.service = await ServiceProcess.start(env);
+      },
+      async stop() {
+        await world.service.stop();
+        await started.stop();
+        await crm.close();
+        await db.drop();
+        await rm(runDir, { recursive: true, force: true });
+        await rm(dataDir, { recursive: true, force: true });
+      },
+    };
+    return world;
+  } catch (err) {
+    await lab?.stop();
+    await crm.close();
+    await db.drop();
+    throw err;
+  }
+}
+
+/** Waits for the call's history entry in the fake RetailCRM (the upload of the call whose phone is `phone`). */
+export async function uploadedCall(world: PbxWorld, match: (call: Record<string, unknown>) => boolean, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+  let found: Record<string, unknown> | undefined;
+  await waitFor('the call upload in RetailCRM', () => {
+    found = [...world.crm.account().calls.values()].find((c) => match(c as Record<string, unknown>)) as Record<string, unknown> | undefined;
+    return found !== undefined;
+  }, timeoutMs);
+  return found as Record<string, unknown>;
+}
+
+/** The call/event requests RetailCRM received for a call, in order. */
+export function callEvents(world: PbxWorld, externalId: string): Record<string, unknown>[] {
+  return world.crm.account().events.filter((e) => (e as Record<string, unknown>)['callExternalId'] === externalId) as Record<string, unknown>[];
+}
+
+/** /incoming and /outgoing times seen from Asterisk, per scenario, for the tier's summary. */
+const timings: { scenario: string; incoming: number[]; outgoing: number[] }[] = [];
+let lastSettled = 0;
+
+/**
+ * Ends a scenario: every channel gone (hung up if needed), and the FastAGI times Asterisk saw during it noted.
+ */
+export async function settle(world: PbxWorld, scenario: string): Promise<void> {
+  await world.lab.hangupAll();
+  await world.lab.waitIdle();
+  const incoming = world.lab.agiTimes('incoming', lastSettled);
+  const outgoing = world.lab.agiTimes('outgoing', lastSettled);
+  if (incoming.length + outgoing.length > 0) timings.push({ scenario, incoming, outgoing });
+  lastSettled = Date.now();
+}
+
+/** Prints what settle() noted: one line per scenario. */
+export function printTimings(suite: string): void {
+  if (timings.length === 0) return;
+  console.log(`\n    FastAGI times seen from Asterisk (${suite}), ms:`);
+  for (const t of timings.splice(0)) {
+    const parts = [t.incoming.length ? `/incoming ${t.incoming.join(', ')}` : '', t.outgoing.length ? `/outgoing ${t.outgoing.join(', ')}` : ''];
+    console.log(`      ${t.scenario}: ${parts.filter(Boolean).join('; ')}`);
+  }
+}
