@@ -26,6 +26,11 @@ export interface LabOptions {
   readonly ringSeconds?: number;
   readonly queueSeconds?: number;
   readonly memberRingSeconds?: number;
+  /**
+   * First of the 7 consecutive ports the lab takes on 127.0.0.1 (pbx IAX2, sim carrier, phones 101-103 over
+   * UDP; pbx and sim AMI over TCP). Default PBX_LAB_PORT_BASE or 4569, so two labs can run side by side.
+   */
+  readonly portBase?: number;
 }
 
 /** What a desk phone showed while it rang: the sim's channel for that phone, with the caller id it received. */
@@ -36,8 +41,12 @@ export interface PhoneRing {
   readonly at: number;
 }
 
-const PBX_AMI = { port: 5038, username: 'crm', secret: 'crmsecret' };
-const SIM_AMI = { port: 5039, username: 'sim', secret: 'simsecret' };
+const PBX_AMI = { username: 'crm', secret: 'crmsecret' };
+const SIM_AMI = { username: 'sim', secret: 'simsecret' };
+
+export function labPorts(base: number): Readonly<Record<string, number>> {
+  return { PBX_IAX: base, SIM_CARRIER: base + 1, SIM_101: base + 2, SIM_102: base + 3, SIM_103: base + 4, PBX_AMI: base + 5, SIM_AMI: base + 6 };
+}
 
 class Instance {
   private exited: Promise<void>;
@@ -133,6 +142,8 @@ export class AsteriskLab {
     readonly pbx: AmiClient,
     readonly sim: AmiClient,
     readonly recordingsDir: string,
+    /** The pbx's AMI port (user crm / crmsecret), for the service's click-to-call set-up. */
+    readonly pbxAmiPort: number,
   ) {
     sim.on('event', (m) => this.onSimEvent(m));
     pbx.on('event', (m) => {
@@ -143,7 +154,9 @@ export class AsteriskLab {
   static async start(opts: LabOptions): Promise<AsteriskLab> {
     const binary = path.join(opts.prefix, 'sbin', 'asterisk');
     const confDir = path.join(opts.runDir, 'etc');
+    const ports = labPorts(opts.portBase ?? Number(process.env['PBX_LAB_PORT_BASE'] ?? 4569));
     const values = {
+      ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
       ASTERISK_PREFIX: opts.prefix,
       ASTERISK_RUN: opts.runDir,
       CONFIG_DIR: confDir,
@@ -163,11 +176,11 @@ export class AsteriskLab {
     const simInstance = Instance.start('sim', binary, path.join(confDir, 'sim', 'asterisk.conf'));
     try {
       const [pbx, sim] = await Promise.all([
-        connectAmi(PBX_AMI.port, PBX_AMI.username, PBX_AMI.secret),
-        connectAmi(SIM_AMI.port, SIM_AMI.username, SIM_AMI.secret),
+        connectAmi(ports['PBX_AMI'] as number, PBX_AMI.username, PBX_AMI.secret),
+        connectAmi(ports['SIM_AMI'] as number, SIM_AMI.username, SIM_AMI.secret),
       ]);
       await Promise.all([pbxInstance.cli('core waitfullybooted'), simInstance.cli('core waitfullybooted')]);
-      return new AsteriskLab(pbxInstance, simInstance, pbx, sim, path.join(opts.runDir, 'pbx', 'spool', 'monitor'));
+      return new AsteriskLab(pbxInstance, simInstance, pbx, sim, path.join(opts.runDir, 'pbx', 'spool', 'monitor'), ports['PBX_AMI'] as number);
     } catch (err) {
       await Promise.all([pbxInstance.stop(), simInstance.stop()]);
       throw err;

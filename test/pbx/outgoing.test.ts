@@ -16,7 +16,7 @@ describe('pbx: outgoing calls and click-to-call on a real Asterisk 22', function
   before(async function () {
     this.timeout(240_000);
     world = await startPbxWorld(this, { enterpriseFlags: ['--external-phones', `shop1=${OUR_NUMBER}`, '--client-id', CLIENT_ID] });
-    await cliOk(['pbx', 'set', '--enterprise', ENTERPRISE, '--ami-host', '127.0.0.1', '--ami-port', '5038', '--ami-user', 'crm',
+    await cliOk(['pbx', 'set', '--enterprise', ENTERPRISE, '--ami-host', '127.0.0.1', '--ami-port', String(world.lab.pbxAmiPort), '--ami-user', 'crm',
       '--ami-secret', 'crmsecret', '--channel', 'IAX2/{ext}/{ext}', '--context', 'rcrm-click-to-call', '--originate-timeout', '6',
       '--outbound-callerid', OUR_NUMBER], world.env);
   });
