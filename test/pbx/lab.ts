@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AmiClient } from '../../src/ami/client.js';
 import type { AmiMessage } from '../../src/ami/codec.js';
@@ -31,6 +31,8 @@ export interface LabOptions {
    * UDP; pbx and sim AMI over TCP). Default PBX_LAB_PORT_BASE or 4569, so two labs can run side by side.
    */
   readonly portBase?: number;
+  /** The database cdr_pgsql writes the pbx's CDRs into (table asterisk_cdr); none: no CDRs in PostgreSQL. */
+  readonly cdrDatabaseUrl?: string;
 }
 
 /** What a desk phone showed while it rang: the sim's channel for that phone, with the caller id it received. */
@@ -111,6 +113,19 @@ async function render(src: string, dst: string, values: Readonly<Record<string, 
   }
 }
 
+/** cdr_pgsql.conf's connection settings from a postgres:// URL. */
+function cdrDatabase(url: string | undefined): Record<string, string> {
+  if (url === undefined) return {};
+  const u = new URL(url);
+  return {
+    CDR_PG_HOST: u.hostname,
+    CDR_PG_PORT: u.port || '5432',
+    CDR_PG_DBNAME: decodeURIComponent(u.pathname.slice(1)),
+    CDR_PG_USER: decodeURIComponent(u.username),
+    CDR_PG_PASSWORD: decodeURIComponent(u.password),
+  };
+}
+
 async function connectAmi(port: number, username: string, secret: string): Promise<AmiClient> {
   let last: unknown;
   const deadline = Date.now() + 30_000;
@@ -165,9 +180,11 @@ export class AsteriskLab {
       RING_SECONDS: String(opts.ringSeconds ?? 6),
       QUEUE_SECONDS: String(opts.queueSeconds ?? 8),
       MEMBER_RING_SECONDS: String(opts.memberRingSeconds ?? 6),
+      ...cdrDatabase(opts.cdrDatabaseUrl),
     };
     const labDir = path.join(projectRoot, 'test', 'pbx', 'lab');
     await render(path.join(labDir, 'pbx'), path.join(confDir, 'pbx'), values);
+    if (opts.cdrDatabaseUrl === undefined) await rm(path.join(confDir, 'pbx', 'cdr_pgsql.conf'));
     await render(path.join(labDir, 'sim'), path.join(confDir, 'sim'), values);
     for (const inst of ['pbx', 'sim']) {
       for (const sub of ['cache', 'lib', 'run', 'log', 'spool/monitor']) await mkdir(path.join(opts.runDir, inst, sub), { recursive: true });

@@ -54,7 +54,7 @@ export async function startPbxWorld(ctx: Mocha.Context, opts: WorldOptions = {})
   const httpPort = await freePort();
   let lab: AsteriskLab | undefined;
   try {
-    lab = await AsteriskLab.start({ prefix, runDir, agiPort, ...opts.lab });
+    lab = await AsteriskLab.start({ prefix, runDir, agiPort, cdrDatabaseUrl: db.url, ...opts.lab });
     const env: Record<string, string> = {
       DATABASE_URL: db.url,
       DATA_DIR: dataDir,
