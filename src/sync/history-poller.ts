@@ -11,6 +11,7 @@ import type { Customer, HistoryEntry, HistoryPage, HistoryQuery } from '../crm/t
 import { crmAccount } from '../calls/crm-caller-lookup.js';
 import { formatCrmDate } from '../calls/crm-date.js';
 import type { Enterprise, EnterpriseStore } from '../db/enterprise-store.js';
+import { withSessionLock } from '../db/advisory-lock.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 import { errorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -200,27 +201,12 @@ export class HistoryPoller {
     const enterprise =
       typeof enterpriseOrNumber === 'string' ? await this.o.enterprises.find(enterpriseOrNumber) : enterpriseOrNumber;
     if (!enterprise) return { polled: false, reason: 'unknown-enterprise' };
-    const lockKey = `rcrm-history-poll:${enterprise.number}`;
-    const client = await this.o.pool.connect();
-    let broken: Error | undefined;
-    try {
-      const { rows } = await client.query<{ ok: boolean }>('select pg_try_advisory_lock(hashtextextended($1, 0)) as ok', [
-        lockKey,
-      ]);
-      if (rows[0]?.ok !== true) return { polled: false, reason: 'locked' };
-      try {
-        const customers = await this.pollStream(client, enterprise, 'customers', signal);
-        const orders = await this.pollStream(client, enterprise, 'orders', signal);
-        return { polled: true, customers, orders };
-      } finally {
-        await client.query('select pg_advisory_unlock(hashtextextended($1, 0))', [lockKey]).catch((err: unknown) => {
-          // Destroying the connection ends the session, and with it the lock.
-          broken = err instanceof Error ? err : new Error(String(err));
-        });
-      }
-    } finally {
-      client.release(broken);
-    }
+    const polled = await withSessionLock(this.o.pool, `rcrm-history-poll:${enterprise.number}`, async (client) => {
+      const customers = await this.pollStream(client, enterprise, 'customers', signal);
+      const orders = await this.pollStream(client, enterprise, 'orders', signal);
+      return { polled: true as const, customers, orders };
+    });
+    return polled.locked ? polled.value : { polled: false, reason: 'locked' };
   }
 
   private async pollStream(
