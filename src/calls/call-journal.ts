@@ -42,6 +42,8 @@ export interface CallEnd {
   readonly hangupEvent: CallEvent;
   /** False when the enterprise sends no telephony events: the call is recorded here only. */
   readonly deliverToCrm: boolean;
+  /** Recorded from Asterisk's CDRs by the reconciler (src/reconcile/), not by /hangup. */
+  readonly reconciled?: boolean;
 }
 
 export interface StoredCall {
@@ -163,24 +165,25 @@ export class CallJournal {
    * yet delivered is dropped instead), and the history upload. A second /hangup for the same call (h-extension
    * and hangup handler both configured) changes nothing: the job keys deduplicate.
    */
-  async recordEnd(end: CallEnd): Promise<{ uploadJobId: number | null; hangupJobId: number | null }> {
+  async recordEnd(end: CallEnd): Promise<{ recorded: boolean; uploadJobId: number | null; hangupJobId: number | null }> {
     return inTransaction(this.pool, async (db) => {
       const { rowCount } = await db.query(
         `insert into calls (enterprise, linkedid, external_id, direction, phone, external_phone, site, ring_codes,
            started_at, ended_at, answered, result, hangup_status, manager_code, manager_user_id, duration_sec,
-           waiting_sec, recording_file, dial_status)
-         values ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+           waiting_sec, recording_file, dial_status, reconciled)
+         values ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
          on conflict (enterprise, linkedid) do update set ended_at = excluded.ended_at, answered = excluded.answered,
            result = excluded.result, hangup_status = excluded.hangup_status, manager_code = excluded.manager_code,
            manager_user_id = excluded.manager_user_id, duration_sec = excluded.duration_sec,
            waiting_sec = excluded.waiting_sec, recording_file = excluded.recording_file,
-           dial_status = excluded.dial_status, updated_at = now()
+           dial_status = excluded.dial_status, reconciled = excluded.reconciled, updated_at = now()
          where calls.ended_at is null`,
         [end.enterprise, end.linkedid, end.direction, end.phone, end.externalPhone, end.site, end.ringCodes,
           end.startedAt, end.endedAt, end.answered, end.result, end.hangupStatus, end.managerCode, end.managerUserId,
-          end.durationSec, end.waitingSec, end.recordingFile, end.dialStatus],
+          end.durationSec, end.waitingSec, end.recordingFile, end.dialStatus, end.reconciled === true],
       );
-      if ((rowCount ?? 0) === 0 || !end.deliverToCrm) return { uploadJobId: null, hangupJobId: null };
+      const recorded = (rowCount ?? 0) > 0;
+      if (!recorded || !end.deliverToCrm) return { recorded, uploadJobId: null, hangupJobId: null };
       const hangupJobId = await this.hangupEvent(db, end);
       const uploadJobId = await enqueueJob(db, {
         enterprise: end.enterprise,
@@ -190,7 +193,7 @@ export class CallJournal {
         runAt: new Date(end.endedAt.getTime() + (end.recordingFile ? UPLOAD_DELAY_MS : 0)),
       });
       await notifyOutbox(db, end.enterprise);
-      return { uploadJobId, hangupJobId };
+      return { recorded, uploadJobId, hangupJobId };
     });
   }
 

@@ -8,14 +8,13 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorCode } from '../errors.js';
 import { EXTENSION_CODE } from '../db/extension-store.js';
-import type { CallEvent, UploadCall } from '../crm/types.js';
 import { resolveRecordingPath } from '../recordings/recording-path.js';
 import type { AgiChannel } from './agi-channel.js';
+import { buildCallEnd } from './call-end.js';
 import type { CallJournal, StoredCall } from './call-journal.js';
 import { readCall, resolveEnterprise, type CallContext, type CallContextDeps } from './call-context.js';
 import { callOutcome, endpointOf, epochOfUniqueid, parseRingCodes, talkedLast, type HangupVariables } from './call-result.js';
 import { readChannelVariables } from './channel-facts.js';
-import { formatCrmDate } from './crm-date.js';
 import type { EnterpriseDirectory, EnterpriseView } from './enterprise-directory.js';
 import { normalisePhone } from './phone-number.js';
 
@@ -93,7 +92,7 @@ export async function handleHangup(session: AgiChannel, deps: HangupDeps): Promi
  * The recording to link, relative to RECORDINGS_DIR: MixMonitor creates the file when it starts, so a file that
  * does not exist now never will (wrong RECORDINGS_DIR, recording on another host): do not wait for it.
  */
-async function existingRecording(recordingsDir: string, reported: string, log: CallContext['log']): Promise<string | null> {
+export async function existingRecording(recordingsDir: string, reported: string, log: CallContext['log']): Promise<string | null> {
   if (reported === '') return null;
   const relative = await resolveRecordingPath(recordingsDir, reported).catch(() => null);
   if (relative === null) {
@@ -162,7 +161,6 @@ export function decideCallEnd(
   else if (outcome.answered) managerCode = talkedLast(hv, isExtension, outcome.answeredBy) ?? (transferer !== undefined && isExtension(transferer) ? transferer : undefined);
   // A missed call belongs to the manager it was routed to; a call that rang a whole group belongs to nobody.
   else managerCode = isExtension(routed) ? routed : start?.ringCodes.length === 1 && isExtension(start.ringCodes[0] as string) ? start.ringCodes[0] : undefined;
-  const managerUserId = managerCode !== undefined ? (view.userByExtension.get(managerCode) ?? null) : null;
 
   const endedAt = new Date(nowMs);
   const epochStart = epochOfUniqueid(linkedid);
@@ -173,57 +171,22 @@ export function decideCallEnd(
   const answeredAt = answeredAtMs(vars.RCRM_ANSWERED_AT);
   const measured = outcome.answered && answeredAt !== undefined && answeredAt <= nowMs ? Math.round((nowMs - answeredAt) / 1000) : outcome.talkSeconds;
   const talk = outcome.answered ? Math.min(measured, total || measured) : 0;
-  const waiting = Math.max(0, total - talk);
 
-  const recordingFile = outcome.answered ? recordingPath : null;
-  const externalPhone = start?.externalPhone ?? null;
-  const site = start?.site ?? e.site;
-
-  const upload: UploadCall = {
-    date: formatCrmDate(startedAt, e.settings.crmTimezone),
-    type: direction,
-    phone,
-    result: outcome.result,
-    duration: talk,
-    durationWaiting: waiting,
-    externalId: linkedid,
-    ...(managerCode !== undefined ? { code: managerCode } : {}),
-    ...(managerUserId !== null ? { userId: managerUserId } : {}),
-    ...(externalPhone ? { externalPhone } : {}),
-    ...(site ? { site } : {}),
-  };
-  // The hangup event goes to every extension whose popup opened, so none stays open.
-  const codes = ringCodes.length > 0 ? [...ringCodes] : direction === 'out' ? (managerCode ? [managerCode] : []) : routed ? [routed] : [];
-  const hangupEvent: CallEvent = {
-    type: 'hangup',
-    phone,
-    hangupStatus: outcome.hangupStatus,
-    callExternalId: linkedid,
-    ...(codes.length > 0 ? { codes } : {}),
-    ...(externalPhone ? { externalPhone } : {}),
-    ...(site ? { site } : {}),
-  };
-  return {
-    enterprise: e.number,
+  return buildCallEnd(view, {
     linkedid,
     direction,
     phone,
-    externalPhone,
-    site,
+    externalPhone: start?.externalPhone ?? null,
+    site: start?.site ?? e.site,
     startedAt,
     endedAt,
-    answered: outcome.answered,
-    result: outcome.result,
-    hangupStatus: outcome.hangupStatus,
-    managerCode: managerCode ?? null,
-    managerUserId,
+    outcome,
+    managerCode,
     ringCodes,
-    durationSec: talk,
-    waitingSec: waiting,
-    recordingFile,
+    routed,
+    talkSec: talk,
+    waitingSec: Math.max(0, total - talk),
+    recordingFile: recordingPath,
     dialStatus: vars.DIALSTATUS ?? null,
-    upload,
-    hangupEvent,
-    deliverToCrm: e.settings.telephonyEvents,
-  };
+  });
 }
