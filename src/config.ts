@@ -44,6 +44,12 @@ export interface Config {
   readonly syncPollIntervalMs: number;
   /** How often managers' statuses are read from RetailCRM (0: only changeUserStatusUrl callbacks). */
   readonly managerStatusSyncMs: number;
+  /** Calls reconciled from Asterisk's CDRs (docs/reconcile.md): pass interval (0: off), look-back, grace. */
+  readonly reconcile: {
+    readonly intervalMs: number;
+    readonly windowMs: number;
+    readonly graceMs: number;
+  };
   readonly outbox: {
     readonly concurrency: number;
     readonly pollIntervalMs: number;
@@ -147,6 +153,11 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     dbCallPoolMax: r.int('DB_CALL_POOL_MAX', 4, 1, 100),
     syncPollIntervalMs: r.int('SYNC_POLL_INTERVAL_MS', 60_000, 0, 86_400_000),
     managerStatusSyncMs: r.int('MANAGER_STATUS_SYNC_MS', 60_000, 0, 86_400_000),
+    reconcile: Object.freeze({
+      intervalMs: r.int('RECONCILE_INTERVAL_MS', 60_000, 0, 86_400_000),
+      windowMs: r.int('RECONCILE_WINDOW_MS', 86_400_000, 60_000, 31 * 86_400_000),
+      graceMs: r.int('RECONCILE_GRACE_MS', 60_000, 0, 86_400_000),
+    }),
     outbox: Object.freeze({
       concurrency: r.int('OUTBOX_CONCURRENCY', 4, 1, 64),
       pollIntervalMs: r.int('OUTBOX_POLL_INTERVAL_MS', 1_000, 10, 600_000),

@@ -36,6 +36,8 @@ import { CustomerRefresher } from './sync/customer-refresh.js';
 import { HistoryPoller } from './sync/history-poller.js';
 import { OrderRefresher } from './sync/order-refresh.js';
 import { registerWebhookRoutes } from './sync/webhook-routes.js';
+import { ReconcileMetrics } from './reconcile/reconcile-metrics.js';
+import { Reconciler } from './reconcile/reconciler.js';
 import { createAnalyticsQueries } from './analytics/analytics-queries.js';
 import { registerAnalyticsRoutes } from './analytics/analytics-routes.js';
 import { RetailCrmClient } from './crm/client.js';
@@ -265,6 +267,23 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     if (config.syncPollIntervalMs > 0) {
       poller.start();
       cleanups.push(() => poller.stop());
+    }
+    if (config.reconcile.intervalMs > 0) {
+      const reconcileMetrics = new ReconcileMetrics();
+      metrics.addCollector(() => reconcileMetrics.lines());
+      const reconciler = new Reconciler({
+        pool,
+        enterprises,
+        directory: new EnterpriseDirectory(enterprises, extensions),
+        journal,
+        customers,
+        recordingsDir: config.recordingsDir,
+        logger,
+        ...config.reconcile,
+        metrics: reconcileMetrics,
+      });
+      reconciler.start();
+      cleanups.push(() => reconciler.stop());
     }
     if (config.managerStatusSyncMs > 0) {
       const statusSync = new ManagerStatusSync({ crm, enterprises, statuses: managerStatus, logger, intervalMs: config.managerStatusSyncMs });
