@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'AMI_ACTION'
   | 'AMI_PROTOCOL'
   | 'DB_MIGRATION'
+  | 'RECONCILE_LOCKED'
   | 'SHUTTING_DOWN';
 
 export class AppError extends Error {
@@ -217,6 +218,13 @@ export class AmiProtocolError extends AppError {
 export class MigrationError extends AppError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('DB_MIGRATION', message, options);
+  }
+}
+
+/** Another reconciler (a running service) holds the enterprise's reconcile lock. */
+export class ReconcileLockedError extends AppError {
+  constructor(enterprise: string) {
+    super('RECONCILE_LOCKED', `enterprise ${enterprise} is being reconciled right now (by a running service); try again`);
   }
 }
 
