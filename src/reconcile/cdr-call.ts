@@ -31,9 +31,12 @@ export interface CdrRow {
   readonly direction: string;
 }
 
-/** CDR disposition → (calls/upload result, call/event hangupStatus); docs/call-results.md. */
+/**
+ * The last CDR's disposition of a call nobody talked in → (calls/upload result, call/event hangupStatus);
+ * docs/call-results.md. ANSWERED there means the PBX itself answered (an IVR) and the caller hung up in it.
+ */
 export const DISPOSITION_TABLE: Readonly<Record<string, readonly [CallResult, HangupStatus]>> = Object.freeze({
-  ANSWERED: ['answered', 'answered'],
+  ANSWERED: ['no answer', 'cancel'],
   'NO ANSWER': ['no answer', 'no answered'],
   BUSY: ['busy', 'busy'],
   FAILED: ['failed', 'failed'],
