@@ -120,6 +120,24 @@ describe('reconciler on real PostgreSQL', () => {
     expect(await store.unknownEnterprises(window, 100)).to.deep.equal([{ enterprise: '0999', linkedid: `${T - 900}.3` }]);
   });
 
+  // GIVEN a PBX host writing into its own schema (docs/reconcile.md: a child table of asterisk_cdr) WHEN a pass
+  // runs THEN its calls are found like the others
+  it('reads the CDRs of a PBX host writing into its own schema', async () => {
+    await db.pool.query('create schema pbx1; create table pbx1.asterisk_cdr () inherits (public.asterisk_cdr)');
+    try {
+      await db.pool.query(
+        `insert into pbx1.asterisk_cdr (src, dst, channel, dstchannel, lastapp, start, answer, "end", duration, billsec,
+           disposition, linkedid, sequence, rcrm_enterprise, rcrm_direction)
+         values ('375291234567', '17175550100', 'IAX2/trunk-1', 'IAX2/102-2', 'Dial', $1, $2, $3, 20, 10, 'ANSWERED', $4, 1, $5, 'in')`,
+        [T - 520, T - 510, T - 500, `pbx1-${T - 520}.7`, ENTERPRISE],
+      );
+      const pass = await reconciler().reconcileEnterprise(ENTERPRISE);
+      expect(pass.reconciled && pass.calls.map((c) => [c.linkedid, c.outcome, c.manager])).to.deep.equal([[`pbx1-${T - 520}.7`, 'recorded', '102']]);
+    } finally {
+      await db.pool.query('drop schema pbx1 cascade');
+    }
+  });
+
   // GIVEN a missed call WHEN reconciled THEN a reconciled call row, an upload job, no popup, and the counters
   it('records a call once, marked reconciled, counted', async () => {
     const linkedid = `${T - 600}.1`;
