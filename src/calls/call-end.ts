@@ -9,14 +9,8 @@ import type { Outcome } from './call-result.js';
 import { formatCrmDate } from './crm-date.js';
 import type { EnterpriseView } from './enterprise-directory.js';
 
-export interface CallEndFacts {
-  readonly linkedid: string;
-  readonly direction: 'in' | 'out';
-  readonly phone: string;
-  readonly externalPhone: string | null;
-  readonly site: string | null;
-  readonly startedAt: Date;
-  readonly endedAt: Date;
+export interface CallEndFacts
+  extends Pick<CallEnd, 'linkedid' | 'direction' | 'phone' | 'externalPhone' | 'site' | 'startedAt' | 'endedAt' | 'dialStatus' | 'reconciled'> {
   readonly outcome: Pick<Outcome, 'answered' | 'result' | 'hangupStatus'>;
   /** Who handled the call (a mapped extension), if anyone. */
   readonly managerCode: string | undefined;
@@ -28,8 +22,6 @@ export interface CallEndFacts {
   readonly waitingSec: number;
   /** Relative to RECORDINGS_DIR; linked only when the call was answered. */
   readonly recordingFile: string | null;
-  readonly dialStatus: string | null;
-  readonly reconciled?: boolean;
 }
 
 export function buildCallEnd(view: EnterpriseView, f: CallEndFacts): CallEnd {
