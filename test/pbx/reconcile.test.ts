@@ -16,6 +16,8 @@ describe('pbx: calls reconciled from Asterisk CDRs', function () {
   before(async function () {
     this.timeout(240_000);
     world = await startPbxWorld(this, { env: { ...RECONCILE_ENV, OUTBOX_RETRY_CAP_MS: '1000' } });
+    // the lab's modules.conf loads cdr_pgsql, connected to the world's database (cdr_pgsql.conf from lab.ts)
+    expect(await world.lab.pbxInstance.cli('cdr show pgsql status')).to.match(/Connected to .* using table asterisk_cdr/);
   });
   after(async function () {
     this.timeout(60_000);

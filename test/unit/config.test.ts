@@ -34,6 +34,17 @@ describe('config', () => {
     }
   });
 
+  // GIVEN the reconciler's variables WHEN unset, set, 0 or out of range THEN defaults, values, off, refused
+  it('reads the reconciler settings', () => {
+    expect(loadConfig({}).reconcile).to.deep.equal({ intervalMs: 60_000, windowMs: 86_400_000, graceMs: 60_000 });
+    expect(loadConfig({ RECONCILE_INTERVAL_MS: '0', RECONCILE_WINDOW_MS: '3600000', RECONCILE_GRACE_MS: '0' }).reconcile).to.deep.equal({
+      intervalMs: 0,
+      windowMs: 3_600_000,
+      graceMs: 0,
+    });
+    expect(() => loadConfig({ RECONCILE_WINDOW_MS: '1000', RECONCILE_GRACE_MS: '-1' })).to.throw(ConfigError, /RECONCILE_WINDOW_MS[\s\S]*RECONCILE_GRACE_MS|RECONCILE_GRACE_MS[\s\S]*RECONCILE_WINDOW_MS/);
+  });
+
   // GIVEN PUBLIC_URL with a trailing slash WHEN parsed THEN it is trimmed so paths join cleanly
   it('trims the public URL', () => {
     expect(loadConfig({ PUBLIC_URL: 'https://pbx.example.com/' }).publicUrl).to.equal('https://pbx.example.com');
