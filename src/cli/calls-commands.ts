@@ -29,7 +29,8 @@ export function parseSince(value: string, now: number): number {
 }
 
 export function formatReconciledCall(c: ReconciledCall): string {
-  if (c.outcome === 'empty') return `${c.linkedid}\tno usable CDR`;
+  if (c.outcome === 'empty') return `-\t${c.linkedid}\tno usable CDR`;
+  if (c.outcome === 'failed') return `-\t${c.linkedid}\tnot recorded: see the log; tried again by the next pass`;
   return [
     c.startedAt?.toISOString() ?? '-',
     c.linkedid,
@@ -66,11 +67,13 @@ export async function callsCommand(ctx: CliContext, sub: string | undefined, arg
     throw pass.reason === 'unknown-enterprise' ? new EnterpriseUnknownError(enterprise) : new ReconcileLockedError(enterprise);
   }
   for (const c of pass.calls) ctx.io.out(formatReconciledCall(c));
-  const recorded = pass.calls.filter((c) => c.outcome === 'recorded').length;
+  const count = (outcome: ReconciledCall['outcome']): number => pass.calls.filter((c) => c.outcome === outcome).length;
   const window = `${new Date(since).toISOString()} .. ${ctx.config.reconcile.graceMs / 1000}s ago`;
+  const failed = count('failed') + count('empty');
   ctx.io.out(
     pass.calls.length === 0
       ? `no call missing from the journal (CDRs ended ${window})`
-      : `${pass.calls.length} call(s) missing from the journal (CDRs ended ${window}): ${recorded} recorded, ${pass.calls.length - recorded} already recorded meanwhile`,
+      : `${pass.calls.length} call(s) missing from the journal (CDRs ended ${window}): ${count('recorded')} recorded, ` +
+          `${count('already')} already recorded meanwhile${failed > 0 ? `, ${failed} not recorded` : ''}`,
   );
 }

@@ -43,10 +43,13 @@ export interface ReconcilerOptions {
   readonly metrics?: Pick<ReconcileMetrics, 'inc' | 'pass'>;
 }
 
-/** One call a pass found. `already`: /hangup (or another reconciler) recorded it meanwhile. */
+/**
+ * One call a pass found. `already`: /hangup (or another reconciler) recorded it meanwhile; `empty`: no CDR could
+ * be read; `failed`: recording it failed (logged; tried again next pass).
+ */
 export interface ReconciledCall {
   readonly linkedid: string;
-  readonly outcome: 'recorded' | 'already' | 'empty';
+  readonly outcome: 'recorded' | 'already' | 'empty' | 'failed';
   readonly direction?: 'in' | 'out';
   readonly phone?: string;
   readonly result?: string;
@@ -122,7 +125,13 @@ export class Reconciler {
       const calls: ReconciledCall[] = [];
       for (const linkedid of linkedids) {
         if (this.stopped) break;
-        calls.push(await this.reconcileCall(enterprise.number, linkedid, rows.get(linkedid) ?? []));
+        try {
+          calls.push(await this.reconcileCall(enterprise.number, linkedid, rows.get(linkedid) ?? []));
+        } catch (err) {
+          // One call that cannot be recorded must not hold back the others; it is tried again next pass.
+          this.o.logger.warn('cannot reconcile a call', { enterprise: enterprise.number, call: linkedid, code: errorCode(err), err });
+          calls.push({ linkedid, outcome: 'failed' });
+        }
       }
       return calls;
     });

@@ -64,7 +64,7 @@ describe('reconciler on real PostgreSQL', () => {
       directory: new EnterpriseDirectory(enterprises, new ExtensionStore(db.pool)),
       journal: {
         find: journal?.find ?? ((e, l) => real.find(e, l)),
-        recordEnd: (end) => real.recordEnd(end),
+        recordEnd: journal?.recordEnd ?? ((end) => real.recordEnd(end)),
         requestCustomer: (...a) => real.requestCustomer(...a),
       },
       customers: new CustomerStore(db.pool),
@@ -202,6 +202,26 @@ describe('reconciler on real PostgreSQL', () => {
     const { rows } = await db.pool.query('select reconciled from calls');
     expect(rows).to.deep.equal([{ reconciled: false }]);
     expect(await uploads()).to.have.length(0);
+  });
+
+  // GIVEN one call that cannot be recorded WHEN a pass runs THEN the others are recorded, it is tried next pass
+  it('one failing call does not hold back the others', async () => {
+    await insertCdr(`${T - 700}.1`, { endAgo: 600 });
+    await insertCdr(`${T - 600}.2`, { endAgo: 500 });
+    const real = new CallJournal(db.pool);
+    let broken = true;
+    const r = reconciler(undefined, {
+      recordEnd: async (end) => {
+        if (broken && end.linkedid === `${T - 700}.1`) throw new Error('disk full');
+        return real.recordEnd(end);
+      },
+    });
+    const first = await r.reconcileEnterprise(ENTERPRISE);
+    expect(first.reconciled && first.calls.map((c) => [c.linkedid, c.outcome])).to.deep.equal([[`${T - 700}.1`, 'failed'], [`${T - 600}.2`, 'recorded']]);
+    expect(logLines.filter((l) => l['message'] === 'cannot reconcile a call').map((l) => l['call'])).to.deep.equal([`${T - 700}.1`]);
+    broken = false;
+    const second = await r.reconcileEnterprise(ENTERPRISE);
+    expect(second.reconciled && second.calls.map((c) => [c.linkedid, c.outcome])).to.deep.equal([[`${T - 700}.1`, 'recorded']]);
   });
 
   // GIVEN CDRs naming an enterprise nobody knows WHEN passes run THEN one log line per call, however many passes
