@@ -257,11 +257,12 @@ export class AsteriskLab {
     await waitFor('the lab to have no channels', async () => (await this.channels('pbx')).length === 0 && (await this.channels('sim')).length === 0, timeoutMs);
   }
 
-  /** The pbx channel of a desk phone's leg that is up and bridged now (`IAX2/101-…`): ready to transfer. */
+  /** The pbx channel of a desk phone's leg that is up and bridged with its peer now: ready to transfer. */
   async pbxChannelOf(phone: string): Promise<string | undefined> {
     const list = await this.channels('pbx');
+    const bridged = (id: string): boolean => id !== '' && list.filter((c) => c.get('BridgeId') === id).length >= 2;
     return list
-      .find((c) => (c.get('Channel') ?? '').startsWith(`IAX2/${phone}-`) && c.get('ChannelStateDesc') === 'Up' && (c.get('BridgeId') ?? '') !== '')
+      .find((c) => (c.get('Channel') ?? '').startsWith(`IAX2/${phone}-`) && c.get('ChannelStateDesc') === 'Up' && bridged(c.get('BridgeId') ?? ''))
       ?.get('Channel');
   }
 
