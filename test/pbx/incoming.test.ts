@@ -3,24 +3,12 @@
  * phones; the real service process answers FastAGI; the fake RetailCRM records what it was told.
  */
 import { expect } from 'chai';
-import { DID, MANAGERS, printTimings, settle, startPbxWorld, uploadedCall, callEvents, type PbxWorld } from './pbx-world.js';
+import { DID, MANAGERS, callEvents, uploadedCall, usePbxWorld, type PbxWorld } from './pbx-world.js';
 
 describe('pbx: incoming calls on a real Asterisk 22', function () {
   this.timeout(120_000);
   let world: PbxWorld;
-
-  before(async function () {
-    this.timeout(240_000);
-    world = await startPbxWorld(this);
-  });
-  after(async function () {
-    this.timeout(60_000);
-    printTimings(this.test?.parent?.title ?? '');
-    await world?.stop();
-  });
-  afterEach(async function () {
-    if (world) await settle(world, this.currentTest?.title ?? '');
-  });
+  usePbxWorld((w) => (world = w));
 
   // GIVEN a known customer whose manager is 101 WHEN 101 answers THEN the phone showed the name, the call is
   // answered by 101 with the talk time, and the popups opened and closed for 101.

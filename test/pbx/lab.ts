@@ -5,6 +5,8 @@
  * what the phones showed is read from the sim's Newchannel events.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import net from 'node:net';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -111,6 +113,28 @@ async function render(src: string, dst: string, values: Readonly<Record<string, 
   }
 }
 
+/** Fails with a clear message when a lab port is taken (a lab left running by a killed test run, say). */
+async function assertPortsFree(ports: Readonly<Record<string, number>>): Promise<void> {
+  for (const [name, port] of Object.entries(ports)) {
+    const tcp = name.endsWith('_AMI');
+    const free = await new Promise<boolean>((resolve) => {
+      if (tcp) {
+        const server = net.createServer();
+        server.once('error', () => resolve(false));
+        server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+      } else {
+        const socket = dgram.createSocket('udp4');
+        socket.once('error', () => resolve(false));
+        socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
+      }
+    });
+    if (!free) {
+      throw new Error(`PBX lab: 127.0.0.1:${port} (${name}) is taken; is an old lab still running (pkill -f 'asterisk -C')? ` +
+        'Or set PBX_LAB_PORT_BASE to another range.');
+    }
+  }
+}
+
 async function connectAmi(port: number, username: string, secret: string): Promise<AmiClient> {
   let last: unknown;
   const deadline = Date.now() + 30_000;
@@ -166,6 +190,7 @@ export class AsteriskLab {
       QUEUE_SECONDS: String(opts.queueSeconds ?? 8),
       MEMBER_RING_SECONDS: String(opts.memberRingSeconds ?? 6),
     };
+    await assertPortsFree(ports);
     const labDir = path.join(projectRoot, 'test', 'pbx', 'lab');
     await render(path.join(labDir, 'pbx'), path.join(confDir, 'pbx'), values);
     await render(path.join(labDir, 'sim'), path.join(confDir, 'sim'), values);

@@ -36,6 +36,34 @@ export interface WorldOptions {
   readonly enterpriseFlags?: readonly string[];
 }
 
+/**
+ * Registers the suite's hooks: the world started before its tests (then `setUp`), each scenario settled after
+ * it (`beforeSettle` first, e.g. RetailCRM back to normal), the timings printed and the world stopped at the end.
+ * `use` receives the world once it is up.
+ */
+export function usePbxWorld(
+  use: (world: PbxWorld) => void,
+  opts: WorldOptions & { setUp?: (world: PbxWorld) => Promise<void>; beforeSettle?: (world: PbxWorld) => void } = {},
+): void {
+  let world: PbxWorld | undefined;
+  before(async function () {
+    this.timeout(240_000);
+    world = await startPbxWorld(this, opts);
+    use(world);
+    await opts.setUp?.(world);
+  });
+  after(async function () {
+    this.timeout(60_000);
+    printTimings(this.test?.parent?.title ?? '');
+    await world?.stop();
+  });
+  afterEach(async function () {
+    if (!world) return;
+    opts.beforeSettle?.(world);
+    await settle(world, this.currentTest?.title ?? '');
+  });
+}
+
 /** Starts the world, or skips the suite (this.skip()) when there is no Asterisk build and it is not required. */
 export async function startPbxWorld(ctx: Mocha.Context, opts: WorldOptions = {}): Promise<PbxWorld> {
   const found = await findAsterisk();

@@ -5,29 +5,16 @@
  */
 import { expect } from 'chai';
 import { waitFor } from '../helpers/async.js';
-import { DID, MANAGERS, callEvents, printTimings, settle, startPbxWorld, uploadedCall, type PbxWorld } from './pbx-world.js';
+import { DID, MANAGERS, callEvents, uploadedCall, usePbxWorld, type PbxWorld } from './pbx-world.js';
 
 const BUDGET_MS = 1500;
 
 describe('pbx: failures around a real Asterisk 22', function () {
   this.timeout(150_000);
   let world: PbxWorld;
-
-  before(async function () {
-    this.timeout(240_000);
-    world = await startPbxWorld(this, {
-      env: { LOOKUP_BUDGET_MS: String(BUDGET_MS), CRM_TIMEOUT_MS: '3000', OUTBOX_RETRY_CAP_MS: '1000' },
-    });
-  });
-  after(async function () {
-    this.timeout(60_000);
-    printTimings(this.test?.parent?.title ?? '');
-    await world?.stop();
-  });
-  afterEach(async function () {
-    if (!world) return;
-    world.crm.setMode('normal');
-    await settle(world, this.currentTest?.title ?? '');
+  usePbxWorld((w) => (world = w), {
+    env: { LOOKUP_BUDGET_MS: String(BUDGET_MS), CRM_TIMEOUT_MS: '3000', OUTBOX_RETRY_CAP_MS: '1000' },
+    beforeSettle: (w) => w.crm.setMode('normal'),
   });
 
   function uploadsOf(phone: string): unknown[] {

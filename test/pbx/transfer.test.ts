@@ -4,24 +4,12 @@
  */
 import { expect } from 'chai';
 import { waitFor } from '../helpers/async.js';
-import { DID, MANAGERS, callEvents, printTimings, settle, startPbxWorld, uploadedCall, type PbxWorld } from './pbx-world.js';
+import { DID, MANAGERS, callEvents, uploadedCall, usePbxWorld, type PbxWorld } from './pbx-world.js';
 
 describe('pbx: transfers on a real Asterisk 22', function () {
   this.timeout(120_000);
   let world: PbxWorld;
-
-  before(async function () {
-    this.timeout(240_000);
-    world = await startPbxWorld(this);
-  });
-  after(async function () {
-    this.timeout(60_000);
-    printTimings(this.test?.parent?.title ?? '');
-    await world?.stop();
-  });
-  afterEach(async function () {
-    if (world) await settle(world, this.currentTest?.title ?? '');
-  });
+  usePbxWorld((w) => (world = w));
 
   async function answeredBy101(phone: string, talk101: number, talk102: number): Promise<string> {
     world.crm.addCustomer({ firstName: 'Trans', lastName: 'Ferred', phones: [phone], managerId: MANAGERS['101'] });
