@@ -150,9 +150,15 @@ export async function uploadedCall(world: PbxWorld, match: (call: Record<string,
   return found as Record<string, unknown>;
 }
 
-/** The call/event requests RetailCRM received for a call, in order. */
-export function callEvents(world: PbxWorld, externalId: string): Record<string, unknown>[] {
-  return world.crm.account().events.filter((e) => (e as Record<string, unknown>)['callExternalId'] === externalId) as Record<string, unknown>[];
+/**
+ * The call/event requests RetailCRM received for a call, in order, once its hangup event has arrived (it is
+ * delivered beside the upload, so it may come a moment after it).
+ */
+export async function callEvents(world: PbxWorld, externalId: string): Promise<Record<string, unknown>[]> {
+  const events = (): Record<string, unknown>[] =>
+    world.crm.account().events.filter((e) => (e as Record<string, unknown>)['callExternalId'] === externalId) as Record<string, unknown>[];
+  await waitFor('the hangup event in RetailCRM', () => events().some((e) => e['type'] === 'hangup'), 20_000);
+  return events();
 }
 
 /** /incoming and /outgoing times seen from Asterisk, per scenario, for the tier's summary. */

@@ -96,7 +96,7 @@ describe('pbx: failures around a real Asterisk 22', function () {
       const call = await uploadedCall(world, (c) => c['phone'] === phone);
       expect(call).to.include({ result: 'answered', code: '102' });
       expect(call['durationWaiting']).to.be.below(5);
-      const events = callEvents(world, String(call['externalId']));
+      const events = await callEvents(world, String(call['externalId']));
       expect(events[0]?.['codes']).to.have.members(['101', '102', '103']);
     } finally {
       world.users['101'].status = 'free';

@@ -21,9 +21,9 @@ describe('pbx: transfers on a real Asterisk 22', function () {
     return channel as string;
   }
 
-  function expectTransferredTo102(call: Record<string, unknown>): void {
+  async function expectTransferredTo102(call: Record<string, unknown>): Promise<void> {
     expect(call).to.include({ type: 'in', result: 'answered', code: '102', userId: MANAGERS['102'] });
-    const events = callEvents(world, String(call['externalId']));
+    const events = await callEvents(world, String(call['externalId']));
     const popups = events.filter((e) => e['type'] === 'in');
     expect(popups.map((e) => e['codes'])).to.deep.equal([['101'], ['102']]);
     const hangup = events.filter((e) => e['type'] === 'hangup');
@@ -39,7 +39,7 @@ describe('pbx: transfers on a real Asterisk 22', function () {
     const channel = await answeredBy101(phone, 60, 4);
     await world.lab.pbx.action('BlindTransfer', { Channel: channel, Context: 'from-internal', Exten: '102' });
     const call = await uploadedCall(world, (c) => c['phone'] === phone);
-    expectTransferredTo102(call);
+    await expectTransferredTo102(call);
     expect(call['duration']).to.be.within(5, 10);
   });
 
@@ -50,6 +50,6 @@ describe('pbx: transfers on a real Asterisk 22', function () {
     const channel = await answeredBy101(phone, 5, 9);
     await world.lab.pbx.action('Atxfer', { Channel: channel, Context: 'from-internal', Exten: '102' });
     const call = await uploadedCall(world, (c) => c['phone'] === phone);
-    expectTransferredTo102(call);
+    await expectTransferredTo102(call);
   });
 });
