@@ -15,7 +15,7 @@ import { enterpriseCommand, extensionCommand } from './cli/enterprise-commands.j
 import { OUTBOX_USAGE, outboxCommand } from './cli/outbox-commands.js';
 import { pbxCommand, registerCommand, unregisterCommand, usersCommand } from './cli/clicktocall-commands.js';
 import { REPORT_USAGE, reportCommand } from './cli/report-command.js';
-import { startService, type Service } from './main.js';
+import type { Service } from './main.js';
 import { installSignalHandlers } from './shutdown.js';
 import { createPool } from './db/pool.js';
 import { migrate } from './db/migrate.js';
@@ -141,6 +141,8 @@ function oneLine(err: unknown): string {
 /** `serve`: signals are handled from the first moment, so a SIGTERM during start still ends in a clean stop. */
 async function serve(config: Config): Promise<number> {
   const logger = createLogger({ level: config.logLevel });
+  // The service's modules are loaded only for `serve`: the other commands start faster without them.
+  const { startService } = await import('./main.js');
   let service: Service | undefined;
   const starting = startService(config, logger).then((s) => (service = s));
   installSignalHandlers(async (reason) => (await starting).stop(reason), logger, { onForce: () => service?.forceStop() });
