@@ -107,6 +107,16 @@ describe('retailcrm-agi process: exit status and messages', function () {
     expect(again.code, again.stderr).to.equal(0);
   });
 
+  // GIVEN a database set up with one key WHEN serve starts with another THEN it stops at start with exit 1, serving nothing
+  it('serve exits 1 at start on a wrong SECRET_KEY', async () => {
+    const r = await runCliProcess(['serve'], {
+      env: { ...env, SECRET_KEY: 'another-secret-key-0123456789abcdefghij', AGI_HOST: '127.0.0.1', AGI_PORT: '0', HTTP_HOST: '127.0.0.1', HTTP_PORT: '0' },
+    });
+    expect(r.code).to.equal(1);
+    expect(r.stderr.split('\n').filter((l) => l.startsWith('error: '))).to.have.length(1);
+    expect(r.stderr).to.match(/^error: SECRET_KEY .* is not the key this database was set up with/m).and.not.contain('retailcrm-agi started');
+  });
+
   // GIVEN the service's environment file WHEN passed with --env-file (anywhere) or RCRM_ENV_FILE THEN its database and key are used
   it('reads the environment file given with --env-file or RCRM_ENV_FILE', async () => {
     const file = path.join(dir, 'env');
