@@ -9,17 +9,24 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { EnterpriseStore } from '../../src/db/enterprise-store.js';
+import { enqueueJob } from '../../src/outbox/enqueue.js';
+import { createSecretBox } from '../../src/secrets/secret-box.js';
 import { loadAgiFlow } from '../fakes/agi-fixtures.js';
+import { FakeRetailCrm } from '../fakes/fake-retailcrm.js';
 import { waitFor } from '../helpers/async.js';
 import { startServe, type ServeProcess } from '../helpers/cli-process.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
+
+const SECRET = 'serve-shutdown-secret-key-0123456789abc';
+const UPLOAD = '/api/v5/telephony/calls/upload';
 
 interface HandCall {
   /** The next command line the service sends. */
   nextCommand(): Promise<string>;
   answer(line: string): void;
-  /** Answers every further command with `200 result=0` until the service closes the connection. */
-  answerUntilClosed(): Promise<void>;
+  /** Answers every further command with `200 result=0` until the service closes the connection; how many. */
+  answerUntilClosed(): Promise<number>;
   destroy(): void;
 }
 
@@ -45,6 +52,7 @@ async function openCall(port: number): Promise<HandCall> {
     answer: (line) => socket.write(`${line}\n`),
     async answerUntilClosed() {
       let open = true;
+      let answered = 0;
       void closed.then(() => {
         open = false;
         waiters.splice(0).forEach((w) => w());
@@ -53,10 +61,12 @@ async function openCall(port: number): Promise<HandCall> {
         if (commands.length > 0) {
           commands.shift();
           socket.write('200 result=0\n');
+          answered++;
         } else {
           await new Promise<void>((resolve) => waiters.push(resolve));
         }
       }
+      return answered;
     },
     destroy: () => socket.destroy(),
   };
@@ -96,7 +106,7 @@ describe('serve process: SIGTERM', function () {
     serve = startServe({
       env: {
         DATABASE_URL: db.url,
-        SECRET_KEY: 'serve-shutdown-secret-key-0123456789abc',
+        SECRET_KEY: SECRET,
         DATA_DIR: path.join(dir, 'data'),
         RECORDINGS_DIR: dir,
         AGI_HOST: '127.0.0.1',
@@ -104,6 +114,7 @@ describe('serve process: SIGTERM', function () {
         HTTP_HOST: '127.0.0.1',
         HTTP_PORT: '0',
         SHUTDOWN_DRAIN_MS: '20000',
+        OUTBOX_POLL_INTERVAL_MS: '50',
         SYNC_POLL_INTERVAL_MS: '0',
         LOG_LEVEL: 'info',
       },
@@ -125,10 +136,40 @@ describe('serve process: SIGTERM', function () {
     expect(health.status).to.equal(503);
     expect(serve!.child.exitCode, 'still running while the call is live').to.equal(null);
     call.answer('200 result=1');
-    await call.answerUntilClosed();
+    expect(await call.answerUntilClosed(), 'the call went on to its end after the SIGTERM').to.be.greaterThan(0);
     const { code, signal } = await serve!.exited();
     expect({ code, signal }, serve!.stderr()).to.deep.equal({ code: 0, signal: null });
     expect(serve!.lines.map((l) => l.message)).to.include('stopped');
+  });
+
+  // GIVEN a delivery to RetailCRM in flight WHEN serve gets SIGTERM THEN the delivery finishes (job done), then exit 0
+  it('lets a delivery in flight finish, then exits 0', async () => {
+    const fake = await FakeRetailCrm.start();
+    try {
+      const enterprises = new EnterpriseStore(db.pool, createSecretBox(SECRET));
+      await enterprises.create({ number: 'drain', crmUrl: fake.url, apiKey: fake.apiKey, clientId: 'client-id-drain-0123456789', country: 'BY', site: null });
+      fake.setLatency(1_500, UPLOAD);
+      const id = await enqueueJob(db.pool, {
+        enterprise: 'drain',
+        kind: 'call_upload',
+        jobKey: 'call_upload:drain:1',
+        payload: {
+          call: { date: '2026-12-06 12:00:00', type: 'in', phone: '+375291234567', result: 'answered', duration: 10, externalId: 'drain-1' },
+          recordingFile: null,
+          callEndedAt: new Date().toISOString(),
+        },
+      });
+      await start();
+      await waitFor('the upload to reach RetailCRM', () => fake.requests({ path: UPLOAD }).length > 0);
+      serve?.child.kill('SIGTERM');
+      await serve!.waitForLog(/^shutting down/);
+      const { code } = await serve!.exited();
+      expect(code, serve!.stderr()).to.equal(0);
+      const job = await db.pool.query<{ state: string }>('select state from outbox_jobs where id = $1', [id]);
+      expect(job.rows[0]?.state).to.equal('done');
+    } finally {
+      await fake.close();
+    }
   });
 
   // GIVEN a stop waiting on a live call WHEN a second SIGTERM arrives THEN the process exits at once, not 0
