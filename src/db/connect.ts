@@ -59,10 +59,16 @@ async function reachable(url: string): Promise<boolean> {
 
 const noop = (): void => undefined;
 
-export async function openDatabase(
-  config: Config,
-  opts: { readonly owner: boolean; readonly onLog?: (m: string) => void; readonly onUnexpectedExit?: (reason: string) => void },
-): Promise<DatabaseHandle> {
+export interface OpenOptions {
+  /** The service owns the embedded PostgreSQL it starts (and publishes its URL for the CLI). */
+  readonly owner: boolean;
+  readonly onLog?: (m: string) => void;
+  readonly onUnexpectedExit?: (reason: string) => void;
+  /** Called just before an embedded PostgreSQL is started; may throw to refuse (the CLI does, see cli-context). */
+  readonly beforeStartingEmbedded?: () => void;
+}
+
+export async function openDatabase(config: Config, opts: OpenOptions): Promise<DatabaseHandle> {
   if (config.databaseUrl !== null) {
     await checkReachable(config.databaseUrl);
     const description = redactDatabaseUrl(config.databaseUrl);
@@ -77,6 +83,7 @@ export async function openDatabase(
     }
     await rm(urlFile, { force: true });
   }
+  opts.beforeStartingEmbedded?.();
   const { startEmbeddedPostgres } = await import('./embedded.js');
   const db = await startEmbeddedPostgres({
     dataDir: config.dataDir,
