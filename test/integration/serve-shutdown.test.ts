@@ -139,7 +139,7 @@ describe('serve process: SIGTERM', function () {
     expect(await call.answerUntilClosed(), 'the call went on to its end after the SIGTERM').to.be.greaterThan(0);
     const { code, signal } = await serve!.exited();
     expect({ code, signal }, serve!.stderr()).to.deep.equal({ code: 0, signal: null });
-    expect(serve!.lines.map((l) => l.message)).to.include('stopped');
+    expect(serve!.lines.map((l) => l.message)).to.include('stopped').and.not.include('still running after the stop; exiting');
   });
 
   // GIVEN a delivery to RetailCRM in flight WHEN serve gets SIGTERM THEN the delivery finishes (job done), then exit 0
@@ -165,6 +165,7 @@ describe('serve process: SIGTERM', function () {
       await serve!.waitForLog(/^shutting down/);
       const { code } = await serve!.exited();
       expect(code, serve!.stderr()).to.equal(0);
+      expect(serve!.lines.map((l) => l.message), 'nothing held the process open').to.not.include('still running after the stop; exiting');
       const job = await db.pool.query<{ state: string }>('select state from outbox_jobs where id = $1', [id]);
       expect(job.rows[0]?.state).to.equal('done');
     } finally {
