@@ -112,7 +112,7 @@ async function initCluster(initdb: string, clusterDir: string, password: string,
         child.kill('SIGKILL');
         reject(new EmbeddedPostgresError(`initdb did not finish within ${INITDB_TIMEOUT_MS / 1000} s (is the disk or machine overloaded?)`));
       }, INITDB_TIMEOUT_MS);
-      child.once('error', (err) => {
+      child.on('error', (err) => {
         clearTimeout(timer);
         reject(spawnFailure('initdb', err, runAs));
       });
@@ -160,7 +160,12 @@ async function startServer(postgres: string, clusterDir: string, port: number, o
         resolve();
       }
     });
-    child.once('error', (err) => {
+    // Kept for the child's whole life: an 'error' with no listener (a failed kill, say) would crash the process.
+    child.on('error', (err) => {
+      if (ready) {
+        log(`embedded postgres: ${err.message}`);
+        return;
+      }
       clearTimeout(timer);
       reject(spawnFailure('server', err, runAs));
     });
