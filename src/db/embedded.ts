@@ -68,6 +68,17 @@ function reasonFrom(output: readonly string[]): string {
   return lines.findLast((l) => /\b(FATAL|ERROR|PANIC):|initdb: error/.test(l)) ?? lines.at(-1) ?? 'no output';
 }
 
+/** What to do about the failures an operator can fix. */
+function startHint(output: string, port: number, clusterDir: string): string {
+  if (/could not bind|could not create any TCP\/IP sockets/.test(output)) {
+    return `; port ${port} on 127.0.0.1 is taken: set EMBEDDED_PG_PORT=0 (a free port) or another port`;
+  }
+  if (/lock file .* already exists/.test(output)) {
+    return `; a PostgreSQL from an earlier run still uses ${clusterDir}: stop it (the PID is the first line of its postmaster.pid)`;
+  }
+  return '';
+}
+
 function spawnAs(file: string, args: readonly string[], cwd: string, runAs: RunAs | null): ChildProcess {
   return spawn(file, args, {
     cwd,
@@ -172,7 +183,8 @@ async function startServer(postgres: string, clusterDir: string, port: number, o
     child.once('close', (code, signal) => {
       clearTimeout(timer);
       if (!ready) {
-        reject(new EmbeddedPostgresError(`PostgreSQL exited at start (${code ?? signal}): ${reasonFrom(output)}`));
+        const reason = reasonFrom(output);
+        reject(new EmbeddedPostgresError(`PostgreSQL exited at start (${code ?? signal}): ${reason}${startHint(output.join(''), port, clusterDir)}`));
       } else if (!server.stopping) {
         opts.onUnexpectedExit?.(`PostgreSQL exited (${code ?? signal}): ${reasonFrom(output.slice(-5))}`);
       }

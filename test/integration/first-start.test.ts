@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, chown, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -103,6 +104,24 @@ describe('first start from a fresh 0700 checkout (npm start, real process)', fun
     const state = await mkdtemp(path.join(os.tmpdir(), 'rcrm-pgstate-'));
     dirs.push(state);
     await chmod(state, 0o755);
+    // A port already taken (EMBEDDED_PG_PORT) ends in one sentence saying what to do, exit 1; the cluster made stays.
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (taken.address() as net.AddressInfo).port;
+      const busy = await runCliProcess(['serve'], {
+        cli: path.join(checkout, 'dist', 'src', 'cli.js'),
+        cwd: checkout,
+        env: { EMBEDDED_PG_STATE_DIR: state, EMBEDDED_PG_PORT: String(port), AGI_HOST: '127.0.0.1', AGI_PORT: '0', HTTP_HOST: '127.0.0.1', HTTP_PORT: '0' },
+      }, 150_000);
+      expect(busy.code, busy.stderr).to.equal(1);
+      const errors = busy.stderr.split('\n').filter((l) => l.startsWith('error: '));
+      expect(errors, busy.stderr).to.have.length(1);
+      expect(errors[0]).to.match(new RegExp(`PostgreSQL exited at start .*port ${port} on 127\\.0\\.0\\.1 is taken: set EMBEDDED_PG_PORT=0`));
+      expect(busy.stderr).to.not.match(/Unhandled|uncaught|EACCES/i);
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
     await firstStart(checkout, { EMBEDDED_PG_STATE_DIR: state });
     if (isRoot) {
       expect(serve?.lines.find((l) => l.message === 'database')?.['database']).to.contain(path.join(state, 'clusters'));
