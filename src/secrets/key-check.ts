@@ -32,7 +32,7 @@ function mismatch(expected: string, got: string, source: string): SecretKeyMisma
   return new SecretKeyMismatchError(
     `SECRET_KEY (${source}, key id ${got}) is not the key this database was set up with (key id ${expected}): ` +
       'stored API keys and signed links cannot be read with it. Start with the original SECRET_KEY (check the ' +
-      'environment file given with --env-file or RCRM_ENV_FILE, or restore DATA_DIR/secret.key); nothing was changed.',
+      'environment file given with --env-file or RCRM_ENV_FILE, or restore DATA_DIR/secret.key); no data was changed.',
   );
 }
 
