@@ -164,7 +164,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd(), opts: LoadOpti
     databaseUrl: r.url('DATABASE_URL', null, ['postgres:', 'postgresql:']),
     dataDir,
     embeddedPgPort: r.int('EMBEDDED_PG_PORT', 0, 0, 65535),
-    embeddedPgStateDir: path.resolve(cwd, r.string('EMBEDDED_PG_STATE_DIR', '/var/lib/retailcrm-agi')),
+    embeddedPgStateDir: path.resolve(cwd, r.string('EMBEDDED_PG_STATE_DIR', '/var/lib/retailcrm-agi-pg')),
     agiHost: r.string('AGI_HOST', '0.0.0.0'),
     agiPort: r.int('AGI_PORT', 4573, 0, 65535),
     httpHost: r.string('HTTP_HOST', '0.0.0.0'),
