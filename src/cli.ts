@@ -141,10 +141,12 @@ function oneLine(err: unknown): string {
 /** `serve`: signals are handled from the first moment, so a SIGTERM during start still ends in a clean stop. */
 async function serve(config: Config): Promise<number> {
   const logger = createLogger({ level: config.logLevel });
-  // The service's modules are loaded only for `serve`: the other commands start faster without them.
-  const { startService } = await import('./main.js');
   let service: Service | undefined;
-  const starting = startService(config, logger).then((s) => (service = s));
+  // The service's modules are loaded only for `serve` (the other commands start faster without them), after the
+  // signal handlers below are in place.
+  const starting = import('./main.js')
+    .then(({ startService }) => startService(config, logger))
+    .then((s) => (service = s));
   installSignalHandlers(async (reason) => (await starting).stop(reason), logger, { onForce: () => service?.forceStop() });
   await starting;
   return -1; // keep running until a signal
