@@ -89,6 +89,7 @@ export async function openDatabase(config: Config, opts: OpenOptions): Promise<D
     dataDir: config.dataDir,
     port: config.embeddedPgPort,
     stateDir: config.embeddedPgStateDir,
+    ownProcessGroup: opts.owner,
     ...(opts.onLog ? { onLog: opts.onLog } : {}),
     ...(opts.onUnexpectedExit ? { onUnexpectedExit: opts.onUnexpectedExit } : {}),
   });

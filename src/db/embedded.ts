@@ -34,6 +34,11 @@ export interface EmbeddedOptions {
   readonly onLog?: (message: string) => void;
   /** Called if PostgreSQL exits on its own after a successful start. */
   readonly onUnexpectedExit?: (reason: string) => void;
+  /**
+   * In a process group of its own (the service: a Ctrl-C reaches us, and we stop PostgreSQL after draining).
+   * Otherwise (a CLI command) a Ctrl-C reaches PostgreSQL too, so none is left running.
+   */
+  readonly ownProcessGroup?: boolean;
 }
 
 const INITDB_TIMEOUT_MS = 120_000;
@@ -79,13 +84,12 @@ function startHint(output: string, port: number, clusterDir: string): string {
   return '';
 }
 
-function spawnAs(file: string, args: readonly string[], cwd: string, runAs: RunAs | null): ChildProcess {
+function spawnAs(file: string, args: readonly string[], cwd: string, runAs: RunAs | null, ownProcessGroup = false): ChildProcess {
   return spawn(file, args, {
     cwd,
     env: CHILD_ENV,
     stdio: ['ignore', 'pipe', 'pipe'],
-    // Its own process group: a Ctrl-C in the terminal reaches us, and we stop PostgreSQL after draining.
-    detached: true,
+    detached: ownProcessGroup,
     ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
   });
 }
@@ -148,7 +152,7 @@ interface RunningServer {
 async function startServer(postgres: string, clusterDir: string, port: number, opts: EmbeddedOptions, runAs: RunAs | null): Promise<RunningServer> {
   const log = opts.onLog ?? (() => undefined);
   const args = ['-D', clusterDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='];
-  const child = spawnAs(postgres, args, clusterDir, runAs);
+  const child = spawnAs(postgres, args, clusterDir, runAs, opts.ownProcessGroup);
   const output: string[] = [];
   let ready = false;
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
