@@ -28,9 +28,11 @@ function sameMac(a: string, b: string): boolean {
   return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
 }
 
-function mismatch(expected: string, got: string, source: string): SecretKeyMismatchError {
+/** `expected`: the recorded key id, or null when only a stored secret told (a database from before 007). */
+function mismatch(expected: string | null, got: string, source: string): SecretKeyMismatchError {
+  const which = expected === null ? 'the key its stored API keys were encrypted with' : `key id ${expected}`;
   return new SecretKeyMismatchError(
-    `SECRET_KEY (${source}, key id ${got}) is not the key this database was set up with (key id ${expected}): ` +
+    `SECRET_KEY (${source}, key id ${got}) is not the key this database was set up with (${which}): ` +
       'stored API keys and signed links cannot be read with it. Start with the original SECRET_KEY (check the ' +
       'environment file given with --env-file or RCRM_ENV_FILE, or restore DATA_DIR/secret.key); no data was changed.',
   );
@@ -50,7 +52,7 @@ export async function checkSecretKey(pool: Pool, box: SecretBox, source: string)
     try {
       box.open(sealed.api_key_enc);
     } catch (err) {
-      if (err instanceof SecretError) throw mismatch('of the stored API keys', mine.keyId, source);
+      if (err instanceof SecretError) throw mismatch(null, mine.keyId, source);
       throw err;
     }
   }

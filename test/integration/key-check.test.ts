@@ -30,7 +30,9 @@ describe('SECRET_KEY check (real PostgreSQL)', () => {
       await new EnterpriseStore(db.pool, createSecretBox(KEY_A)).create({
         number: '0367', crmUrl: 'https://shop.retailcrm.ru', apiKey: 'abcdefghijkl12345', clientId: 'client-id-0123456789', country: 'BY', site: null,
       });
-      expect(await rejection(checkSecretKey(db.pool, createSecretBox(KEY_B), 'test'))).to.be.instanceOf(SecretKeyMismatchError);
+      const err = await rejection(checkSecretKey(db.pool, createSecretBox(KEY_B), 'test'));
+      expect(err).to.be.instanceOf(SecretKeyMismatchError);
+      expect((err as Error).message).to.contain('(the key its stored API keys were encrypted with)');
       expect((await db.pool.query('select 1 from secret_key_check')).rowCount).to.equal(0);
       await checkSecretKey(db.pool, createSecretBox(KEY_A), 'test');
       expect((await db.pool.query('select 1 from secret_key_check')).rowCount).to.equal(1);
