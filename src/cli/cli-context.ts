@@ -58,13 +58,8 @@ export async function openCliDatabase(config: Config, io: CliOutput, opts: CliDa
   return db;
 }
 
-export async function withCliContext<T>(
-  config: Config,
-  io: CliOutput,
-  fn: (ctx: CliContext) => Promise<T>,
-  opts: CliDatabaseOptions = {},
-): Promise<T> {
-  const db = await openCliDatabase(config, io, opts);
+export async function withCliContext<T>(config: Config, io: CliOutput, fn: (ctx: CliContext) => Promise<T>): Promise<T> {
+  const db = await openCliDatabase(config, io);
   const pool = createPool({ connectionString: db.url, max: 2, applicationName: 'retailcrm-agi-cli' });
   try {
     await migrate(pool);
