@@ -27,6 +27,9 @@ export type ErrorCode =
   | 'AMI_ACTION'
   | 'AMI_PROTOCOL'
   | 'DB_MIGRATION'
+  | 'DB_UNREACHABLE'
+  | 'EMBEDDED_PG'
+  | 'SECRET_KEY_MISMATCH'
   | 'SHUTTING_DOWN';
 
 export class AppError extends Error {
@@ -217,6 +220,27 @@ export class AmiProtocolError extends AppError {
 export class MigrationError extends AppError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('DB_MIGRATION', message, options);
+  }
+}
+
+/** The database in DATABASE_URL (or the running service's embedded one) does not answer. */
+export class DatabaseUnreachableError extends AppError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DB_UNREACHABLE', message, options);
+  }
+}
+
+/** The embedded PostgreSQL cannot be set up or started; the message says why and what to do. */
+export class EmbeddedPostgresError extends AppError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('EMBEDDED_PG', message, options);
+  }
+}
+
+/** SECRET_KEY is not the key this database was set up with (src/secrets/key-check.ts). */
+export class SecretKeyMismatchError extends AppError {
+  constructor(message: string) {
+    super('SECRET_KEY_MISMATCH', message);
   }
 }
 

@@ -51,8 +51,7 @@ import { registerHealthRoutes } from './http/health-routes.js';
 import { HttpServer } from './http/http-server.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { createSecretBox } from './secrets/secret-box.js';
-import { resolveSecretKey } from './secrets/secret-key-file.js';
+import { openCheckedSecretBox } from './secrets/key-check.js';
 
 export interface Service {
   readonly agiPort: number;
@@ -67,6 +66,8 @@ export interface Service {
   drainBackground(): Promise<void>;
   /** Stops accepting, drains live calls up to SHUTDOWN_DRAIN_MS, then closes everything. Idempotent. */
   stop(reason?: string): Promise<void>;
+  /** For a forced exit: stops the embedded PostgreSQL this process started, without waiting. */
+  forceStop(): void;
 }
 
 export interface ServiceOverrides {
@@ -85,22 +86,19 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     const db: DatabaseHandle = await openDatabase(config, {
       owner: true,
       onLog: (m) => logger.debug('embedded postgres', { message: m.trim() }),
+      onUnexpectedExit: (reason) => logger.error('the embedded PostgreSQL stopped on its own', { reason }),
     });
     cleanups.push(() => db.release());
-    if (db.embedded) logger.info('using the embedded PostgreSQL', { dataDir: config.dataDir });
+    logger.info('database', { database: db.description, embedded: db.embedded, envFile: config.envFile });
 
     const pool: Pool = createPool({ connectionString: db.url, max: config.dbPoolMax });
     cleanups.push(() => pool.end());
     const applied = await migrate(pool);
     if (applied.length > 0) logger.info('database migrated', { applied });
 
-    const secret = await resolveSecretKey(config.secretKey, config.dataDir);
-    if (secret.source === 'generated') {
-      logger.warn('SECRET_KEY is not set: generated one; back it up or set SECRET_KEY, or stored API keys become unreadable', {
-        file: secret.file,
-      });
-    }
-    const box = createSecretBox(secret.key);
+    const box = await openCheckedSecretBox(pool, config, (file) =>
+      logger.warn('SECRET_KEY is not set: generated one; back it up or set SECRET_KEY, or stored API keys become unreadable', { file }),
+    );
     const metrics = new Metrics();
     const liveCalls = new LiveCalls();
     const enterprises = new EnterpriseStore(pool, box);
@@ -294,7 +292,10 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       await background.drain();
       await lookup.drain();
     };
-    return { agiPort, httpPort, databaseUrl: db.url, liveCalls, lookup, directory, metrics, outbox, drainBackground, stop };
+    return {
+      agiPort, httpPort, databaseUrl: db.url, liveCalls, lookup, directory, metrics, outbox, drainBackground, stop,
+      forceStop: () => db.kill(),
+    };
   } catch (err) {
     await cleanup();
     throw err;

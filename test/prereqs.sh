@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # What `npm test` needs besides node_modules, made present on a machine like ours (Debian, root):
 # PostgreSQL answering on 127.0.0.1:5432 (the tests create and drop their own databases there) and Debian's
-# Chromium for the dashboard's browser test. With TEST_DATABASE_URL set, the PostgreSQL check is skipped.
+# Chromium for the dashboard's browser test. With TEST_DATABASE_URL set, the PostgreSQL check is skipped. When no
+# PostgreSQL answers (none installed, or it cannot be started), the tests start an embedded one for the run
+# (test/helpers/root-hooks.ts), and say so.
 set -u
 if [ -z "${TEST_DATABASE_URL:-}" ] && command -v pg_isready >/dev/null 2>&1; then
   if ! pg_isready -h 127.0.0.1 -p 5432 -q; then

@@ -1,6 +1,10 @@
 /** The command line against a real database: what an operator types, what they see, and the exit status. */
 import { expect } from 'chai';
-import { runCli } from '../../src/cli.js';
+import { exitStatusFor, runCli } from '../../src/cli.js';
+import { openCliDatabase } from '../../src/cli/cli-context.js';
+import { loadConfig, SERVICE_ENV_FILE } from '../../src/config.js';
+import { InputError } from '../../src/errors.js';
+import { rejection } from '../helpers/async.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 
 const SECRET = 'cli-test-secret-key-0123456789abcdefgh';
@@ -74,6 +78,18 @@ describe('retailcrm-agi command line', () => {
     const code = await runCli(['enterprise', 'list'], { DATABASE_URL: 'mysql://x', AGI_PORT: 'abc' }, { out: () => undefined, err: (l) => err.push(l) });
     expect(code).to.equal(2);
     expect(err.join('\n')).to.match(/DATABASE_URL/).and.match(/AGI_PORT/);
+  });
+
+  // GIVEN the service's environment file on the machine, not read WHEN a command would start an embedded PostgreSQL THEN refused (2)
+  it('does not start an embedded PostgreSQL beside an unread service configuration', async () => {
+    const lines: string[] = [];
+    const io = { out: () => undefined, err: (l: string) => lines.push(l) };
+    const config = loadConfig({ DATA_DIR: '/nonexistent-not-used' });
+    const err = await rejection(openCliDatabase(config, io, { serviceEnvFileExists: () => true }));
+    expect(err).to.be.instanceOf(InputError);
+    expect(exitStatusFor(err)).to.equal(2);
+    expect((err as Error).message).to.contain(`run with --env-file ${SERVICE_ENV_FILE}`).and.contain('--env-file /dev/null');
+    expect(lines).to.deep.equal([]);
   });
 
   // GIVEN an enterprise with no calls WHEN the report runs THEN it prints zero figures instead of failing
