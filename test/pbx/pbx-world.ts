@@ -119,7 +119,11 @@ export async function startPbxWorld(ctx: Mocha.Context, opts: WorldOptions = {})
       users,
       async restartService(how) {
         if (how === 'kill') await world.service.kill();
-        else await world.service.stop();
+        else {
+          // systemd's stop: drained, then exit 0 (anything else would be a failed stop for systemd).
+          const code = await world.service.stop();
+          if (code !== 0) throw new Error(`serve exited ${code} on SIGTERM`);
+        }
         world.service = await ServiceProcess.start(env);
       },
       async stop() {

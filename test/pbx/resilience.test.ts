@@ -66,7 +66,7 @@ describe('pbx: failures around a real Asterisk 22', function () {
   // default route and is answered.
   it('service down when the call arrives: routed by the dialplan\'s default route', async () => {
     const phone = '+375291130004';
-    await world.service.stop();
+    expect(await world.service.stop()).to.equal(0);
     try {
       await world.lab.setEndpoint('101', 'noanswer');
       await world.lab.setEndpoint('102', 'answer', { ring: 1, talk: 2 });
