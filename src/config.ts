@@ -3,6 +3,7 @@
  * typed, frozen object and reports every invalid value at once (ConfigError), so boot fails fast and clearly.
  */
 import path from 'node:path';
+import { LOOPBACK_CIDRS, parseCidrList } from './access/address-allow-list.js';
 import { ConfigError } from './errors.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
@@ -15,6 +16,10 @@ export interface Config {
   readonly embeddedPgPort: number;
   readonly agiHost: string;
   readonly agiPort: number;
+  /** CIDRs of the FastAGI peers (PBXs) allowed to connect; anyone else is closed at accept. */
+  readonly agiAllow: readonly string[];
+  /** CIDRs allowed to reach /metrics, /ready and the dashboard (RetailCRM's callbacks stay open). */
+  readonly httpAdminAllow: readonly string[];
   readonly httpHost: string;
   readonly httpPort: number;
   /** Base URL RetailCRM and browsers use to reach the HTTP server (recordings, click-to-call, webhooks). */
@@ -86,6 +91,16 @@ class Reader {
     return n;
   }
 
+  /** A comma-separated CIDR list; unset means `fallback`. */
+  cidrs(name: string, fallback: readonly string[]): readonly string[] {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const parsed = parseCidrList(value);
+    for (const p of parsed.problems) this.problems.push(`${name}: ${p}`);
+    if (parsed.cidrs.length === 0 && parsed.problems.length === 0) this.problems.push(`${name} lists no address`);
+    return Object.freeze([...parsed.cidrs]);
+  }
+
   url(name: string, fallback: string | null, protocols: readonly string[]): string | null {
     const value = this.raw(name);
     if (value === undefined) return fallback;
@@ -126,6 +141,8 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     embeddedPgPort: r.int('EMBEDDED_PG_PORT', 0, 0, 65535),
     agiHost: r.string('AGI_HOST', '0.0.0.0'),
     agiPort: r.int('AGI_PORT', 4573, 0, 65535),
+    agiAllow: r.cidrs('AGI_ALLOW', LOOPBACK_CIDRS),
+    httpAdminAllow: r.cidrs('HTTP_ADMIN_ALLOW', LOOPBACK_CIDRS),
     httpHost: r.string('HTTP_HOST', '0.0.0.0'),
     httpPort,
     publicUrl,

@@ -4,6 +4,7 @@
  * `stop()` is the one graceful shutdown path (src/shutdown.ts calls it on signals).
  */
 import type { Config } from './config.js';
+import { AddressAllowList } from './access/address-allow-list.js';
 import { createAgiServer, type AgiServer } from './agi/server.js';
 import { createAgiRouter } from './calls/agi-router.js';
 import { CallerLookup } from './calls/caller-lookup.js';
@@ -211,7 +212,8 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       logger,
       onSkipped: () => metrics.notifySkipped.inc(),
     });
-    const callDeps = { logger, liveCalls, lookupBudgetMs: config.lookupBudgetMs, directory, lookup, notify, managerStatus };
+    const onPeerRefused = (enterprise: string): void => metrics.agiRefused.inc({ reason: 'enterprise_pbx', enterprise });
+    const callDeps = { logger, liveCalls, lookupBudgetMs: config.lookupBudgetMs, directory, lookup, notify, managerStatus, onPeerRefused };
     const router = createAgiRouter(
       {
         incoming: (s) => handleIncoming(s, callDeps),
@@ -221,8 +223,10 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       { logger, metrics },
     );
 
+    const agiAllow = new AddressAllowList(config.agiAllow);
     const agi: AgiServer = createAgiServer({
       handler: router,
+      allowPeer: (address) => agiAllow.allows(address),
       maxSessions: config.agiMaxSessions,
       envTimeoutMs: 5_000,
       commandTimeoutMs: 5_000,
@@ -233,15 +237,24 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       if (code === 'AGI_HANGUP' || code === 'AGI_CLOSED') logger.info('AGI session ended early', { code });
       else logger.warn('AGI session failed', { code, err });
     });
-    agi.on('sessionRefused', () => {
-      metrics.agiRefused.inc();
-      logger.warn('AGI session refused: AGI_MAX_SESSIONS reached', { max: config.agiMaxSessions });
+    agi.on('sessionRefused', (peer, reason) => {
+      metrics.agiRefused.inc({ reason });
+      if (reason === 'not_allowed') logger.warn('FastAGI connection refused: peer not in AGI_ALLOW', { peer });
+      else if (reason === 'max_sessions') logger.warn('FastAGI connection refused: AGI_MAX_SESSIONS reached', { max: config.agiMaxSessions });
     });
     agi.on('serverError', (err) => logger.error('AGI listener failed', { err }));
     const { port: agiPort } = await agi.listen(config.agiPort, config.agiHost);
     cleanups.push(() => agi.close({ drainMs: 0 }));
 
-    const http = new HttpServer({ logger });
+    const adminAllow = new AddressAllowList(config.httpAdminAllow);
+    const http = new HttpServer({
+      logger,
+      adminAllow: (address) => adminAllow.allows(address),
+      onAdminRefused: (peer, pathname) => {
+        metrics.httpAdminRefused.inc();
+        logger.warn('HTTP request refused: address not in HTTP_ADMIN_ALLOW', { peer, path: pathname });
+      },
+    });
     registerHealthRoutes(http, { pool, liveCalls, metrics, agi });
     registerRecordingRoutes(http, { links, recordingsDir: config.recordingsDir, logger });
     registerClickToCallRoutes(http, { enterprises, clickToCall, logger });

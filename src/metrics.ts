@@ -62,7 +62,8 @@ class Histogram {
 
 export class Metrics {
   readonly agiSessions = new Counter('rcrm_agi_sessions_total', 'FastAGI sessions handled, by script and outcome', 'counter');
-  readonly agiRefused = new Counter('rcrm_agi_sessions_refused_total', 'FastAGI connections refused at the session cap', 'counter');
+  readonly agiRefused = new Counter('rcrm_agi_sessions_refused_total', 'FastAGI connections and sessions refused, by reason', 'counter');
+  readonly httpAdminRefused = new Counter('rcrm_http_admin_refused_total', 'Requests to /metrics, /ready or the dashboard from outside HTTP_ADMIN_ALLOW', 'counter');
   readonly lookups = new Counter('rcrm_lookups_total', 'Caller lookups by result and source', 'counter');
   readonly crmRequests = new Counter('rcrm_crm_requests_total', 'RetailCRM requests by method and outcome', 'counter');
   readonly notifySkipped = new Counter('rcrm_call_starts_skipped_total', 'Call starts not recorded (no popup) because the service was overloaded', 'counter');
@@ -83,6 +84,7 @@ export class Metrics {
     const lines = [
       ...this.agiSessions.render(),
       ...this.agiRefused.render(),
+      ...this.httpAdminRefused.render(),
       ...this.lookups.render(),
       ...this.crmRequests.render(),
       ...this.notifySkipped.render(),

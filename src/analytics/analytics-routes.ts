@@ -159,7 +159,7 @@ export function registerAnalyticsRoutes(http: HttpServer, deps: AnalyticsRoutesD
     };
 
   const api = (name: string, handler: Parameters<typeof guarded>[0]): void =>
-    http.route(['GET'], `${ANALYTICS_API}${name}`, guarded(handler));
+    http.route(['GET'], `${ANALYTICS_API}${name}`, guarded(handler), { access: 'admin' });
 
   api('summary', async (_req, _a, r) => {
     const [f, hours] = await Promise.all([figures(r), deps.queries.hourly(r.period)]);
@@ -213,5 +213,5 @@ export function registerAnalyticsRoutes(http: HttpServer, deps: AnalyticsRoutesD
         figures: f, hours, busiestHours: busiestHours(hours), days, missed, nonce,
       }),
     };
-  }));
+  }), { access: 'admin' });
 }

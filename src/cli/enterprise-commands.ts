@@ -1,4 +1,5 @@
 /** `retailcrm-agi enterprise add|set|list|show|remove`: managing the client companies this service serves. */
+import { parseCidrList } from '../access/address-allow-list.js';
 import { InputError } from '../errors.js';
 import type { Enterprise, EnterpriseInput } from '../db/enterprise-store.js';
 import { enterpriseUrls } from '../http/public-paths.js';
@@ -20,6 +21,7 @@ const FLAGS = {
   'skip-manager-on-break': { type: 'string' },
   timezone: { type: 'string' },
   'external-phones': { type: 'string' },
+  'pbx-addresses': { type: 'string' },
 } as const;
 
 type Flags = Record<string, string | boolean | undefined>;
@@ -44,6 +46,12 @@ function timezone(value: string): string {
   return value;
 }
 
+function pbxAddresses(value: string): string[] {
+  const parsed = parseCidrList(value);
+  if (parsed.problems.length > 0) throw new InputError(`--pbx-addresses: ${parsed.problems.join('; ')}`, 'pbx-addresses');
+  return [...parsed.cidrs];
+}
+
 function settingsFrom(flags: Flags): NonNullable<EnterpriseInput['settings']> {
   const s: Record<string, unknown> = {};
   const auto = a.str(flags, 'auto-create-customers');
@@ -56,6 +64,8 @@ function settingsFrom(flags: Flags): NonNullable<EnterpriseInput['settings']> {
   if (tz !== undefined) s['crmTimezone'] = timezone(tz);
   const phones = a.str(flags, 'external-phones');
   if (phones !== undefined) s['externalPhones'] = externalPhones(phones);
+  const pbx = a.str(flags, 'pbx-addresses');
+  if (pbx !== undefined) s['pbxAddresses'] = pbxAddresses(pbx);
   return s as NonNullable<EnterpriseInput['settings']>;
 }
 
@@ -82,6 +92,7 @@ export function describeEnterprise(ctx: CliContext, e: Enterprise, reveal: boole
     skipManagerOnBreak: e.settings.skipManagerOnBreak,
     timezone: e.settings.crmTimezone,
     externalPhones: e.settings.externalPhones,
+    pbxAddresses: e.settings.pbxAddresses.length > 0 ? e.settings.pbxAddresses.join(', ') : '(any address AGI_ALLOW admits)',
     webhookToken: reveal ? tokens.webhook : mask(tokens.webhook),
     dashboardToken: reveal ? tokens.dashboard : mask(tokens.dashboard),
     urls: reveal

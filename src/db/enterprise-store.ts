@@ -20,6 +20,11 @@ export interface EnterpriseSettings {
   readonly crmTimezone: string;
   /** DIDs per RetailCRM site, for integration registration and click-to-call. */
   readonly externalPhones: readonly { readonly siteCode: string; readonly externalPhone: string }[];
+  /**
+   * CIDRs of the PBXs allowed to run this enterprise's calls (FastAGI peer address); empty: any peer AGI_ALLOW
+   * admits. Stops one tenant's PBX from acting for another tenant on a shared service.
+   */
+  readonly pbxAddresses: readonly string[];
   readonly extra: Readonly<Record<string, unknown>>;
 }
 
@@ -71,6 +76,9 @@ function parseSettings(raw: Record<string, unknown>): EnterpriseSettings {
       const { siteCode, externalPhone } = p as Record<string, unknown>;
       return typeof siteCode === 'string' && typeof externalPhone === 'string' ? [{ siteCode, externalPhone }] : [];
     }),
+    pbxAddresses: Array.isArray(raw['pbxAddresses'])
+      ? raw['pbxAddresses'].filter((c: unknown): c is string => typeof c === 'string')
+      : [],
     extra: typeof raw['extra'] === 'object' && raw['extra'] !== null ? (raw['extra'] as Record<string, unknown>) : {},
   });
 }
@@ -180,6 +188,7 @@ export function settingsToJson(s: EnterpriseSettings): Record<string, unknown> {
     skipManagerOnBreak: s.skipManagerOnBreak,
     crmTimezone: s.crmTimezone,
     externalPhones: s.externalPhones,
+    pbxAddresses: s.pbxAddresses,
     extra: s.extra,
   };
 }

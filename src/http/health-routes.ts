@@ -29,5 +29,5 @@ export function registerHealthRoutes(
   http.route(['GET'], PATHS.metrics, async () => {
     deps.metrics.liveCalls.set({}, deps.liveCalls.count);
     return { status: 200, headers: { 'content-type': 'text/plain; version=0.0.4' }, body: deps.metrics.render() };
-  });
+  }, { access: 'admin' });
 }
