@@ -47,9 +47,11 @@ import { migrate } from './db/migrate.js';
 import { createPool, type Pool } from './db/pool.js';
 import { errorCode } from './errors.js';
 import { registerHealthRoutes } from './http/health-routes.js';
+import type { ReadinessThresholds } from './http/readiness.js';
 import { HttpServer } from './http/http-server.js';
 import type { Logger } from './logger.js';
-import { Metrics } from './metrics.js';
+import { endpointLabel, Metrics } from './metrics.js';
+import { CrmReachability } from './crm/reachability.js';
 import { createSecretBox } from './secrets/secret-box.js';
 import { resolveSecretKey } from './secrets/secret-key-file.js';
 
@@ -72,7 +74,17 @@ export interface ServiceOverrides {
   /** Tests point the whole service at a fake RetailCRM with faster limits. */
   readonly crmRates?: { telephony: number; general: number };
   /** Outbox tuning for tests (faster polling and retries). */
-  readonly outbox?: { pollIntervalMs?: number; retryBaseMs?: number; retryCapMs?: number; recordingRecheckMs?: number };
+  readonly outbox?: {
+    pollIntervalMs?: number;
+    retryBaseMs?: number;
+    retryCapMs?: number;
+    recordingRecheckMs?: number;
+    popupLateMs?: number;
+  };
+  /** Call-start bounds (tests make them tiny to see a popup skipped). */
+  readonly notifier?: { maxInFlight?: number; maxQueued?: number };
+  /** /ready thresholds (tests shorten them). */
+  readonly readiness?: ReadinessThresholds;
 }
 
 export async function startService(config: Config, logger: Logger, overrides: ServiceOverrides = {}): Promise<Service> {
@@ -114,7 +126,18 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       ratesPerSecond: overrides.crmRates ?? { telephony: 40, general: 10 },
       maxInFlightPerAccount: config.crmMaxInFlight,
     });
-    const crm = new RetailCrmClient({ limiter, defaultTimeoutMs: config.crmTimeoutMs, userAgent: 'retailcrm-agi' });
+    const reachability = new CrmReachability();
+    const crm = new RetailCrmClient({
+      limiter,
+      defaultTimeoutMs: config.crmTimeoutMs,
+      userAgent: 'retailcrm-agi',
+      onRequest: (o) => {
+        const endpoint = endpointLabel(o.path);
+        metrics.crmRequests.inc({ endpoint, status: o.status });
+        metrics.crmRequestSeconds.observe({ endpoint }, o.seconds);
+        reachability.observe(o);
+      },
+    });
     cleanups.push(async () => crm.close());
 
     const lookup = new CallerLookup({
@@ -125,6 +148,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       freshMs: config.customerFreshMs,
       crmTimeoutMs: config.crmTimeoutMs,
       logger,
+      onResult: (r) => metrics.lookups.inc({ source: r.source, result: r.status }),
     });
     cleanups.push(() => lookup.drain());
 
@@ -147,6 +171,8 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       // Serial uploads wait behind an open recording: look again soon (MixMonitor closes ~1 s after /hangup).
       recordingRecheckMs: overrides.outbox?.recordingRecheckMs ?? 2_000,
       recordingWaitMs: 120_000,
+      onPopup: (outcome) => metrics.popups.inc({ outcome }),
+      ...(overrides.outbox?.popupLateMs !== undefined ? { popupLateMs: overrides.outbox.popupLateMs } : {}),
     });
     const outbox = new OutboxWorker({
       pool,
@@ -210,7 +236,11 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       deliverNow: (id) => outbox.deliverNow(id),
       tasks: background,
       logger,
-      onSkipped: () => metrics.notifySkipped.inc(),
+      ...overrides.notifier,
+      onSkipped: () => {
+        metrics.notifySkipped.inc();
+        metrics.popups.inc({ outcome: 'skipped' });
+      },
     });
     const onPeerRefused = (enterprise: string): void => metrics.agiRefused.inc({ reason: 'enterprise_pbx', enterprise });
     const callDeps = { logger, liveCalls, lookupBudgetMs: config.lookupBudgetMs, directory, lookup, notify, managerStatus, onPeerRefused };
@@ -238,7 +268,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       else logger.warn('AGI session failed', { code, err });
     });
     agi.on('sessionRefused', (peer, reason) => {
-      metrics.agiRefused.inc({ reason });
+      metrics.agiRefused.inc({ reason, enterprise: '' });
       if (reason === 'not_allowed') logger.warn('FastAGI connection refused: peer not in AGI_ALLOW', { peer });
       else if (reason === 'max_sessions') logger.warn('FastAGI connection refused: AGI_MAX_SESSIONS reached', { max: config.agiMaxSessions });
     });
@@ -255,7 +285,17 @@ export async function startService(config: Config, logger: Logger, overrides: Se
         logger.warn('HTTP request refused: address not in HTTP_ADMIN_ALLOW', { peer, path: pathname });
       },
     });
-    registerHealthRoutes(http, { pool, liveCalls, metrics, agi });
+    registerHealthRoutes(http, {
+      pool,
+      liveCalls,
+      metrics,
+      agi,
+      enterpriseNumbers: async () => (await enterprises.list()).map((e) => e.number),
+      reachability,
+      amiStates: () => amiPool.states(),
+      outboxBacklog: () => outbox.backlog(),
+      ...(overrides.readiness ? { thresholds: overrides.readiness } : {}),
+    });
     registerRecordingRoutes(http, { links, recordingsDir: config.recordingsDir, logger });
     registerClickToCallRoutes(http, { enterprises, clickToCall, logger });
     registerUserStatusRoutes(http, { enterprises, extensions, statuses: managerStatus, logger });
@@ -266,11 +306,15 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     cleanups.push(() => webhookTasks.drain());
     const httpPort = await http.listen(config.httpPort, config.httpHost);
     cleanups.push(() => http.close());
-    metrics.addCollector(() => [
-      '# HELP rcrm_lookup_cache_entries Caller lookup cache entries',
-      '# TYPE rcrm_lookup_cache_entries gauge',
-      `rcrm_lookup_cache_entries ${lookup.cacheSize}`,
-    ]);
+    metrics.addCollector('lookup-cache', () => metrics.lookupCacheEntries.set(lookup.cacheSize));
+    metrics.addCollector('ami', () => {
+      metrics.amiUp.reset();
+      for (const [enterprise, state] of Object.entries(amiPool.states())) metrics.amiUp.set({ enterprise }, state === 'connected' ? 1 : 0);
+    });
+    metrics.addCollector('history-poll', () => {
+      metrics.historyPollLag.reset();
+      for (const [enterprise, lag] of poller.lagSeconds()) metrics.historyPollLag.set({ enterprise }, lag);
+    });
 
     if (config.syncPollIntervalMs > 0) {
       poller.start();
