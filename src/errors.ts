@@ -27,7 +27,9 @@ export type ErrorCode =
   | 'AMI_ACTION'
   | 'AMI_PROTOCOL'
   | 'DB_MIGRATION'
-  | 'SHUTTING_DOWN';
+  | 'SHUTTING_DOWN'
+  | 'AUDIT_CHAIN_BROKEN'
+  | 'CRM_KEY_UNUSABLE';
 
 export class AppError extends Error {
   readonly code: ErrorCode;
@@ -223,6 +225,24 @@ export class MigrationError extends AppError {
 export class ShuttingDownError extends AppError {
   constructor() {
     super('SHUTTING_DOWN', 'the service is shutting down');
+  }
+}
+
+/** `audit verify` found a row whose hash or link to the previous row does not match: edited or deleted rows. */
+export class AuditChainBrokenError extends AppError {
+  readonly rowId: number;
+  constructor(rowId: number, problem: string) {
+    super('AUDIT_CHAIN_BROKEN', `audit log broken at row ${rowId}: ${problem}`);
+    this.rowId = rowId;
+  }
+}
+
+/** `enterprise add|check`: RetailCRM refuses the API key, or it lacks a scope or site the service needs. */
+export class CrmKeyUnusableError extends AppError {
+  readonly reasons: readonly string[];
+  constructor(reasons: readonly string[]) {
+    super('CRM_KEY_UNUSABLE', `the API key cannot work:\n  - ${reasons.join('\n  - ')}`);
+    this.reasons = reasons;
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import type { Config } from './config.js';
 import { AddressAllowList } from './access/address-allow-list.js';
+import { AuditLog } from './audit/audit-store.js';
 import { createAgiServer, type AgiServer } from './agi/server.js';
 import { createAgiRouter } from './calls/agi-router.js';
 import { CallerLookup } from './calls/caller-lookup.js';
@@ -298,7 +299,14 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     });
     registerRecordingRoutes(http, { links, recordingsDir: config.recordingsDir, logger });
     registerClickToCallRoutes(http, { enterprises, clickToCall, logger });
-    registerUserStatusRoutes(http, { enterprises, extensions, statuses: managerStatus, logger });
+    const audit = new AuditLog(pool);
+    registerUserStatusRoutes(http, {
+      enterprises,
+      extensions,
+      statuses: managerStatus,
+      logger,
+      recordChange: (entry) => audit.append({ ...entry, source: 'http' }),
+    });
     registerLogoRoute(http);
     registerAnalyticsRoutes(http, { queries: createAnalyticsQueries(pool, { timeoutMs: 30_000 }), enterprises, box, logger });
     const webhookTasks = new TaskTracker((err) => logger.error('webhook refresh failed', { err }));

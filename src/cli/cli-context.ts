@@ -2,6 +2,8 @@
  * What a CLI command gets: the parsed config, a pool on the service's database (embedded or DATABASE_URL, with
  * migrations applied), the secret box and the stores. `withCliContext` releases all of it however the command ends.
  */
+import os from 'node:os';
+import { AuditLog, type AuditEntry } from '../audit/audit-store.js';
 import type { Config } from '../config.js';
 import { openDatabase } from '../db/connect.js';
 import { EnterpriseStore } from '../db/enterprise-store.js';
@@ -23,6 +25,19 @@ export interface CliContext {
   readonly enterprises: EnterpriseStore;
   readonly extensions: ExtensionStore;
   readonly io: CliOutput;
+  readonly audit: AuditLog;
+  /** Records an administrative change made by this command, as the OS user running it. */
+  recordChange(entry: Omit<AuditEntry, 'source' | 'actor'>): Promise<void>;
+}
+
+/** The OS user running the CLI (the login name, not a name from the environment a user could set). */
+export function osUser(): string {
+  try {
+    const u = os.userInfo();
+    return `${u.username} (uid ${u.uid})`;
+  } catch {
+    return `uid ${process.getuid?.() ?? '?'}`;
+  }
 }
 
 export async function withCliContext<T>(config: Config, io: CliOutput, fn: (ctx: CliContext) => Promise<T>): Promise<T> {
@@ -35,6 +50,8 @@ export async function withCliContext<T>(config: Config, io: CliOutput, fn: (ctx:
       io.err(`warning: SECRET_KEY is not set; generated one in ${secret.file}. Back it up or set SECRET_KEY.`);
     }
     const box = createSecretBox(secret.key);
+    const audit = new AuditLog(pool);
+    const actor = osUser();
     return await fn({
       config,
       pool,
@@ -42,6 +59,10 @@ export async function withCliContext<T>(config: Config, io: CliOutput, fn: (ctx:
       enterprises: new EnterpriseStore(pool, box),
       extensions: new ExtensionStore(pool),
       io,
+      audit,
+      recordChange: async (entry) => {
+        await audit.append({ ...entry, source: 'cli', actor });
+      },
     });
   } finally {
     await pool.end();

