@@ -45,6 +45,8 @@ export interface Config {
   readonly dbPoolMax: number;
   /** Separate connections for the live call path (lookups), so background work cannot starve it. */
   readonly dbCallPoolMax: number;
+  /** Connections for dashboard and analytics queries, apart from deliveries and calls. */
+  readonly dbAnalyticsPoolMax: number;
   /** How often customers/history and orders/history are polled per enterprise; 0 turns polling off. */
   readonly syncPollIntervalMs: number;
   readonly outbox: {
@@ -160,6 +162,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     shutdownDrainMs: r.int('SHUTDOWN_DRAIN_MS', 15_000, 0, 600_000),
     dbPoolMax: r.int('DB_POOL_MAX', 10, 1, 200),
     dbCallPoolMax: r.int('DB_CALL_POOL_MAX', 4, 1, 100),
+    dbAnalyticsPoolMax: r.int('DB_ANALYTICS_POOL_MAX', 2, 1, 50),
     syncPollIntervalMs: r.int('SYNC_POLL_INTERVAL_MS', 60_000, 0, 86_400_000),
     outbox: Object.freeze({
       concurrency: r.int('OUTBOX_CONCURRENCY', 4, 1, 64),

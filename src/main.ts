@@ -308,7 +308,22 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       recordChange: (entry) => audit.append({ ...entry, source: 'http' }),
     });
     registerLogoRoute(http);
-    registerAnalyticsRoutes(http, { queries: createAnalyticsQueries(pool, { timeoutMs: 30_000 }), enterprises, box, logger });
+    // Dashboard queries get a small pool of their own and a bound on requests at once: a few dashboard users can
+    // never hold the connections that deliver popups and record calls.
+    const analyticsPool: Pool = createPool({
+      connectionString: db.url,
+      max: config.dbAnalyticsPoolMax,
+      applicationName: 'retailcrm-agi-analytics',
+      statementTimeoutMs: 35_000,
+    });
+    cleanups.push(() => analyticsPool.end());
+    registerAnalyticsRoutes(http, {
+      queries: createAnalyticsQueries(analyticsPool, { timeoutMs: 30_000 }),
+      enterprises,
+      box,
+      logger,
+      maxConcurrent: config.dbAnalyticsPoolMax * 2,
+    });
     const webhookTasks = new TaskTracker((err) => logger.error('webhook refresh failed', { err }));
     registerWebhookRoutes(http, { pool, enterprises, box, customers: customerRefresher, orders: orderRefresher, tasks: webhookTasks, logger });
     cleanups.push(() => webhookTasks.drain());

@@ -37,6 +37,11 @@ export interface AnalyticsRoutesDeps {
   readonly logger: Logger;
   /** How long computed figures are reused (ms); 0 disables. */
   readonly cacheMs?: number;
+  /**
+   * Requests computed at once; beyond it a request gets 503 at once instead of queueing (the queries run on a
+   * small pool of their own, DB_ANALYTICS_POOL_MAX, so the dashboard never takes connections from the call path).
+   */
+  readonly maxConcurrent?: number;
   readonly now?: () => Date;
 }
 
@@ -127,6 +132,8 @@ export function registerAnalyticsRoutes(http: HttpServer, deps: AnalyticsRoutesD
   const cacheMs = deps.cacheMs ?? 15_000;
   const now = deps.now ?? (() => new Date());
   const cache = new Map<string, { at: number; value: Promise<PeriodFigures> }>();
+  const maxConcurrent = deps.maxConcurrent ?? 4;
+  let running = 0;
 
   const figures = (r: AnalyticsRequest): Promise<PeriodFigures> => {
     const key = JSON.stringify([r.period, r.options]);
@@ -147,6 +154,10 @@ export function registerAnalyticsRoutes(http: HttpServer, deps: AnalyticsRoutesD
       const a = await authorize(req, deps);
       if (!a) return forbidden();
       const r = analyticsRequest(req.url.searchParams, a.enterprise, now());
+      if (running >= maxConcurrent) {
+        return json(503, { success: false, error: 'the analytics are busy; try again in a few seconds' }, { 'retry-after': '5' });
+      }
+      running++;
       try {
         return await handler(req, a, r);
       } catch (err) {
@@ -155,6 +166,8 @@ export function registerAnalyticsRoutes(http: HttpServer, deps: AnalyticsRoutesD
           return json(503, { success: false, error: err.message });
         }
         throw err;
+      } finally {
+        running--;
       }
     };
 
