@@ -27,7 +27,9 @@ const USAGE = `usage: retailcrm-agi <command>
   enterprise add --number N --crm-url URL --api-key KEY [--client-id ID] [--country BY] [--site CODE]
                  [--auto-create-customers on|off] [--telephony-events on|off]
                  [--skip-manager-on-break on|off] [--timezone Europe/Minsk]
-                 [--external-phones SITE=NUMBER,...] [--pbx-addresses CIDR,...]
+                 [--external-phones SITE=NUMBER,...] [--pbx-addresses CIDR,...] [--skip-check]
+                 checks the key first (GET /api/credentials), reads the timezone and sites from RetailCRM
+  enterprise check --number N             check the key, scopes, sites and timezone again
   enterprise set --number N [any flag of add] [--ami-host H --ami-port 5038 --ami-user U --ami-secret S]
                  [--channel 'PJSIP/{ext}'] [--context rcrm-click-to-call] [--outbound-callerid +375...]
                  [--originate-timeout 30]

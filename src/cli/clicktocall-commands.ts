@@ -74,7 +74,7 @@ export function describePbx(p: PbxSettings): Record<string, string | number> {
 }
 
 /** A RetailCRM client for one command; always closed. */
-async function withCrm<T>(ctx: CliContext, fn: (crm: RetailCrmClient) => Promise<T>): Promise<T> {
+export async function withCrm<T>(ctx: CliContext, fn: (crm: RetailCrmClient) => Promise<T>): Promise<T> {
   const limiter = new RateLimiter({ ratesPerSecond: { telephony: 10, general: 5 } });
   const crm = new RetailCrmClient({ limiter, defaultTimeoutMs: ctx.config.crmTimeoutMs, userAgent: 'retailcrm-agi-cli' });
   try {

@@ -7,7 +7,9 @@ import { randomSecret } from '../secrets/secret-box.js';
 import * as a from './args.js';
 import type { CliContext } from './cli-context.js';
 import { enterpriseSnapshot } from '../audit/audit-snapshots.js';
-import { hasPbxFlags, PBX_FLAGS, pbxPatchFromFlags, savePbx } from './clicktocall-commands.js';
+import { hasPbxFlags, PBX_FLAGS, pbxPatchFromFlags, savePbx, withCrm } from './clicktocall-commands.js';
+import { checkCrmAccount, type AccountCheck, type AccountNeeds } from '../crm/account-check.js';
+import { CrmKeyUnusableError } from '../errors.js';
 
 const FLAGS = {
   number: { type: 'string' },
@@ -119,22 +121,65 @@ function printObject(ctx: CliContext, obj: Record<string, unknown>, indent = '')
   }
 }
 
+async function checkAccount(ctx: CliContext, url: string, apiKey: string, needs: AccountNeeds, number: string): Promise<AccountCheck> {
+  const check = await withCrm(ctx, (crm) => checkCrmAccount(crm, { key: number, url, apiKey }, needs, ctx.config.crmTimeoutMs));
+  for (const w of check.warnings) ctx.io.err(`warning: ${w}`);
+  if (!check.ok) throw new CrmKeyUnusableError(check.problems);
+  ctx.io.out(`RetailCRM: key accepted; timezone ${check.timezone ?? 'unknown'}; sites ${check.sites.join(', ') || '-'}`);
+  return check;
+}
+
 export async function enterpriseCommand(ctx: CliContext, sub: string | undefined, argv: readonly string[]): Promise<void> {
   switch (sub) {
     case 'add': {
-      const flags = a.parseFlags(argv, FLAGS);
-      const created = await ctx.enterprises.create({
-        number: a.enterpriseNumber(a.required(flags, 'number')),
+      const flags = a.parseFlags(argv, { ...FLAGS, 'skip-check': { type: 'boolean' } });
+      const number = a.enterpriseNumber(a.required(flags, 'number'));
+      const input = {
+        number,
         crmUrl: a.crmUrl(a.required(flags, 'crm-url')),
         apiKey: a.apiKey(a.required(flags, 'api-key')),
         clientId: a.clientId(a.str(flags, 'client-id') ?? randomSecret(24)),
         country: a.country(a.str(flags, 'country') ?? 'RU'),
         site: a.site(a.str(flags, 'site') ?? ''),
         settings: settingsFrom(flags),
-      });
+      };
+      if (await ctx.enterprises.find(number)) throw new InputError(`enterprise ${number} already exists (use "enterprise set")`, 'number');
+      let site = input.site;
+      const settings: Record<string, unknown> = { ...input.settings };
+      if (flags['skip-check'] === true) {
+        ctx.io.err('warning: --skip-check: the API key, scopes, sites and timezone were not checked (run "enterprise check" later)');
+      } else {
+        const needs = {
+          telephonyEvents: settings['telephonyEvents'] !== false,
+          autoCreateCustomers: settings['autoCreateCustomers'] !== false,
+          site,
+        };
+        const check = await checkAccount(ctx, input.crmUrl, input.apiKey, needs, number);
+        const tz = a.str(flags, 'timezone');
+        if (tz === undefined && check.timezone !== null) settings['crmTimezone'] = check.timezone;
+        else if (tz !== undefined && check.timezone !== null && tz !== check.timezone) {
+          ctx.io.err(`warning: --timezone ${tz} differs from RetailCRM's ${check.timezone}; using ${tz}`);
+        }
+        if (site === null && check.sites.length === 1) site = check.sites[0] ?? null;
+      }
+      const created = await ctx.enterprises.create({ ...input, site, settings });
       await ctx.recordChange({ action: 'enterprise.add', enterprise: created.number, before: null, after: enterpriseSnapshot(ctx.box, created) });
       ctx.io.out(`enterprise ${created.number} added`);
       printObject(ctx, describeEnterprise(ctx, created, false));
+      return;
+    }
+    case 'check': {
+      const flags = a.parseFlags(argv, { number: { type: 'string' } });
+      const e = await ctx.enterprises.get(a.enterpriseNumber(a.required(flags, 'number')));
+      const needs = { telephonyEvents: e.settings.telephonyEvents, autoCreateCustomers: e.settings.autoCreateCustomers, site: e.site };
+      const check = await checkAccount(ctx, e.crmUrl, e.apiKey, needs, e.number);
+      if (check.timezone !== null && check.timezone !== e.settings.crmTimezone) {
+        ctx.io.err(
+          `warning: the enterprise uses timezone ${e.settings.crmTimezone}, RetailCRM says ${check.timezone}: ` +
+            `retailcrm-agi enterprise set --number ${e.number} --timezone ${check.timezone}`,
+        );
+      }
+      ctx.io.out(`enterprise ${e.number}: the key can work (scopes: ${check.scopes.join(', ')})`);
       return;
     }
     case 'set': {
@@ -192,7 +237,7 @@ export async function enterpriseCommand(ctx: CliContext, sub: string | undefined
       return;
     }
     default:
-      throw new InputError('usage: retailcrm-agi enterprise add|set|list|show|remove [flags]');
+      throw new InputError('usage: retailcrm-agi enterprise add|set|check|list|show|remove [flags]');
   }
 }
 

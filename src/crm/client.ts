@@ -18,6 +18,7 @@ import {
   type CallEventResult,
   type CrmAccount,
   type CrmRequestOptions,
+  type AccountSettings,
   type Credentials,
   type Customer,
   type CustomerCreate,
@@ -229,6 +230,16 @@ export class RetailCrmClient {
       form: { integrationModule: module },
     } as const;
     return parse.parseIntegrationModuleEditInfo(await this.request(account, spec, opts));
+  }
+
+  /** The account's settings; only the timezone is read (contract §7.6: `settings.timezone.value`, IANA). */
+  async accountSettings(account: CrmAccount, opts: CrmRequestOptions = {}): Promise<AccountSettings> {
+    return parse.parseAccountSettings(await this.request(account, { method: 'GET', path: '/v5/settings' }, opts));
+  }
+
+  /** The account's site (store) codes (contract §7.6: `sites` is an object keyed by code). */
+  async sites(account: CrmAccount, opts: CrmRequestOptions = {}): Promise<string[]> {
+    return parse.parseSites(await this.request(account, { method: 'GET', path: '/v5/reference/sites' }, opts));
   }
 
   /** What the API key may do (scopes); the path has no version segment. */
