@@ -30,6 +30,8 @@ const USAGE = `usage: retailcrm-agi <command>
                  [--external-phones SITE=NUMBER,...] [--pbx-addresses CIDR,...] [--skip-check]
                  checks the key first (GET /api/credentials), reads the timezone and sites from RetailCRM
   enterprise check --number N             check the key, scopes, sites and timezone again
+  enterprise rotate --number N --what webhook|dashboard|client-id [--skip-register]
+                                          a new webhook or dashboard token, or clientId (re-registered)
   enterprise set --number N [any flag of add] [--ami-host H --ami-port 5038 --ami-user U --ami-secret S]
                  [--channel 'PJSIP/{ext}'] [--context rcrm-click-to-call] [--outbound-callerid +375...]
                  [--originate-timeout 30]

@@ -4,9 +4,12 @@ import { InputError } from '../errors.js';
 import type { Enterprise, EnterpriseInput } from '../db/enterprise-store.js';
 import { enterpriseUrls } from '../http/public-paths.js';
 import { randomSecret } from '../secrets/secret-box.js';
+import { enterpriseToken } from '../secrets/enterprise-tokens.js';
 import * as a from './args.js';
 import type { CliContext } from './cli-context.js';
-import { enterpriseSnapshot } from '../audit/audit-snapshots.js';
+import { enterpriseSnapshot, fingerprint } from '../audit/audit-snapshots.js';
+import { crmAccount } from '../calls/crm-caller-lookup.js';
+import { moduleCode, register } from '../clicktocall/registration.js';
 import { hasPbxFlags, PBX_FLAGS, pbxPatchFromFlags, savePbx, withCrm } from './clicktocall-commands.js';
 import { checkCrmAccount, type AccountCheck, type AccountNeeds } from '../crm/account-check.js';
 import { CrmKeyUnusableError } from '../errors.js';
@@ -75,12 +78,13 @@ export function mask(secret: string): string {
   return secret.length <= 8 ? '****' : `${secret.slice(0, 4)}…${'*'.repeat(4)}`;
 }
 
-export function enterpriseTokens(ctx: CliContext, number: string): { webhook: string; dashboard: string } {
-  return { webhook: ctx.box.sign('webhook', number), dashboard: ctx.box.sign('dashboard', number) };
+export function enterpriseTokens(ctx: CliContext, e: Enterprise): { webhook: string; dashboard: string } {
+  const gens = e.settings.tokenGenerations;
+  return { webhook: enterpriseToken(ctx.box, 'webhook', e.number, gens), dashboard: enterpriseToken(ctx.box, 'dashboard', e.number, gens) };
 }
 
 export function describeEnterprise(ctx: CliContext, e: Enterprise, reveal: boolean): Record<string, unknown> {
-  const tokens = enterpriseTokens(ctx, e.number);
+  const tokens = enterpriseTokens(ctx, e);
   const urls = enterpriseUrls(ctx.config.publicUrl, e.number, tokens);
   return {
     number: e.number,
@@ -129,6 +133,67 @@ async function checkAccount(ctx: CliContext, url: string, apiKey: string, needs:
   return check;
 }
 
+const ROTATABLE = ['webhook', 'dashboard', 'client-id'] as const;
+
+/**
+ * `enterprise rotate --number N --what webhook|dashboard|client-id`: a new webhook or dashboard token (the old
+ * one stops working at once), or a new clientId, re-registered in RetailCRM when the module is registered there
+ * (otherwise RetailCRM would go on sending the old one with click-to-call and status callbacks).
+ */
+async function rotateCommand(ctx: CliContext, argv: readonly string[]): Promise<void> {
+  const flags = a.parseFlags(argv, { number: { type: 'string' }, what: { type: 'string' }, 'skip-register': { type: 'boolean' } });
+  const e = await ctx.enterprises.get(a.enterpriseNumber(a.required(flags, 'number')));
+  const what = a.required(flags, 'what');
+  if (!(ROTATABLE as readonly string[]).includes(what)) throw new InputError(`--what is one of ${ROTATABLE.join(', ')}`, 'what');
+  if (what === 'client-id') {
+    await rotateClientId(ctx, e, flags['skip-register'] === true);
+    return;
+  }
+  const purpose = what as 'webhook' | 'dashboard';
+  const gens = e.settings.tokenGenerations;
+  const next = { ...gens, [purpose]: gens[purpose] + 1 };
+  const updated = await ctx.enterprises.update(e.number, { settings: { tokenGenerations: next } });
+  const fp = (x: Enterprise): string => fingerprint(ctx.box, enterpriseTokens(ctx, x)[purpose]);
+  await ctx.recordChange({ action: `enterprise.rotate.${purpose}`, enterprise: e.number, before: { token: fp(e) }, after: { token: fp(updated) } });
+  const urls = enterpriseUrls(ctx.config.publicUrl, e.number, enterpriseTokens(ctx, updated));
+  ctx.io.out(`${purpose} token of enterprise ${e.number} rotated; the old one no longer works`);
+  if (purpose === 'webhook') {
+    ctx.io.out(`webhookUrl: ${urls.webhookUrl}`);
+    ctx.io.out('put it into the RetailCRM triggers that call the old URL (docs/retailcrm-triggers.md)');
+  } else {
+    ctx.io.out(`dashboardUrl: ${urls.dashboardUrl}`);
+  }
+}
+
+async function rotateClientId(ctx: CliContext, e: Enterprise, skipRegister: boolean): Promise<void> {
+  const updated = await ctx.enterprises.update(e.number, { clientId: randomSecret(24) });
+  let registered = false;
+  if (!skipRegister) {
+    try {
+      await withCrm(ctx, async (crm) => {
+        const existing = await crm.integrationModuleGet(crmAccount(updated), moduleCode(e.number), { timeoutMs: ctx.config.crmTimeoutMs });
+        if (!existing) return;
+        await register({ enterprises: ctx.enterprises, extensions: ctx.extensions, crm, publicUrl: ctx.config.publicUrl }, e.number);
+        registered = true;
+      });
+    } catch (err) {
+      // RetailCRM still knows the old clientId: keep it, or click-to-call would stop working.
+      await ctx.enterprises.update(e.number, { clientId: e.clientId });
+      throw err;
+    }
+  }
+  await ctx.recordChange({
+    action: 'enterprise.rotate.client-id',
+    enterprise: e.number,
+    before: { clientId: fingerprint(ctx.box, e.clientId) },
+    after: { clientId: fingerprint(ctx.box, updated.clientId), reregistered: registered },
+  });
+  ctx.io.out(`clientId of enterprise ${e.number} rotated`);
+  ctx.io.out(registered
+    ? 'the telephony module in RetailCRM was registered again with it'
+    : 'the module is not registered in RetailCRM (or --skip-register): run "retailcrm-agi register" when it is');
+}
+
 export async function enterpriseCommand(ctx: CliContext, sub: string | undefined, argv: readonly string[]): Promise<void> {
   switch (sub) {
     case 'add': {
@@ -166,6 +231,10 @@ export async function enterpriseCommand(ctx: CliContext, sub: string | undefined
       await ctx.recordChange({ action: 'enterprise.add', enterprise: created.number, before: null, after: enterpriseSnapshot(ctx.box, created) });
       ctx.io.out(`enterprise ${created.number} added`);
       printObject(ctx, describeEnterprise(ctx, created, false));
+      return;
+    }
+    case 'rotate': {
+      await rotateCommand(ctx, argv);
       return;
     }
     case 'check': {
@@ -237,7 +306,7 @@ export async function enterpriseCommand(ctx: CliContext, sub: string | undefined
       return;
     }
     default:
-      throw new InputError('usage: retailcrm-agi enterprise add|set|check|list|show|remove [flags]');
+      throw new InputError('usage: retailcrm-agi enterprise add|set|check|rotate|list|show|remove [flags]');
   }
 }
 

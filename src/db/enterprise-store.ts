@@ -4,6 +4,7 @@
  */
 import { EnterpriseUnknownError, InputError } from '../errors.js';
 import type { SecretBox } from '../secrets/secret-box.js';
+import { parseGenerations, type TokenGenerations } from '../secrets/enterprise-tokens.js';
 import type { Pool } from './pool.js';
 
 export interface EnterpriseSettings {
@@ -25,6 +26,8 @@ export interface EnterpriseSettings {
    * admits. Stops one tenant's PBX from acting for another tenant on a shared service.
    */
   readonly pbxAddresses: readonly string[];
+  /** Generations of the webhook and dashboard tokens (`enterprise rotate`); 0 until first rotated. */
+  readonly tokenGenerations: TokenGenerations;
   readonly extra: Readonly<Record<string, unknown>>;
 }
 
@@ -79,6 +82,7 @@ function parseSettings(raw: Record<string, unknown>): EnterpriseSettings {
     pbxAddresses: Array.isArray(raw['pbxAddresses'])
       ? raw['pbxAddresses'].filter((c: unknown): c is string => typeof c === 'string')
       : [],
+    tokenGenerations: parseGenerations(raw['tokenGenerations']),
     extra: typeof raw['extra'] === 'object' && raw['extra'] !== null ? (raw['extra'] as Record<string, unknown>) : {},
   });
 }
@@ -189,6 +193,7 @@ export function settingsToJson(s: EnterpriseSettings): Record<string, unknown> {
     crmTimezone: s.crmTimezone,
     externalPhones: s.externalPhones,
     pbxAddresses: s.pbxAddresses,
+    tokenGenerations: s.tokenGenerations,
     extra: s.extra,
   };
 }
