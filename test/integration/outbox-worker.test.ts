@@ -185,12 +185,22 @@ describe('outbox worker (real PostgreSQL, fake RetailCRM)', function () {
       expect(failed).to.deep.include({ state: 'failed', attempts: 1 });
       expect(failed?.last_error).to.match(/CRM_AUTH/);
       const out: string[] = [];
-      const ctx = { pool: db.pool, io: { out: (l: string) => out.push(l), err: (l: string) => out.push(l) } } as unknown as CliContext;
+      const changes: unknown[] = [];
+      const ctx = {
+        pool: db.pool,
+        io: { out: (l: string) => out.push(l), err: (l: string) => out.push(l) },
+        recordChange: async (entry: unknown) => {
+          changes.push(entry);
+        },
+      } as unknown as CliContext;
       await outboxCommand(ctx, 'list', ['--failed']);
       expect(out.join('\n')).to.match(new RegExp(`${failed?.id}\\t${ENT}\\tcall_event\\tfailed\\t1\\t.*CRM_AUTH`));
       await store.update(ENT, { apiKey: fake.apiKey });
       await outboxCommand(ctx, 'retry', ['--id', String(failed?.id)]);
       expect((await jobs())[0]).to.deep.include({ state: 'pending', attempts: 0 });
+      expect(changes).to.deep.equal([
+        { action: 'outbox.retry', enterprise: ENT, before: { state: 'failed', jobs: [failed?.id] }, after: { state: 'pending', jobs: [failed?.id] } },
+      ]);
       await w.runOnce();
       expect((await jobs())[0]?.state).to.equal('done');
       expect(fake.account().events).to.have.length(1);
