@@ -18,106 +18,55 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly collectors = new Map<string, ScrapeCollector>();
 
-  readonly agiSessions = new Counter({
-    name: 'rcrm_agi_sessions_total',
-    help: 'FastAGI sessions handled, by script and outcome',
-    labelNames: ['script', 'outcome'] as const,
-    registers: [this.registry],
-  });
-  readonly sessionSeconds = new Histogram({
-    name: 'rcrm_agi_session_seconds',
-    help: 'FastAGI session duration',
-    labelNames: ['script'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
-    registers: [this.registry],
-  });
-  readonly agiRefused = new Counter({
-    name: 'rcrm_agi_sessions_refused_total',
-    help: 'FastAGI connections refused at accept (not_allowed, max_sessions, stopping) and sessions refused for an enterprise (enterprise_pbx)',
-    labelNames: ['reason', 'enterprise'] as const,
-    registers: [this.registry],
-  });
-  readonly httpAdminRefused = new Counter({
-    name: 'rcrm_http_admin_refused_total',
-    help: 'Requests to /metrics, /ready or the dashboard from outside HTTP_ADMIN_ALLOW',
-    registers: [this.registry],
-  });
-  readonly lookups = new Counter({
-    name: 'rcrm_lookups_total',
-    help: 'Caller lookups on the call path, by source (cache, table, crm, stale, none) and result (FOUND, NOT_FOUND, TIMEOUT, ERROR)',
-    labelNames: ['source', 'result'] as const,
-    registers: [this.registry],
-  });
-  readonly crmRequests = new Counter({
-    name: 'rcrm_crm_requests_total',
-    help: 'RetailCRM requests by endpoint and status (HTTP status, or timeout, network, rate_limited)',
-    labelNames: ['endpoint', 'status'] as const,
-    registers: [this.registry],
-  });
-  readonly crmRequestSeconds = new Histogram({
-    name: 'rcrm_crm_request_seconds',
-    help: 'RetailCRM request latency (admission wait included), by endpoint',
-    labelNames: ['endpoint'] as const,
-    buckets: [0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2.5, 5, 10],
-    registers: [this.registry],
-  });
-  readonly popups = new Counter({
-    name: 'rcrm_popups_total',
-    help: 'Popups RetailCRM accepted: sent (within 3 s of the call start), late (after), skipped (overloaded, never sent)',
-    labelNames: ['outcome'] as const,
-    registers: [this.registry],
-  });
+  readonly agiSessions = this.counter('rcrm_agi_sessions_total', 'FastAGI sessions handled, by script and outcome', ['script', 'outcome']);
+  readonly sessionSeconds = this.histogram('rcrm_agi_session_seconds', 'FastAGI session duration', ['script'],
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5]);
+  readonly agiRefused = this.counter('rcrm_agi_sessions_refused_total',
+    'FastAGI connections refused at accept (not_allowed, max_sessions, stopping) and sessions refused for an enterprise (enterprise_pbx)',
+    ['reason', 'enterprise']);
+  readonly httpAdminRefused = this.counter('rcrm_http_admin_refused_total',
+    'Requests to /metrics, /ready or the dashboard from outside HTTP_ADMIN_ALLOW', []);
+  readonly lookups = this.counter('rcrm_lookups_total',
+    'Caller lookups on the call path, by source (cache, table, crm, stale, none) and result (FOUND, NOT_FOUND, TIMEOUT, ERROR)',
+    ['source', 'result']);
+  readonly crmRequests = this.counter('rcrm_crm_requests_total',
+    'RetailCRM requests by endpoint and status (HTTP status, or timeout, network, error)', ['endpoint', 'status']);
+  readonly crmRequestSeconds = this.histogram('rcrm_crm_request_seconds',
+    'RetailCRM request latency (admission wait included), by endpoint', ['endpoint'], [0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2.5, 5, 10]);
+  readonly popups = this.counter('rcrm_popups_total',
+    'Popups RetailCRM accepted: sent (within 3 s of the call start), late (after), skipped (overloaded, never sent)', ['outcome']);
   /** Kept for dashboards made before rcrm_popups_total{outcome="skipped"}. */
-  readonly notifySkipped = new Counter({
-    name: 'rcrm_call_starts_skipped_total',
-    help: 'Call starts not recorded (no popup) because the service was overloaded',
-    registers: [this.registry],
-  });
-  readonly outboxOutcomes = new Counter({
-    name: 'rcrm_outbox_outcomes_total',
-    help: 'Outbox job outcomes by kind',
-    labelNames: ['kind', 'outcome'] as const,
-    registers: [this.registry],
-  });
-  readonly outboxJobs = new Gauge({
-    name: 'rcrm_outbox_jobs',
-    help: 'Outbox jobs by state (pending, failed) and enterprise, read from the database at scrape',
-    labelNames: ['state', 'enterprise'] as const,
-    registers: [this.registry],
-  });
-  readonly outboxOldestPending = new Gauge({
-    name: 'rcrm_outbox_oldest_pending_seconds',
-    help: 'Age of the oldest pending outbox job, by enterprise (0: none pending)',
-    labelNames: ['enterprise'] as const,
-    registers: [this.registry],
-  });
-  readonly amiUp = new Gauge({
-    name: 'rcrm_ami_up',
-    help: '1 when the AMI connection to the enterprise PBX is up, 0 otherwise (only enterprises with a PBX)',
-    labelNames: ['enterprise'] as const,
-    registers: [this.registry],
-  });
-  readonly historyPollLag = new Gauge({
-    name: 'rcrm_history_poll_lag_seconds',
-    help: 'Seconds since RetailCRM history was last read for the enterprise (by any instance)',
-    labelNames: ['enterprise'] as const,
-    registers: [this.registry],
-  });
-  readonly liveCalls = new Gauge({ name: 'rcrm_live_calls', help: 'FastAGI sessions in progress', registers: [this.registry] });
-  readonly lookupCacheEntries = new Gauge({
-    name: 'rcrm_lookup_cache_entries',
-    help: 'Caller lookup cache entries',
-    registers: [this.registry],
-  });
-  readonly scrapeErrors = new Counter({
-    name: 'rcrm_scrape_errors_total',
-    help: 'Scrape-time collectors that failed or missed their deadline, by collector',
-    labelNames: ['collector'] as const,
-    registers: [this.registry],
-  });
+  readonly notifySkipped = this.counter('rcrm_call_starts_skipped_total',
+    'Call starts not recorded (no popup) because the service was overloaded', []);
+  readonly outboxOutcomes = this.counter('rcrm_outbox_outcomes_total', 'Outbox job outcomes by kind', ['kind', 'outcome']);
+  readonly outboxJobs = this.gauge('rcrm_outbox_jobs',
+    'Outbox jobs by state (pending, failed) and enterprise, read from the database at scrape', ['state', 'enterprise']);
+  readonly outboxOldestPending = this.gauge('rcrm_outbox_oldest_pending_seconds',
+    'Age of the oldest pending outbox job, by enterprise (0: none pending)', ['enterprise']);
+  readonly amiUp = this.gauge('rcrm_ami_up',
+    '1 when the AMI connection to the enterprise PBX is up, 0 otherwise (only enterprises with a PBX)', ['enterprise']);
+  readonly historyPollLag = this.gauge('rcrm_history_poll_lag_seconds',
+    'Seconds since RetailCRM history was last read for the enterprise (by this instance, or found locked by another one reading it)',
+    ['enterprise']);
+  readonly liveCalls = this.gauge('rcrm_live_calls', 'FastAGI sessions in progress', []);
+  readonly lookupCacheEntries = this.gauge('rcrm_lookup_cache_entries', 'Caller lookup cache entries', []);
+  readonly scrapeErrors = this.counter('rcrm_scrape_errors_total',
+    'Scrape-time collectors that failed or missed their deadline, by collector', ['collector']);
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  private counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private gauge<L extends string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> {
+    return new Gauge({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private histogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]): Histogram<L> {
+    return new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
   }
 
   /** Registers a collector run at each scrape (one per name; a second registration replaces the first). */

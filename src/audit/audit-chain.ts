@@ -31,17 +31,21 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
+/** Exactly the fields the hash covers (a row's id and hashes are not content), absent before/after as null. */
+export function auditContent(row: Omit<AuditContent, 'before' | 'after'> & { readonly before?: unknown; readonly after?: unknown }): AuditContent {
+  return {
+    at: row.at,
+    source: row.source,
+    actor: row.actor,
+    action: row.action,
+    enterprise: row.enterprise,
+    before: row.before ?? null,
+    after: row.after ?? null,
+  };
+}
+
 export function rowHash(prevHash: string, content: AuditContent): string {
-  const body = canonicalJson({
-    at: content.at,
-    source: content.source,
-    actor: content.actor,
-    action: content.action,
-    enterprise: content.enterprise,
-    before: content.before ?? null,
-    after: content.after ?? null,
-  });
-  return createHash('sha256').update(`${prevHash}\n${body}`).digest('hex');
+  return createHash('sha256').update(`${prevHash}\n${canonicalJson(auditContent(content))}`).digest('hex');
 }
 
 export type ChainBreak = { readonly id: number; readonly problem: 'edited' | 'link' };

@@ -4,7 +4,7 @@
  * fork the chain. The table's trigger refuses UPDATE, DELETE and TRUNCATE.
  */
 import type { Pool } from '../db/pool.js';
-import { rowHash, verifyChain, type AuditContent, type ChainBreak, type ChainedRow } from './audit-chain.js';
+import { auditContent, rowHash, verifyChain, type AuditContent, type ChainBreak, type ChainedRow } from './audit-chain.js';
 
 export interface AuditEntry {
   readonly source: 'cli' | 'http';
@@ -69,16 +69,8 @@ export class AuditLog {
       await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [APPEND_LOCK]);
       const last = await client.query<{ hash: string }>('select hash from audit_log order by id desc limit 1');
       const prevHash = last.rows[0]?.hash ?? '';
-      const content: AuditContent = {
-        // Millisecond precision: what a Date read back from timestamptz gives, so the hash recomputes exactly.
-        at: this.now().toISOString(),
-        source: entry.source,
-        actor: entry.actor,
-        action: entry.action,
-        enterprise: entry.enterprise,
-        before: entry.before ?? null,
-        after: entry.after ?? null,
-      };
+      // Millisecond precision: what a Date read back from timestamptz gives, so the hash recomputes exactly.
+      const content: AuditContent = auditContent({ ...entry, at: this.now().toISOString() });
       const { rows } = await client.query<Row>(
         `insert into audit_log (at, source, actor, action, enterprise, before, after, prev_hash, hash)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning *`,

@@ -1,6 +1,7 @@
 /** The command line against a real database: what an operator types, what they see, and the exit status. */
 import { expect } from 'chai';
 import { runCli } from '../../src/cli.js';
+import { runCliCapture } from '../helpers/cli-capture.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 
 const SECRET = 'cli-test-secret-key-0123456789abcdefgh';
@@ -14,15 +15,8 @@ describe('retailcrm-agi command line', () => {
     await db.drop();
   });
 
-  async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(argv, { DATABASE_URL: db.url, SECRET_KEY: SECRET, PUBLIC_URL: 'https://pbx.example.com', DATA_DIR: '/nonexistent-not-used' }, {
-      out: (l) => out.push(l),
-      err: (l) => err.push(l),
-    });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  }
+  const cli = (...argv: string[]) =>
+    runCliCapture(argv, { DATABASE_URL: db.url, SECRET_KEY: SECRET, PUBLIC_URL: 'https://pbx.example.com', DATA_DIR: '/nonexistent-not-used' });
 
   // GIVEN a new enterprise WHEN added and shown THEN secrets are masked in text and complete in --json, with the URLs to paste
   it('adds, shows and changes an enterprise', async () => {

@@ -6,9 +6,9 @@
  */
 import { expect } from 'chai';
 import os from 'node:os';
-import { runCli } from '../../src/cli.js';
 import { assessCredentials } from '../../src/crm/account-check.js';
 import { FakeRetailCrm } from '../fakes/fake-retailcrm.js';
+import { runCliCapture } from '../helpers/cli-capture.js';
 import { runCliProcess } from '../helpers/cli-exec.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 
@@ -30,12 +30,7 @@ describe('enterprise add / check against RetailCRM', function () {
   });
 
   const env = (): Record<string, string> => ({ DATABASE_URL: db.url, SECRET_KEY: SECRET, DATA_DIR: os.tmpdir(), CRM_TIMEOUT_MS: '3000' });
-  async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(argv, env(), { out: (l) => out.push(l), err: (l) => err.push(l) });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  }
+  const cli = (...argv: string[]) => runCliCapture(argv, env());
   const add = (number: string, key: string, ...extra: string[]) =>
     cli('enterprise', 'add', '--number', number, '--crm-url', crm.url, '--api-key', key, '--country', 'BY', ...extra);
   const exists = async (number: string): Promise<boolean> =>

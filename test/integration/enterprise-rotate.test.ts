@@ -4,7 +4,7 @@
  * registered again in RetailCRM, the old one refused by click-to-call. Each rotation is in the audit log.
  */
 import { expect } from 'chai';
-import { runCli } from '../../src/cli.js';
+import { runCliCapture } from '../helpers/cli-capture.js';
 import { moduleCode } from '../../src/clicktocall/registration.js';
 import { ENTERPRISE, startTestService, TEST_SECRET, type TestService } from '../helpers/service.js';
 
@@ -20,13 +20,8 @@ describe('enterprise rotate (real service)', function () {
     await t.stop();
   });
 
-  async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const env = { DATABASE_URL: t.db.url, SECRET_KEY: TEST_SECRET, PUBLIC_URL: t.config.publicUrl, DATA_DIR: '/nonexistent-not-used', CRM_TIMEOUT_MS: '3000' };
-    const code = await runCli(argv, env, { out: (l) => out.push(l), err: (l) => err.push(l) });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  }
+  const cli = (...argv: string[]) =>
+    runCliCapture(argv, { DATABASE_URL: t.db.url, SECRET_KEY: TEST_SECRET, PUBLIC_URL: t.config.publicUrl, DATA_DIR: '/nonexistent-not-used', CRM_TIMEOUT_MS: '3000' });
   const urls = async (): Promise<{ webhookUrl: string; dashboardUrl: string }> =>
     (JSON.parse((await cli('enterprise', 'show', '--number', ENTERPRISE, '--json')).out) as { urls: { webhookUrl: string; dashboardUrl: string } }).urls;
   /** The service's answer for a public URL (PUBLIC_URL is https://pbx.example.com; the test talks to the port). */
