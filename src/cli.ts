@@ -14,6 +14,7 @@ import { OUTBOX_USAGE, outboxCommand } from './cli/outbox-commands.js';
 import { pbxCommand, registerCommand, unregisterCommand, usersCommand } from './cli/clicktocall-commands.js';
 import { REPORT_USAGE, reportCommand } from './cli/report-command.js';
 import { AUDIT_USAGE, auditCommand } from './cli/audit-command.js';
+import { BACKUP_USAGE, backupCommand, restoreCommand } from './cli/backup-commands.js';
 import { startService } from './main.js';
 import { installSignalHandlers } from './shutdown.js';
 import { openDatabase } from './db/connect.js';
@@ -48,6 +49,7 @@ ${OUTBOX_USAGE}
   pbx set|show|test --enterprise N [...]  the enterprise's Asterisk Manager Interface (click-to-call)
 ${REPORT_USAGE}
 ${AUDIT_USAGE}
+${BACKUP_USAGE}
 
 Configuration comes from environment variables (see README): DATABASE_URL, DATA_DIR, AGI_PORT, HTTP_PORT,
 PUBLIC_URL, LOOKUP_BUDGET_MS, SECRET_KEY, LOG_LEVEL, ...`;
@@ -102,6 +104,12 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
         return 0;
       case 'report':
         await withCliContext(config, io, (ctx) => reportCommand(ctx, argv.slice(1)));
+        return 0;
+      case 'backup':
+        await backupCommand(config, io, argv.slice(1));
+        return 0;
+      case 'restore':
+        await restoreCommand(config, io, argv.slice(1));
         return 0;
       case 'audit':
         await withCliContext(config, io, (ctx) => auditCommand(ctx, sub, rest));

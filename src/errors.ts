@@ -29,7 +29,8 @@ export type ErrorCode =
   | 'DB_MIGRATION'
   | 'SHUTTING_DOWN'
   | 'AUDIT_CHAIN_BROKEN'
-  | 'CRM_KEY_UNUSABLE';
+  | 'CRM_KEY_UNUSABLE'
+  | 'BACKUP_FAILED';
 
 export class AppError extends Error {
   readonly code: ErrorCode;
@@ -243,6 +244,13 @@ export class CrmKeyUnusableError extends AppError {
   constructor(reasons: readonly string[]) {
     super('CRM_KEY_UNUSABLE', `the API key cannot work:\n  - ${reasons.join('\n  - ')}`);
     this.reasons = reasons;
+  }
+}
+
+/** `backup` / `restore`: pg_dump or pg_restore missing, failed or too old, or the target database not empty. */
+export class BackupError extends AppError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('BACKUP_FAILED', message, options);
   }
 }
 
