@@ -78,6 +78,11 @@ describe('metrics, /health and /ready (component, real service)', function () {
     expect(metricValue(text, 'rcrm_crm_request_seconds_count', { endpoint: '/v5/telephony/call/event' })).to.be.at.least(1);
     expect(metricValue(text, 'rcrm_agi_sessions_total', { script: 'incoming', outcome: 'ok' })).to.equal(2);
     await moves('second popup', 'rcrm_popups_total', { outcome: 'sent' }, 2);
+    const after = await scrape();
+    expect(metricValue(after, 'rcrm_agi_session_seconds_count', { script: 'incoming' })).to.equal(2);
+    expect(metricValue(after, 'rcrm_outbox_outcomes_total', { kind: 'call_event', outcome: 'done' })).to.be.at.least(2);
+    expect(metricValue(after, 'rcrm_lookup_cache_entries')).to.be.at.least(1);
+    expect(after).to.match(/^rcrm_live_calls 0$/m);
   });
 
   // GIVEN popups slower than POPUP_LATE_MS, one call start at a time WHEN two calls come at once THEN one popup late, one skipped
