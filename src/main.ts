@@ -5,6 +5,7 @@
  */
 import type { Config } from './config.js';
 import { AddressAllowList } from './access/address-allow-list.js';
+import { RefusalLogThrottle } from './access/refusal-log-throttle.js';
 import { AuditLog } from './audit/audit-store.js';
 import { createAgiServer, type AgiServer } from './agi/server.js';
 import { createAgiRouter } from './calls/agi-router.js';
@@ -255,6 +256,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     );
 
     const agiAllow = new AddressAllowList(config.agiAllow);
+    const refusalLog = new RefusalLogThrottle();
     const agi: AgiServer = createAgiServer({
       handler: router,
       allowPeer: (address) => agiAllow.allows(address),
@@ -270,7 +272,9 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     });
     agi.on('sessionRefused', (peer, reason) => {
       metrics.agiRefused.inc({ reason, enterprise: '' });
-      if (reason === 'not_allowed') logger.warn('FastAGI connection refused: peer not in AGI_ALLOW', { peer });
+      if (reason === 'not_allowed' && refusalLog.shouldLog(peer)) {
+        logger.warn('FastAGI connection refused: peer not in AGI_ALLOW (logged once a minute per peer)', { peer });
+      }
       else if (reason === 'max_sessions') logger.warn('FastAGI connection refused: AGI_MAX_SESSIONS reached', { max: config.agiMaxSessions });
     });
     agi.on('serverError', (err) => logger.error('AGI listener failed', { err }));
@@ -283,7 +287,9 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       adminAllow: (address) => adminAllow.allows(address),
       onAdminRefused: (peer, pathname) => {
         metrics.httpAdminRefused.inc();
-        logger.warn('HTTP request refused: address not in HTTP_ADMIN_ALLOW', { peer, path: pathname });
+        if (refusalLog.shouldLog(`http:${peer ?? ''}`)) {
+          logger.warn('HTTP request refused: address not in HTTP_ADMIN_ALLOW (logged once a minute per peer)', { peer, path: pathname });
+        }
       },
     });
     registerHealthRoutes(http, {

@@ -1,6 +1,7 @@
 /** CIDR allow-lists: parsing (every bad entry reported), IPv4, IPv6 and IPv4-mapped peers. */
 import { expect } from 'chai';
 import { AddressAllowList, LOOPBACK_CIDRS, parseCidrList } from '../../src/access/address-allow-list.js';
+import { RefusalLogThrottle } from '../../src/access/refusal-log-throttle.js';
 import { loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors.js';
 
@@ -43,5 +44,18 @@ describe('address allow-list', () => {
   it('refuses a bad AGI_ALLOW or HTTP_ADMIN_ALLOW at boot', () => {
     expect(() => loadConfig({ AGI_ALLOW: '10.0.0.0/40', HTTP_ADMIN_ALLOW: ' , ' })).to.throw(ConfigError)
       .with.property('problems').that.has.length(2);
+  });
+});
+
+describe('refusal log throttle', () => {
+  it('logs the first refusal of a peer per interval, and stays bounded', () => {
+    let now = 0;
+    const throttle = new RefusalLogThrottle(60_000, 2, () => now);
+    expect(throttle.shouldLog('192.0.2.1')).to.equal(true);
+    expect(throttle.shouldLog('192.0.2.1')).to.equal(false);
+    expect(throttle.shouldLog('192.0.2.2')).to.equal(true);
+    now = 60_000;
+    expect(throttle.shouldLog('192.0.2.1')).to.equal(true);
+    expect(throttle.shouldLog('192.0.2.3')).to.equal(true); // the map was full: cleared, nothing lost but a log line
   });
 });
