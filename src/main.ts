@@ -297,7 +297,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       liveCalls,
       metrics,
       agi,
-      enterpriseNumbers: async () => (await enterprises.list()).map((e) => e.number),
+      enterpriseNumbers: () => enterprises.numbers(),
       reachability,
       amiStates: () => amiPool.states(),
       outboxBacklog: () => outbox.backlog(),

@@ -130,6 +130,12 @@ export class EnterpriseStore {
     return rows[0] ? this.fromRow(rows[0]) : null;
   }
 
+  /** The enterprise numbers only (no secrets decrypted): for health checks and metrics. */
+  async numbers(): Promise<string[]> {
+    const { rows } = await this.pool.query<{ number: string }>('select number from enterprises order by number');
+    return rows.map((r) => r.number);
+  }
+
   async list(): Promise<Enterprise[]> {
     const { rows } = await this.pool.query<Row>('select * from enterprises order by number');
     return rows.map((r) => this.fromRow(r));
