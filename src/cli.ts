@@ -16,6 +16,8 @@ import { OUTBOX_USAGE, outboxCommand } from './cli/outbox-commands.js';
 import { pbxCommand, registerCommand, unregisterCommand, usersCommand } from './cli/clicktocall-commands.js';
 import { REPORT_USAGE, reportCommand } from './cli/report-command.js';
 import type { Service } from './main.js';
+import { AUDIT_USAGE, auditCommand } from './cli/audit-command.js';
+import { BACKUP_USAGE, backupCommand, restoreCommand } from './cli/backup-commands.js';
 import { installSignalHandlers } from './shutdown.js';
 import { createPool } from './db/pool.js';
 import { migrate } from './db/migrate.js';
@@ -27,7 +29,11 @@ const USAGE = `usage: retailcrm-agi <command>
   enterprise add --number N --crm-url URL --api-key KEY [--client-id ID] [--country BY] [--site CODE]
                  [--auto-create-customers on|off] [--telephony-events on|off]
                  [--skip-manager-on-break on|off] [--timezone Europe/Minsk]
-                 [--external-phones SITE=NUMBER,...]
+                 [--external-phones SITE=NUMBER,...] [--pbx-addresses CIDR,...] [--skip-check]
+                 checks the key first (GET /api/credentials), reads the timezone and sites from RetailCRM
+  enterprise check --number N             check the key, scopes, sites and timezone again
+  enterprise rotate --number N --what webhook|dashboard|client-id [--skip-register]
+                                          a new webhook or dashboard token, or clientId (re-registered)
   enterprise set --number N [any flag of add] [--ami-host H --ami-port 5038 --ami-user U --ami-secret S]
                  [--channel 'PJSIP/{ext}'] [--context rcrm-click-to-call] [--outbound-callerid +375...]
                  [--originate-timeout 30]
@@ -43,6 +49,8 @@ ${OUTBOX_USAGE}
   users sync --enterprise N [--apply] [--force]   show RetailCRM users and fill the extension mapping
   pbx set|show|test --enterprise N [...]  the enterprise's Asterisk Manager Interface (click-to-call)
 ${REPORT_USAGE}
+${AUDIT_USAGE}
+${BACKUP_USAGE}
 
 Configuration comes from environment variables (see README): DATABASE_URL, DATA_DIR, AGI_PORT, HTTP_PORT,
 PUBLIC_URL, LOOKUP_BUDGET_MS, SECRET_KEY, LOG_LEVEL, ... and from an environment file, the one the systemd
@@ -117,6 +125,15 @@ export async function runCli(rawArgv: readonly string[], env: NodeJS.ProcessEnv,
         return 0;
       case 'report':
         await withCliContext(config, io, (ctx) => reportCommand(ctx, argv.slice(1)));
+        return 0;
+      case 'backup':
+        await backupCommand(config, io, argv.slice(1));
+        return 0;
+      case 'restore':
+        await restoreCommand(config, io, argv.slice(1));
+        return 0;
+      case 'audit':
+        await withCliContext(config, io, (ctx) => auditCommand(ctx, sub, rest));
         return 0;
       default:
         throw new InputError(`unknown command ${JSON.stringify(command)} (retailcrm-agi --help lists them)`);

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
+import { LOOPBACK_CIDRS, parseCidrList } from './access/address-allow-list.js';
 import { ConfigError } from './errors.js';
 
 /** The environment file the systemd unit reads (EnvironmentFile=-/etc/retailcrm-agi/env); the CLI reads it on request. */
@@ -26,6 +27,10 @@ export interface Config {
   readonly embeddedPgStateDir: string;
   readonly agiHost: string;
   readonly agiPort: number;
+  /** CIDRs of the FastAGI peers (PBXs) allowed to connect; anyone else is closed at accept. */
+  readonly agiAllow: readonly string[];
+  /** CIDRs allowed to reach /metrics, /ready and the dashboard (RetailCRM's callbacks stay open). */
+  readonly httpAdminAllow: readonly string[];
   readonly httpHost: string;
   readonly httpPort: number;
   /** Base URL RetailCRM and browsers use to reach the HTTP server (recordings, click-to-call, webhooks). */
@@ -51,6 +56,8 @@ export interface Config {
   readonly dbPoolMax: number;
   /** Separate connections for the live call path (lookups), so background work cannot starve it. */
   readonly dbCallPoolMax: number;
+  /** Connections for dashboard and analytics queries, apart from deliveries and calls. */
+  readonly dbAnalyticsPoolMax: number;
   /** How often customers/history and orders/history are polled per enterprise; 0 turns polling off. */
   readonly syncPollIntervalMs: number;
   /** How often managers' statuses are read from RetailCRM (0: only changeUserStatusUrl callbacks). */
@@ -97,6 +104,16 @@ class Reader {
       return fallback;
     }
     return n;
+  }
+
+  /** A comma-separated CIDR list; unset means `fallback`. */
+  cidrs(name: string, fallback: readonly string[]): readonly string[] {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const parsed = parseCidrList(value);
+    for (const p of parsed.problems) this.problems.push(`${name}: ${p}`);
+    if (parsed.cidrs.length === 0 && parsed.problems.length === 0) this.problems.push(`${name} lists no address`);
+    return Object.freeze([...parsed.cidrs]);
   }
 
   url(name: string, fallback: string | null, protocols: readonly string[]): string | null {
@@ -169,6 +186,8 @@ export function loadConfig(env: Env, cwd: string = process.cwd(), opts: LoadOpti
     embeddedPgStateDir: path.resolve(cwd, r.string('EMBEDDED_PG_STATE_DIR', '/var/lib/retailcrm-agi-pg')),
     agiHost: r.string('AGI_HOST', '0.0.0.0'),
     agiPort: r.int('AGI_PORT', 4573, 0, 65535),
+    agiAllow: r.cidrs('AGI_ALLOW', LOOPBACK_CIDRS),
+    httpAdminAllow: r.cidrs('HTTP_ADMIN_ALLOW', LOOPBACK_CIDRS),
     httpHost: r.string('HTTP_HOST', '0.0.0.0'),
     httpPort,
     publicUrl,
@@ -186,6 +205,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd(), opts: LoadOpti
     shutdownDrainMs: r.int('SHUTDOWN_DRAIN_MS', 15_000, 0, 600_000),
     dbPoolMax: r.int('DB_POOL_MAX', 10, 1, 200),
     dbCallPoolMax: r.int('DB_CALL_POOL_MAX', 4, 1, 100),
+    dbAnalyticsPoolMax: r.int('DB_ANALYTICS_POOL_MAX', 2, 1, 50),
     syncPollIntervalMs: r.int('SYNC_POLL_INTERVAL_MS', 60_000, 0, 86_400_000),
     managerStatusSyncMs: r.int('MANAGER_STATUS_SYNC_MS', 60_000, 0, 86_400_000),
     outbox: Object.freeze({

@@ -30,7 +30,10 @@ export type ErrorCode =
   | 'DB_UNREACHABLE'
   | 'EMBEDDED_PG'
   | 'SECRET_KEY_MISMATCH'
-  | 'SHUTTING_DOWN';
+  | 'SHUTTING_DOWN'
+  | 'AUDIT_CHAIN_BROKEN'
+  | 'CRM_KEY_UNUSABLE'
+  | 'BACKUP_FAILED';
 
 export class AppError extends Error {
   readonly code: ErrorCode;
@@ -247,6 +250,31 @@ export class SecretKeyMismatchError extends AppError {
 export class ShuttingDownError extends AppError {
   constructor() {
     super('SHUTTING_DOWN', 'the service is shutting down');
+  }
+}
+
+/** `audit verify` found a row whose hash or link to the previous row does not match: edited or deleted rows. */
+export class AuditChainBrokenError extends AppError {
+  readonly rowId: number;
+  constructor(rowId: number, problem: string) {
+    super('AUDIT_CHAIN_BROKEN', `audit log broken at row ${rowId}: ${problem}`);
+    this.rowId = rowId;
+  }
+}
+
+/** `enterprise add|check`: RetailCRM refuses the API key, or it lacks a scope or site the service needs. */
+export class CrmKeyUnusableError extends AppError {
+  readonly reasons: readonly string[];
+  constructor(reasons: readonly string[]) {
+    super('CRM_KEY_UNUSABLE', `the API key cannot work:\n  - ${reasons.join('\n  - ')}`);
+    this.reasons = reasons;
+  }
+}
+
+/** `backup` / `restore`: pg_dump or pg_restore missing, failed or too old, or the target database not empty. */
+export class BackupError extends AppError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('BACKUP_FAILED', message, options);
   }
 }
 

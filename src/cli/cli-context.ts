@@ -3,6 +3,8 @@
  * migrations applied), the secret box and the stores. `withCliContext` releases all of it however the command ends.
  */
 import { existsSync } from 'node:fs';
+import os from 'node:os';
+import { AuditLog, type AuditEntry } from '../audit/audit-store.js';
 import { SERVICE_ENV_FILE, type Config } from '../config.js';
 import { openDatabase, type DatabaseHandle } from '../db/connect.js';
 import { InputError } from '../errors.js';
@@ -25,6 +27,19 @@ export interface CliContext {
   readonly enterprises: EnterpriseStore;
   readonly extensions: ExtensionStore;
   readonly io: CliOutput;
+  readonly audit: AuditLog;
+  /** Records an administrative change made by this command, as the OS user running it. */
+  recordChange(entry: Omit<AuditEntry, 'source' | 'actor'>): Promise<void>;
+}
+
+/** The OS user running the CLI (the login name, not a name from the environment a user could set). */
+export function osUser(): string {
+  try {
+    const u = os.userInfo();
+    return `${u.username} (uid ${u.uid})`;
+  } catch {
+    return `uid ${process.getuid?.() ?? '?'}`;
+  }
 }
 
 export interface CliDatabaseOptions {
@@ -66,6 +81,8 @@ export async function withCliContext<T>(config: Config, io: CliOutput, fn: (ctx:
     const box = await openCheckedSecretBox(pool, config, (file) =>
       io.err(`warning: SECRET_KEY is not set; generated one in ${file}. Back it up or set SECRET_KEY.`),
     );
+    const audit = new AuditLog(pool);
+    const actor = osUser();
     return await fn({
       config,
       pool,
@@ -73,6 +90,10 @@ export async function withCliContext<T>(config: Config, io: CliOutput, fn: (ctx:
       enterprises: new EnterpriseStore(pool, box),
       extensions: new ExtensionStore(pool),
       io,
+      audit,
+      recordChange: async (entry) => {
+        await audit.append({ ...entry, source: 'cli', actor });
+      },
     });
   } finally {
     await pool.end();

@@ -132,10 +132,23 @@ export class HistoryPoller {
   private abort = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  /** When each enterprise's history was last read (by this instance, or found locked by another one reading it). */
+  private readonly lastRead = new Map<string, number>();
+  private readonly createdAt: number;
 
   constructor(private readonly o: HistoryPollerOptions) {
     this.now = o.now ?? Date.now;
+    this.createdAt = this.now();
     this.tasks = new TaskTracker((err) => o.logger.error('history poller crashed', { code: errorCode(err), err }));
+  }
+
+  /**
+   * Seconds since each enterprise's history was last read (since start for one never read yet); only
+   * enterprises seen by a polling round. For the lag gauge and /ready.
+   */
+  lagSeconds(): Map<string, number> {
+    const now = this.now();
+    return new Map([...this.lastRead].map(([e, at]) => [e, Math.max(0, (now - (at > 0 ? at : this.createdAt)) / 1000)]));
   }
 
   private get intervalMs(): number {
@@ -178,14 +191,21 @@ export class HistoryPoller {
       this.o.logger.warn('history poller: cannot list enterprises', { code: errorCode(err), err });
       return;
     }
+    const known = new Set(enterprises.map((e) => e.number));
+    for (const number of this.lastRead.keys()) if (!known.has(number)) this.lastRead.delete(number);
+    for (const e of enterprises) if (!this.lastRead.has(e.number)) this.lastRead.set(e.number, 0);
     for (const enterprise of enterprises) {
       if (!this.running) return;
       const b = this.backoff.get(enterprise.number);
       if (b && b.until > this.now()) continue;
       try {
         // Another instance polled it within the interval: one poll per interval whatever the number of instances.
-        if (!(await this.claimDueSlot(enterprise.number))) continue;
-        await this.pollOnce(enterprise, this.abort.signal);
+        if (!(await this.claimDueSlot(enterprise.number))) {
+          this.lastRead.set(enterprise.number, this.now());
+          continue;
+        }
+        const result = await this.pollOnce(enterprise, this.abort.signal);
+        if (result.polled || result.reason === 'locked') this.lastRead.set(enterprise.number, this.now());
         this.backoff.delete(enterprise.number);
       } catch (err) {
         if (!this.running) return; // stop() aborted the poll: nothing to report

@@ -32,6 +32,8 @@ export type EnvChunking =
 export interface FakeAsteriskOptions {
   readonly port: number;
   readonly host?: string;
+  /** Source address to connect from (e.g. 127.0.0.2: another loopback address, to test allow-lists). */
+  readonly localAddress?: string;
   readonly fixture: AgiFlow | FakeAgiFixture;
   /** Rewrites agi_network_script / agi_request to `<script>?<query>`. */
   readonly script?: string;
@@ -269,7 +271,11 @@ class FakeAsteriskSession {
         this.socket.destroy();
         reject(new Error(`fake asterisk: session did not end within ${this.opts.timeoutMs ?? 10_000} ms`));
       }, this.opts.timeoutMs ?? 10_000);
-      this.socket = connect(this.opts.port, this.opts.host ?? '127.0.0.1');
+      this.socket = connect({
+        port: this.opts.port,
+        host: this.opts.host ?? '127.0.0.1',
+        ...(this.opts.localAddress !== undefined ? { localAddress: this.opts.localAddress } : {}),
+      });
       this.socket.setNoDelay(true);
       this.socket.on('connect', () => {
         this.start().catch((err: unknown) => {

@@ -5,6 +5,7 @@ import { openCliDatabase } from '../../src/cli/cli-context.js';
 import { loadConfig, SERVICE_ENV_FILE } from '../../src/config.js';
 import { InputError } from '../../src/errors.js';
 import { rejection } from '../helpers/async.js';
+import { runCliCapture } from '../helpers/cli-capture.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 
 const SECRET = 'cli-test-secret-key-0123456789abcdefgh';
@@ -18,19 +19,12 @@ describe('retailcrm-agi command line', () => {
     await db.drop();
   });
 
-  async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(argv, { DATABASE_URL: db.url, SECRET_KEY: SECRET, PUBLIC_URL: 'https://pbx.example.com', DATA_DIR: '/nonexistent-not-used' }, {
-      out: (l) => out.push(l),
-      err: (l) => err.push(l),
-    });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  }
+  const cli = (...argv: string[]) =>
+    runCliCapture(argv, { DATABASE_URL: db.url, SECRET_KEY: SECRET, PUBLIC_URL: 'https://pbx.example.com', DATA_DIR: '/nonexistent-not-used' });
 
   // GIVEN a new enterprise WHEN added and shown THEN secrets are masked in text and complete in --json, with the URLs to paste
   it('adds, shows and changes an enterprise', async () => {
-    const add = await cli('enterprise', 'add', '--number', '0367', '--crm-url', 'https://shop.retailcrm.ru/', '--api-key', 'abcdefghijkl12345', '--country', 'by', '--site', 'shop');
+    const add = await cli('enterprise', 'add', '--number', '0367', '--crm-url', 'https://shop.retailcrm.ru/', '--api-key', 'abcdefghijkl12345', '--country', 'by', '--site', 'shop', '--skip-check');
     expect(add.code).to.equal(0);
     expect(add.out).to.contain('enterprise 0367 added');
     expect(add.out).to.not.contain('abcdefghijkl12345');
@@ -45,6 +39,9 @@ describe('retailcrm-agi command line', () => {
     expect(set.code).to.equal(0);
     const again = JSON.parse((await cli('enterprise', 'show', '--number', '0367', '--json')).out) as Record<string, unknown>;
     expect(again).to.deep.include({ autoCreateCustomers: false, timezone: 'Europe/Minsk', apiKey: 'abcdefghijkl12345' });
+    expect((await cli('enterprise', 'set', '--number', '0367', '--pbx-addresses', '192.0.2.10, 2001:db8::/48')).code).to.equal(0);
+    const bound = JSON.parse((await cli('enterprise', 'show', '--number', '0367', '--json')).out) as Record<string, unknown>;
+    expect(bound['pbxAddresses']).to.equal('192.0.2.10/32, 2001:db8::/48');
     expect((await cli('enterprise', 'list')).out).to.contain('0367\thttps://shop.retailcrm.ru');
     expect((await cli('extension', 'set', '--enterprise', '0367', '--ext', '101', '--user-id', '7')).code).to.equal(0);
     expect((await cli('extension', 'list', '--enterprise', '0367')).out).to.equal('101\t7');
@@ -62,6 +59,7 @@ describe('retailcrm-agi command line', () => {
     ['an extension with a comma', ['extension', 'set', '--enterprise', '0367', '--ext', '10,1', '--user-id', '7'], /--ext/],
     ['a user id that is not a number', ['extension', 'set', '--enterprise', '0367', '--ext', '102', '--user-id', 'seven'], /user-id/],
     ['an unknown command', ['frobnicate'], /unknown command/],
+    ['a PBX address that is not a CIDR', ['enterprise', 'set', '--number', '0367', '--pbx-addresses', 'pbx.example.com'], /--pbx-addresses/],
   ];
   for (const [label, argv, message] of refusals) {
     // GIVEN bad input WHEN the command runs THEN it is refused with a clear message and exit status 2
