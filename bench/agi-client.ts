@@ -4,6 +4,7 @@
  * session from connect to the server's close. Leaner than the test fake so the client costs little CPU.
  */
 import net from 'node:net';
+import { substituteExpression } from '../test/fakes/agi-expression.js';
 
 export interface SessionSpec {
   readonly port: number;
@@ -64,7 +65,10 @@ export function runSession(s: SessionSpec): Promise<{ ms: number; commands: numb
         const line = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 1);
         commands++;
-        if (line.startsWith('GET FULL VARIABLE')) socket.write(`200 result=1 (${s.uniqueid}||)\n`);
+        if (line.startsWith('GET FULL VARIABLE')) {
+          const expression = line.slice('GET FULL VARIABLE '.length).trim().replace(/^"|"$/g, '').replace(/\\(.)/g, '$1');
+          socket.write(`200 result=1 (${substituteExpression(expression, (n) => (n === 'CHANNEL(linkedid)' ? s.uniqueid : s.variables?.[n]))})\n`);
+        }
         else if (line.startsWith('GET VARIABLE')) {
           const value = s.variables?.[line.slice('GET VARIABLE '.length).trim().replace(/^"|"$/g, '')];
           socket.write(value === undefined ? '200 result=0\n' : `200 result=1 (${value})\n`);

@@ -10,6 +10,8 @@ const phone = (i: number): string => `+37529${String(2_000_000 + i).padStart(7, 
 const RING_MS = 250;
 const ANSWERED = { DIALSTATUS: 'ANSWER', ANSWEREDTIME: '42', DIALEDPEERNUMBER: '101', 'CDR(disposition)': 'ANSWERED' };
 let uid = 0;
+/** Every /hangup session of part 1: its length (connect → close) and how many AGI commands it sent. */
+const hangupSessions: { ms: number; commands: number }[] = [];
 
 /** A call: /incoming, the phone rings for `ringMs` (real calls ring seconds), then /hangup. */
 async function fullCall(port: number, i: number, onConnect?: (at: number) => void, ringMs = 0): Promise<string> {
@@ -22,13 +24,14 @@ async function fullCall(port: number, i: number, onConnect?: (at: number) => voi
     ...(onConnect ? { onConnect } : {}),
   });
   if (ringMs > 0) await new Promise((r) => setTimeout(r, ringMs));
-  await runSession({
+  const hangup = await runSession({
     port,
     script: 'hangup?enterprise=0367',
     callerId: phone(i),
     uniqueid: linkedid,
     variables: { ...ANSWERED, 'CHANNEL(linkedid)': linkedid },
   });
+  hangupSessions.push(hangup);
   return linkedid;
 }
 
@@ -85,6 +88,13 @@ export async function runCallFlowBench(opts: { quick?: boolean } = {}): Promise<
     } finally {
       await env.stop();
     }
+  }
+  {
+    const ms = hangupSessions.map((h) => h.ms);
+    const commands = hangupSessions.map((h) => h.commands);
+    lines.push('');
+    lines.push(`/hangup sessions (${hangupSessions.length}): p50 ${percentile(ms, 50).toFixed(2)} ms, p99 ${percentile(ms, 99).toFixed(2)} ms; AGI commands per session: ${Math.min(...commands)}–${Math.max(...commands)} (each is a round trip to Asterisk, which answers one at a time).`);
+    hangupSessions.length = 0;
   }
   // 2. Catch-up after an outage: 3,000 calls while RetailCRM is down, then back, with its real limits.
   {

@@ -1,20 +1,36 @@
 /**
  * Configuration: the only module that reads the environment. `loadConfig` parses every variable once into a
  * typed, frozen object and reports every invalid value at once (ConfigError), so boot fails fast and clearly.
+ * An environment file (`--env-file`, or RCRM_ENV_FILE; the systemd unit's EnvironmentFile=) is merged here, with
+ * Node's own parser (util.parseEnv); a variable set in the environment wins over the file, as with systemd.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { parseEnv } from 'node:util';
+import { LOOPBACK_CIDRS, parseCidrList } from './access/address-allow-list.js';
 import { ConfigError } from './errors.js';
+
+/** The environment file the systemd unit reads (EnvironmentFile=-/etc/retailcrm-agi/env); the CLI reads it on request. */
+export const SERVICE_ENV_FILE = '/etc/retailcrm-agi/env';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
 export interface Config {
+  /** The environment file merged into the environment, or null. */
+  readonly envFile: string | null;
   /** PostgreSQL URL; null means: start the embedded PostgreSQL under dataDir. */
   readonly databaseUrl: string | null;
   readonly dataDir: string;
   /** Port for the embedded PostgreSQL; 0 picks a free port at each start. */
   readonly embeddedPgPort: number;
+  /** As root: where the embedded PostgreSQL's runtime and cluster go when the postgres user cannot reach them. */
+  readonly embeddedPgStateDir: string;
   readonly agiHost: string;
   readonly agiPort: number;
+  /** CIDRs of the FastAGI peers (PBXs) allowed to connect; anyone else is closed at accept. */
+  readonly agiAllow: readonly string[];
+  /** CIDRs allowed to reach /metrics, /ready and the dashboard (RetailCRM's callbacks stay open). */
+  readonly httpAdminAllow: readonly string[];
   readonly httpHost: string;
   readonly httpPort: number;
   /** Base URL RetailCRM and browsers use to reach the HTTP server (recordings, click-to-call, webhooks). */
@@ -40,6 +56,8 @@ export interface Config {
   readonly dbPoolMax: number;
   /** Separate connections for the live call path (lookups), so background work cannot starve it. */
   readonly dbCallPoolMax: number;
+  /** Connections for dashboard and analytics queries, apart from deliveries and calls. */
+  readonly dbAnalyticsPoolMax: number;
   /** How often customers/history and orders/history are polled per enterprise; 0 turns polling off. */
   readonly syncPollIntervalMs: number;
   /** How often managers' statuses are read from RetailCRM (0: only changeUserStatusUrl callbacks). */
@@ -94,6 +112,16 @@ class Reader {
     return n;
   }
 
+  /** A comma-separated CIDR list; unset means `fallback`. */
+  cidrs(name: string, fallback: readonly string[]): readonly string[] {
+    const value = this.raw(name);
+    if (value === undefined) return fallback;
+    const parsed = parseCidrList(value);
+    for (const p of parsed.problems) this.problems.push(`${name}: ${p}`);
+    if (parsed.cidrs.length === 0 && parsed.problems.length === 0) this.problems.push(`${name} lists no address`);
+    return Object.freeze([...parsed.cidrs]);
+  }
+
   url(name: string, fallback: string | null, protocols: readonly string[]): string | null {
     const value = this.raw(name);
     if (value === undefined) return fallback;
@@ -111,8 +139,36 @@ class Reader {
   }
 }
 
-export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
-  const r = new Reader(env);
+export interface LoadOptions {
+  /** `--env-file`; overrides RCRM_ENV_FILE. */
+  readonly envFile?: string | null;
+}
+
+function isSet(value: string | undefined): value is string {
+  return value !== undefined && value.trim() !== '';
+}
+
+/** The environment with the env file's variables added under it; problems reading the file are reported. */
+function withEnvFile(env: Env, file: string | null, problems: string[]): Env {
+  if (file === null) return env;
+  let vars: Record<string, string | undefined>;
+  try {
+    vars = parseEnv(readFileSync(file, 'utf8'));
+  } catch (err) {
+    problems.push(`cannot read the environment file ${file}: ${(err as Error).message}`);
+    return env;
+  }
+  const merged: Record<string, string | undefined> = { ...vars };
+  for (const [name, value] of Object.entries(env)) if (isSet(value) || !isSet(merged[name])) merged[name] = value;
+  return merged;
+}
+
+export function loadConfig(env: Env, cwd: string = process.cwd(), opts: LoadOptions = {}): Config {
+  const fileProblems: string[] = [];
+  const envFileRaw = opts.envFile ?? (isSet(env['RCRM_ENV_FILE']) ? env['RCRM_ENV_FILE'].trim() : null);
+  const envFile = envFileRaw === null ? null : path.resolve(cwd, envFileRaw);
+  const r = new Reader(withEnvFile(env, envFile, fileProblems));
+  r.problems.push(...fileProblems);
   const dataDir = path.resolve(cwd, r.string('DATA_DIR', 'data'));
   const httpPort = r.int('HTTP_PORT', 8019, 0, 65535);
 
@@ -129,11 +185,15 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
   const publicUrl = (r.url('PUBLIC_URL', `http://localhost:${httpPort}`, ['http:', 'https:']) ?? '').replace(/\/+$/, '');
 
   const config: Config = {
+    envFile,
     databaseUrl: r.url('DATABASE_URL', null, ['postgres:', 'postgresql:']),
     dataDir,
     embeddedPgPort: r.int('EMBEDDED_PG_PORT', 0, 0, 65535),
+    embeddedPgStateDir: path.resolve(cwd, r.string('EMBEDDED_PG_STATE_DIR', '/var/lib/retailcrm-agi-pg')),
     agiHost: r.string('AGI_HOST', '0.0.0.0'),
     agiPort: r.int('AGI_PORT', 4573, 0, 65535),
+    agiAllow: r.cidrs('AGI_ALLOW', LOOPBACK_CIDRS),
+    httpAdminAllow: r.cidrs('HTTP_ADMIN_ALLOW', LOOPBACK_CIDRS),
     httpHost: r.string('HTTP_HOST', '0.0.0.0'),
     httpPort,
     publicUrl,
@@ -151,6 +211,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     shutdownDrainMs: r.int('SHUTDOWN_DRAIN_MS', 15_000, 0, 600_000),
     dbPoolMax: r.int('DB_POOL_MAX', 10, 1, 200),
     dbCallPoolMax: r.int('DB_CALL_POOL_MAX', 4, 1, 100),
+    dbAnalyticsPoolMax: r.int('DB_ANALYTICS_POOL_MAX', 2, 1, 50),
     syncPollIntervalMs: r.int('SYNC_POLL_INTERVAL_MS', 60_000, 0, 86_400_000),
     managerStatusSyncMs: r.int('MANAGER_STATUS_SYNC_MS', 60_000, 0, 86_400_000),
     reconcile: Object.freeze({

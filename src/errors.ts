@@ -27,8 +27,14 @@ export type ErrorCode =
   | 'AMI_ACTION'
   | 'AMI_PROTOCOL'
   | 'DB_MIGRATION'
-  | 'RECONCILE_LOCKED'
-  | 'SHUTTING_DOWN';
+  | 'DB_UNREACHABLE'
+  | 'EMBEDDED_PG'
+  | 'SECRET_KEY_MISMATCH'
+  | 'SHUTTING_DOWN'
+  | 'AUDIT_CHAIN_BROKEN'
+  | 'CRM_KEY_UNUSABLE'
+  | 'BACKUP_FAILED'
+  | 'RECONCILE_LOCKED';
 
 export class AppError extends Error {
   readonly code: ErrorCode;
@@ -228,9 +234,55 @@ export class ReconcileLockedError extends AppError {
   }
 }
 
+/** The database in DATABASE_URL (or the running service's embedded one) does not answer. */
+export class DatabaseUnreachableError extends AppError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DB_UNREACHABLE', message, options);
+  }
+}
+
+/** The embedded PostgreSQL cannot be set up or started; the message says why and what to do. */
+export class EmbeddedPostgresError extends AppError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('EMBEDDED_PG', message, options);
+  }
+}
+
+/** SECRET_KEY is not the key this database was set up with (src/secrets/key-check.ts). */
+export class SecretKeyMismatchError extends AppError {
+  constructor(message: string) {
+    super('SECRET_KEY_MISMATCH', message);
+  }
+}
+
 export class ShuttingDownError extends AppError {
   constructor() {
     super('SHUTTING_DOWN', 'the service is shutting down');
+  }
+}
+
+/** `audit verify` found a row whose hash or link to the previous row does not match: edited or deleted rows. */
+export class AuditChainBrokenError extends AppError {
+  readonly rowId: number;
+  constructor(rowId: number, problem: string) {
+    super('AUDIT_CHAIN_BROKEN', `audit log broken at row ${rowId}: ${problem}`);
+    this.rowId = rowId;
+  }
+}
+
+/** `enterprise add|check`: RetailCRM refuses the API key, or it lacks a scope or site the service needs. */
+export class CrmKeyUnusableError extends AppError {
+  readonly reasons: readonly string[];
+  constructor(reasons: readonly string[]) {
+    super('CRM_KEY_UNUSABLE', `the API key cannot work:\n  - ${reasons.join('\n  - ')}`);
+    this.reasons = reasons;
+  }
+}
+
+/** `backup` / `restore`: pg_dump or pg_restore missing, failed or too old, or the target database not empty. */
+export class BackupError extends AppError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('BACKUP_FAILED', message, options);
   }
 }
 

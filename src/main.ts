@@ -4,6 +4,9 @@
  * `stop()` is the one graceful shutdown path (src/shutdown.ts calls it on signals).
  */
 import type { Config } from './config.js';
+import { AddressAllowList } from './access/address-allow-list.js';
+import { RefusalLogThrottle } from './access/refusal-log-throttle.js';
+import { AuditLog } from './audit/audit-store.js';
 import { createAgiServer, type AgiServer } from './agi/server.js';
 import { createAgiRouter } from './calls/agi-router.js';
 import { CallerLookup } from './calls/caller-lookup.js';
@@ -50,11 +53,12 @@ import { migrate } from './db/migrate.js';
 import { createPool, type Pool } from './db/pool.js';
 import { errorCode } from './errors.js';
 import { registerHealthRoutes } from './http/health-routes.js';
+import type { ReadinessThresholds } from './http/readiness.js';
 import { HttpServer } from './http/http-server.js';
 import type { Logger } from './logger.js';
-import { Metrics } from './metrics.js';
-import { createSecretBox } from './secrets/secret-box.js';
-import { resolveSecretKey } from './secrets/secret-key-file.js';
+import { endpointLabel, Metrics } from './metrics.js';
+import { CrmReachability } from './crm/reachability.js';
+import { openCheckedSecretBox } from './secrets/key-check.js';
 
 export interface Service {
   readonly agiPort: number;
@@ -69,13 +73,25 @@ export interface Service {
   drainBackground(): Promise<void>;
   /** Stops accepting, drains live calls up to SHUTDOWN_DRAIN_MS, then closes everything. Idempotent. */
   stop(reason?: string): Promise<void>;
+  /** For a forced exit: stops the embedded PostgreSQL this process started, without waiting. */
+  forceStop(): void;
 }
 
 export interface ServiceOverrides {
   /** Tests point the whole service at a fake RetailCRM with faster limits. */
   readonly crmRates?: { telephony: number; general: number };
   /** Outbox tuning for tests (faster polling and retries). */
-  readonly outbox?: { pollIntervalMs?: number; retryBaseMs?: number; retryCapMs?: number; recordingRecheckMs?: number };
+  readonly outbox?: {
+    pollIntervalMs?: number;
+    retryBaseMs?: number;
+    retryCapMs?: number;
+    recordingRecheckMs?: number;
+    popupLateMs?: number;
+  };
+  /** Call-start bounds (tests make them tiny to see a popup skipped). */
+  readonly notifier?: { maxInFlight?: number; maxQueued?: number };
+  /** /ready thresholds (tests shorten them). */
+  readonly readiness?: ReadinessThresholds;
 }
 
 export async function startService(config: Config, logger: Logger, overrides: ServiceOverrides = {}): Promise<Service> {
@@ -87,22 +103,19 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     const db: DatabaseHandle = await openDatabase(config, {
       owner: true,
       onLog: (m) => logger.debug('embedded postgres', { message: m.trim() }),
+      onUnexpectedExit: (reason) => logger.error('the embedded PostgreSQL stopped on its own', { reason }),
     });
     cleanups.push(() => db.release());
-    if (db.embedded) logger.info('using the embedded PostgreSQL', { dataDir: config.dataDir });
+    logger.info('database', { database: db.description, embedded: db.embedded, envFile: config.envFile });
 
     const pool: Pool = createPool({ connectionString: db.url, max: config.dbPoolMax });
     cleanups.push(() => pool.end());
     const applied = await migrate(pool);
     if (applied.length > 0) logger.info('database migrated', { applied });
 
-    const secret = await resolveSecretKey(config.secretKey, config.dataDir);
-    if (secret.source === 'generated') {
-      logger.warn('SECRET_KEY is not set: generated one; back it up or set SECRET_KEY, or stored API keys become unreadable', {
-        file: secret.file,
-      });
-    }
-    const box = createSecretBox(secret.key);
+    const box = await openCheckedSecretBox(pool, config, (file) =>
+      logger.warn('SECRET_KEY is not set: generated one; back it up or set SECRET_KEY, or stored API keys become unreadable', { file }),
+    );
     const metrics = new Metrics();
     const liveCalls = new LiveCalls();
     const enterprises = new EnterpriseStore(pool, box);
@@ -117,7 +130,18 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       ratesPerSecond: overrides.crmRates ?? { telephony: 40, general: 10 },
       maxInFlightPerAccount: config.crmMaxInFlight,
     });
-    const crm = new RetailCrmClient({ limiter, defaultTimeoutMs: config.crmTimeoutMs, userAgent: 'retailcrm-agi' });
+    const reachability = new CrmReachability();
+    const crm = new RetailCrmClient({
+      limiter,
+      defaultTimeoutMs: config.crmTimeoutMs,
+      userAgent: 'retailcrm-agi',
+      onRequest: (o) => {
+        const endpoint = endpointLabel(o.path);
+        metrics.crmRequests.inc({ endpoint, status: o.status });
+        metrics.crmRequestSeconds.observe({ endpoint }, o.seconds);
+        reachability.observe(o);
+      },
+    });
     cleanups.push(async () => crm.close());
 
     const lookup = new CallerLookup({
@@ -128,6 +152,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       freshMs: config.customerFreshMs,
       crmTimeoutMs: config.crmTimeoutMs,
       logger,
+      onResult: (r) => metrics.lookups.inc({ source: r.source, result: r.status }),
     });
     cleanups.push(() => lookup.drain());
 
@@ -150,6 +175,8 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       // Serial uploads wait behind an open recording: look again soon (MixMonitor closes ~1 s after /hangup).
       recordingRecheckMs: overrides.outbox?.recordingRecheckMs ?? 2_000,
       recordingWaitMs: 120_000,
+      onPopup: (outcome) => metrics.popups.inc({ outcome }),
+      ...(overrides.outbox?.popupLateMs !== undefined ? { popupLateMs: overrides.outbox.popupLateMs } : {}),
     });
     const outbox = new OutboxWorker({
       pool,
@@ -213,9 +240,14 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       deliverNow: (id) => outbox.deliverNow(id),
       tasks: background,
       logger,
-      onSkipped: () => metrics.notifySkipped.inc(),
+      ...overrides.notifier,
+      onSkipped: () => {
+        metrics.notifySkipped.inc();
+        metrics.popups.inc({ outcome: 'skipped' });
+      },
     });
-    const callDeps = { logger, liveCalls, lookupBudgetMs: config.lookupBudgetMs, directory, lookup, notify, managerStatus };
+    const onPeerRefused = (enterprise: string): void => metrics.agiRefused.inc({ reason: 'enterprise_pbx', enterprise });
+    const callDeps = { logger, liveCalls, lookupBudgetMs: config.lookupBudgetMs, directory, lookup, notify, managerStatus, onPeerRefused };
     const router = createAgiRouter(
       {
         incoming: (s) => handleIncoming(s, callDeps),
@@ -226,8 +258,11 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       { logger, metrics },
     );
 
+    const agiAllow = new AddressAllowList(config.agiAllow);
+    const refusalLog = new RefusalLogThrottle();
     const agi: AgiServer = createAgiServer({
       handler: router,
+      allowPeer: (address) => agiAllow.allows(address),
       maxSessions: config.agiMaxSessions,
       envTimeoutMs: 5_000,
       commandTimeoutMs: 5_000,
@@ -238,39 +273,87 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       if (code === 'AGI_HANGUP' || code === 'AGI_CLOSED') logger.info('AGI session ended early', { code });
       else logger.warn('AGI session failed', { code, err });
     });
-    agi.on('sessionRefused', () => {
-      metrics.agiRefused.inc();
-      logger.warn('AGI session refused: AGI_MAX_SESSIONS reached', { max: config.agiMaxSessions });
+    agi.on('sessionRefused', (peer, reason) => {
+      metrics.agiRefused.inc({ reason, enterprise: '' });
+      if (reason === 'not_allowed' && refusalLog.shouldLog(peer)) {
+        logger.warn('FastAGI connection refused: peer not in AGI_ALLOW (logged once a minute per peer)', { peer });
+      }
+      else if (reason === 'max_sessions') logger.warn('FastAGI connection refused: AGI_MAX_SESSIONS reached', { max: config.agiMaxSessions });
     });
     agi.on('serverError', (err) => logger.error('AGI listener failed', { err }));
     const { port: agiPort } = await agi.listen(config.agiPort, config.agiHost);
     cleanups.push(() => agi.close({ drainMs: 0 }));
 
-    const http = new HttpServer({ logger });
-    registerHealthRoutes(http, { pool, liveCalls, metrics, agi });
+    const adminAllow = new AddressAllowList(config.httpAdminAllow);
+    const http = new HttpServer({
+      logger,
+      adminAllow: (address) => adminAllow.allows(address),
+      onAdminRefused: (peer, pathname) => {
+        metrics.httpAdminRefused.inc();
+        if (refusalLog.shouldLog(`http:${peer ?? ''}`)) {
+          logger.warn('HTTP request refused: address not in HTTP_ADMIN_ALLOW (logged once a minute per peer)', { peer, path: pathname });
+        }
+      },
+    });
+    registerHealthRoutes(http, {
+      pool,
+      liveCalls,
+      metrics,
+      agi,
+      enterpriseNumbers: () => enterprises.numbers(),
+      reachability,
+      amiStates: () => amiPool.states(),
+      outboxBacklog: () => outbox.backlog(),
+      ...(overrides.readiness ? { thresholds: overrides.readiness } : {}),
+    });
     registerRecordingRoutes(http, { links, recordingsDir: config.recordingsDir, logger });
     registerClickToCallRoutes(http, { enterprises, clickToCall, logger });
-    registerUserStatusRoutes(http, { enterprises, extensions, statuses: managerStatus, logger });
+    const audit = new AuditLog(pool);
+    registerUserStatusRoutes(http, {
+      enterprises,
+      extensions,
+      statuses: managerStatus,
+      logger,
+      recordChange: (entry) => audit.append({ ...entry, source: 'http' }),
+    });
     registerLogoRoute(http);
-    registerAnalyticsRoutes(http, { queries: createAnalyticsQueries(pool, { timeoutMs: 30_000 }), enterprises, box, logger });
+    // Dashboard queries get a small pool of their own and a bound on requests at once: a few dashboard users can
+    // never hold the connections that deliver popups and record calls.
+    const analyticsPool: Pool = createPool({
+      connectionString: db.url,
+      max: config.dbAnalyticsPoolMax,
+      applicationName: 'retailcrm-agi-analytics',
+      statementTimeoutMs: 35_000,
+    });
+    cleanups.push(() => analyticsPool.end());
+    registerAnalyticsRoutes(http, {
+      queries: createAnalyticsQueries(analyticsPool, { timeoutMs: 30_000 }),
+      enterprises,
+      box,
+      logger,
+      maxConcurrent: config.dbAnalyticsPoolMax * 2,
+    });
     const webhookTasks = new TaskTracker((err) => logger.error('webhook refresh failed', { err }));
     registerWebhookRoutes(http, { pool, enterprises, box, customers: customerRefresher, orders: orderRefresher, tasks: webhookTasks, logger });
     cleanups.push(() => webhookTasks.drain());
     const httpPort = await http.listen(config.httpPort, config.httpHost);
     cleanups.push(() => http.close());
-    metrics.addCollector(() => [
-      '# HELP rcrm_lookup_cache_entries Caller lookup cache entries',
-      '# TYPE rcrm_lookup_cache_entries gauge',
-      `rcrm_lookup_cache_entries ${lookup.cacheSize}`,
-    ]);
+    metrics.addCollector('lookup-cache', () => metrics.lookupCacheEntries.set(lookup.cacheSize));
+    metrics.addCollector('ami', () => {
+      metrics.amiUp.reset();
+      for (const [enterprise, state] of Object.entries(amiPool.states())) metrics.amiUp.set({ enterprise }, state === 'connected' ? 1 : 0);
+    });
+    metrics.addCollector('history-poll', () => {
+      metrics.historyPollLag.reset();
+      for (const [enterprise, lag] of poller.lagSeconds()) metrics.historyPollLag.set({ enterprise }, lag);
+    });
 
     if (config.syncPollIntervalMs > 0) {
       poller.start();
       cleanups.push(() => poller.stop());
     }
     if (config.reconcile.intervalMs > 0) {
-      const reconcileMetrics = new ReconcileMetrics();
-      metrics.addCollector(() => reconcileMetrics.lines());
+      const reconcileMetrics = new ReconcileMetrics(metrics.registry);
       const reconciler = new Reconciler({
         pool,
         enterprises,
@@ -313,7 +396,10 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       await background.drain();
       await lookup.drain();
     };
-    return { agiPort, httpPort, databaseUrl: db.url, liveCalls, lookup, directory, metrics, outbox, drainBackground, stop };
+    return {
+      agiPort, httpPort, databaseUrl: db.url, liveCalls, lookup, directory, metrics, outbox, drainBackground, stop,
+      forceStop: () => db.kill(),
+    };
   } catch (err) {
     await cleanup();
     throw err;

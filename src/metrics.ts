@@ -1,96 +1,103 @@
 /**
- * In-process metrics in the Prometheus text format: counters and gauges keyed by labels, and fixed-bucket
- * histograms. Small on purpose: the call path only increments numbers in maps.
+ * The service's Prometheus metrics on prom-client, in a registry of its own (several services in one test
+ * process never share counters), with prom-client's default process metrics (event-loop lag, heap, GC, CPU,
+ * file descriptors). The call path only increments counters; values that live elsewhere (the outbox table, AMI
+ * connections, the history poller) are read at scrape time by collectors, each under a deadline so a slow
+ * database cannot hang a scrape: a collector that misses it leaves its last values and counts
+ * `rcrm_scrape_errors_total`. Metric names are a contract with dashboards and alerts (monitoring/).
  */
-type Labels = Readonly<Record<string, string>>;
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { raceDeadline } from './deadline.js';
 
-function labelKey(labels: Labels): string {
-  const keys = Object.keys(labels).sort();
-  return keys.map((k) => `${k}="${String(labels[k]).replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',');
-}
+/** A value read at scrape time; runs under the scrape's deadline. */
+export type ScrapeCollector = () => Promise<void> | void;
 
-class Counter {
-  readonly values = new Map<string, number>();
-  constructor(readonly name: string, readonly help: string, readonly type: 'counter' | 'gauge') {}
-  inc(labels: Labels = {}, by = 1): void {
-    const k = labelKey(labels);
-    this.values.set(k, (this.values.get(k) ?? 0) + by);
-  }
-  set(labels: Labels, value: number): void {
-    this.values.set(labelKey(labels), value);
-  }
-  render(): string[] {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
-    for (const [k, v] of this.values) lines.push(`${this.name}${k ? `{${k}}` : ''} ${v}`);
-    return lines;
-  }
-}
-
-class Histogram {
-  private readonly counts = new Map<string, number[]>();
-  private readonly sums = new Map<string, number>();
-  constructor(readonly name: string, readonly help: string, readonly buckets: readonly number[]) {}
-  observe(labels: Labels, value: number): void {
-    const k = labelKey(labels);
-    let c = this.counts.get(k);
-    if (!c) {
-      c = new Array<number>(this.buckets.length + 1).fill(0);
-      this.counts.set(k, c);
-    }
-    let i = 0;
-    while (i < this.buckets.length && value > (this.buckets[i] ?? Infinity)) i++;
-    c[i] = (c[i] ?? 0) + 1;
-    this.sums.set(k, (this.sums.get(k) ?? 0) + value);
-  }
-  render(): string[] {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    for (const [k, c] of this.counts) {
-      let acc = 0;
-      const sep = k ? `${k},` : '';
-      this.buckets.forEach((b, i) => {
-        acc += c[i] ?? 0;
-        lines.push(`${this.name}_bucket{${sep}le="${b}"} ${acc}`);
-      });
-      acc += c[this.buckets.length] ?? 0;
-      lines.push(`${this.name}_bucket{${sep}le="+Inf"} ${acc}`);
-      lines.push(`${this.name}_sum${k ? `{${k}}` : ''} ${this.sums.get(k) ?? 0}`);
-      lines.push(`${this.name}_count${k ? `{${k}}` : ''} ${acc}`);
-    }
-    return lines;
-  }
-}
+const SCRAPE_DEADLINE_MS = 2_000;
 
 export class Metrics {
-  readonly agiSessions = new Counter('rcrm_agi_sessions_total', 'FastAGI sessions handled, by script and outcome', 'counter');
-  readonly agiRefused = new Counter('rcrm_agi_sessions_refused_total', 'FastAGI connections refused at the session cap', 'counter');
-  readonly lookups = new Counter('rcrm_lookups_total', 'Caller lookups by result and source', 'counter');
-  readonly crmRequests = new Counter('rcrm_crm_requests_total', 'RetailCRM requests by method and outcome', 'counter');
-  readonly notifySkipped = new Counter('rcrm_call_starts_skipped_total', 'Call starts not recorded (no popup) because the service was overloaded', 'counter');
-  readonly liveCalls = new Counter('rcrm_live_calls', 'FastAGI sessions in progress', 'gauge');
-  readonly outboxJobs = new Counter('rcrm_outbox_jobs', 'Outbox jobs by state', 'gauge');
-  readonly sessionSeconds = new Histogram('rcrm_agi_session_seconds', 'FastAGI session duration', [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5,
-  ]);
+  readonly registry = new Registry();
+  private readonly collectors = new Map<string, ScrapeCollector>();
 
-  private readonly extra: (() => string[])[] = [];
+  readonly agiSessions = this.counter('rcrm_agi_sessions_total', 'FastAGI sessions handled, by script and outcome', ['script', 'outcome']);
+  readonly sessionSeconds = this.histogram('rcrm_agi_session_seconds', 'FastAGI session duration', ['script'],
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5]);
+  readonly agiRefused = this.counter('rcrm_agi_sessions_refused_total',
+    'FastAGI connections refused at accept (not_allowed, max_sessions, stopping) and sessions refused for an enterprise (enterprise_pbx)',
+    ['reason', 'enterprise']);
+  readonly httpAdminRefused = this.counter('rcrm_http_admin_refused_total',
+    'Requests to /metrics, /ready or the dashboard from outside HTTP_ADMIN_ALLOW', []);
+  readonly lookups = this.counter('rcrm_lookups_total',
+    'Caller lookups on the call path, by source (cache, table, crm, stale, none) and result (FOUND, NOT_FOUND, TIMEOUT, ERROR)',
+    ['source', 'result']);
+  readonly crmRequests = this.counter('rcrm_crm_requests_total',
+    'RetailCRM requests by endpoint and status (HTTP status, or timeout, network, error)', ['endpoint', 'status']);
+  readonly crmRequestSeconds = this.histogram('rcrm_crm_request_seconds',
+    'RetailCRM request latency (admission wait included), by endpoint', ['endpoint'], [0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2.5, 5, 10]);
+  readonly popups = this.counter('rcrm_popups_total',
+    'Popups RetailCRM accepted: sent (within 3 s of the call start), late (after), skipped (overloaded, never sent)', ['outcome']);
+  /** Kept for dashboards made before rcrm_popups_total{outcome="skipped"}. */
+  readonly notifySkipped = this.counter('rcrm_call_starts_skipped_total',
+    'Call starts not recorded (no popup) because the service was overloaded', []);
+  readonly outboxOutcomes = this.counter('rcrm_outbox_outcomes_total', 'Outbox job outcomes by kind', ['kind', 'outcome']);
+  readonly outboxJobs = this.gauge('rcrm_outbox_jobs',
+    'Outbox jobs by state (pending, failed) and enterprise, read from the database at scrape', ['state', 'enterprise']);
+  readonly outboxOldestPending = this.gauge('rcrm_outbox_oldest_pending_seconds',
+    'Age of the oldest pending outbox job, by enterprise (0: none pending)', ['enterprise']);
+  readonly amiUp = this.gauge('rcrm_ami_up',
+    '1 when the AMI connection to the enterprise PBX is up, 0 otherwise (only enterprises with a PBX)', ['enterprise']);
+  readonly historyPollLag = this.gauge('rcrm_history_poll_lag_seconds',
+    'Seconds since RetailCRM history was last read for the enterprise (by this instance, or found locked by another one reading it)',
+    ['enterprise']);
+  readonly liveCalls = this.gauge('rcrm_live_calls', 'FastAGI sessions in progress', []);
+  readonly lookupCacheEntries = this.gauge('rcrm_lookup_cache_entries', 'Caller lookup cache entries', []);
+  readonly scrapeErrors = this.counter('rcrm_scrape_errors_total',
+    'Scrape-time collectors that failed or missed their deadline, by collector', ['collector']);
 
-  /** Lets a component contribute lines computed at scrape time. */
-  addCollector(fn: () => string[]): void {
-    this.extra.push(fn);
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
   }
 
-  render(): string {
-    const lines = [
-      ...this.agiSessions.render(),
-      ...this.agiRefused.render(),
-      ...this.lookups.render(),
-      ...this.crmRequests.render(),
-      ...this.notifySkipped.render(),
-      ...this.liveCalls.render(),
-      ...this.outboxJobs.render(),
-      ...this.sessionSeconds.render(),
-    ];
-    for (const fn of this.extra) lines.push(...fn());
-    return `${lines.join('\n')}\n`;
+  private counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
   }
+
+  private gauge<L extends string>(name: string, help: string, labelNames: readonly L[]): Gauge<L> {
+    return new Gauge({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private histogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]): Histogram<L> {
+    return new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
+  }
+
+  /** Registers a collector run at each scrape (one per name; a second registration replaces the first). */
+  addCollector(name: string, collect: ScrapeCollector): void {
+    this.collectors.set(name, collect);
+  }
+
+  /** Runs the collectors (each under the scrape deadline), then renders the Prometheus text format. */
+  async render(deadlineMs = SCRAPE_DEADLINE_MS): Promise<string> {
+    const deadline = Date.now() + deadlineMs;
+    await Promise.all(
+      [...this.collectors].map(async ([name, collect]) => {
+        try {
+          await raceDeadline(Promise.resolve(collect()), deadline);
+        } catch {
+          this.scrapeErrors.inc({ collector: name });
+        }
+      }),
+    );
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
+
+/** `/api/v5/customers/123/edit` → `/api/v5/customers/:id/edit`: an endpoint label of bounded cardinality. */
+export function endpointLabel(path: string): string {
+  return (path.split('?')[0] ?? '')
+    .split('/')
+    .map((s) => (/^\d+$/.test(s) ? ':id' : s))
+    .join('/');
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # What `npm test` needs besides node_modules, made present on a machine like ours (Debian, root):
 # PostgreSQL answering on 127.0.0.1:5432 (the tests create and drop their own databases there) and Debian's
-# Chromium for the dashboard's browser test. With TEST_DATABASE_URL set, the PostgreSQL check is skipped.
+# Chromium for the dashboard's browser test, and promtool (Debian's prometheus) for monitoring/alerts.yml. With
+# TEST_DATABASE_URL set, the PostgreSQL check is skipped. When no PostgreSQL answers (none installed, or it cannot
+# be started), the tests start an embedded one for the run (test/helpers/root-hooks.ts), and say so.
 set -u
 if [ -z "${TEST_DATABASE_URL:-}" ] && command -v pg_isready >/dev/null 2>&1; then
   if ! pg_isready -h 127.0.0.1 -p 5432 -q; then
@@ -17,6 +19,15 @@ if [ ! -x /usr/bin/chromium ]; then
       echo "test/prereqs: could not install chromium; the browser test will fail with instructions" >&2
   else
     echo "test/prereqs: /usr/bin/chromium is missing (apt-get install chromium); the browser test will fail" >&2
+  fi
+fi
+if ! command -v promtool >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "test/prereqs: installing Debian's prometheus for promtool (monitoring/alerts.yml is checked by it)" >&2
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus) >/dev/null 2>&1 || \
+      echo "test/prereqs: could not install prometheus; the monitoring test will fail" >&2
+  else
+    echo "test/prereqs: promtool is missing (apt-get install prometheus); the monitoring test will fail" >&2
   fi
 fi
 # The PBX tier (test/pbx/) needs a real Asterisk 22: built once from the source beside the checkout into a cache

@@ -2,8 +2,9 @@
  * FastAGI TCP server: accepts Asterisk's connections, bounds how many run at once, runs the handler for
  * each session and always closes it afterwards, and drains on shutdown.
  *
- * Owns the listener and the set of live sessions. Over `maxSessions` a connection is closed at once (Asterisk
- * then goes on with AGISTATUS=FAILURE and the dialplan's default route), never queued. A handler's failure is
+ * Owns the listener and the set of live sessions. A peer `allowPeer` rejects is closed at accept, before a byte
+ * is read. Over `maxSessions` a connection is closed at once (Asterisk then goes on with AGISTATUS=FAILURE and
+ * the dialplan's default route), never queued. A handler's failure is
  * reported as 'sessionError', never thrown. Knows nothing about config, logging or the CRM.
  */
 import { EventEmitter } from 'node:events';
@@ -12,9 +13,14 @@ import { AgiSession, type AgiSessionOptions } from './session.js';
 
 export type AgiHandler = (session: AgiSession) => Promise<void>;
 
+/** Why a connection was closed at accept. */
+export type AgiRefusal = 'not_allowed' | 'max_sessions' | 'stopping';
+
 export interface AgiServerOptions extends AgiSessionOptions {
   readonly handler: AgiHandler;
   readonly maxSessions: number;
+  /** Who may connect (by remote address); absent: anyone. Checked before anything is read from the socket. */
+  readonly allowPeer?: (remoteAddress: string | undefined) => boolean;
 }
 
 export interface AgiServerEvents {
@@ -22,8 +28,8 @@ export interface AgiServerEvents {
   sessionError: [err: unknown, session: AgiSession | undefined];
   /** A session's socket is closed and its handler has returned. */
   sessionEnd: [session: AgiSession];
-  /** A connection was refused because maxSessions sessions were live. */
-  sessionRefused: [remoteAddress: string | undefined];
+  /** A connection was closed at accept: peer not allowed, maxSessions live, or the server stopping. */
+  sessionRefused: [remoteAddress: string | undefined, reason: AgiRefusal];
   /** The listener itself failed after listen() succeeded. */
   serverError: [err: Error];
 }
@@ -114,16 +120,28 @@ class FastAgiServer extends EventEmitter<AgiServerEvents> implements AgiServer {
   }
 
   private onConnection(socket: Socket): void {
-    if (!this.accepting || this.sessions.size >= this.options.maxSessions) {
+    const reason = this.refusal(socket);
+    if (reason !== null) {
       // Swallow the RST/EPIPE a refused peer may cause; Asterisk sees the close and reports FAILURE.
       socket.on('error', () => undefined);
       socket.destroy();
-      this.emit('sessionRefused', socket.remoteAddress);
+      try {
+        this.emit('sessionRefused', socket.remoteAddress, reason);
+      } catch {
+        // A throwing listener must not take the listener down.
+      }
       return;
     }
     const session = new AgiSession(socket, this.options);
     const task = this.runSession(session);
     this.sessions.set(session, task);
+  }
+
+  private refusal(socket: Socket): AgiRefusal | null {
+    if (!this.accepting) return 'stopping';
+    if (this.options.allowPeer && !this.options.allowPeer(socket.remoteAddress)) return 'not_allowed';
+    if (this.sessions.size >= this.options.maxSessions) return 'max_sessions';
+    return null;
   }
 
   private async runSession(session: AgiSession): Promise<void> {

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { InputError } from '../errors.js';
 import { json, type HttpReply, type HttpRequest, type HttpServer } from '../http/http-server.js';
 import { PATHS } from '../http/public-paths.js';
+import { verifyEnterpriseToken, type TokenGenerations } from '../secrets/enterprise-tokens.js';
 import type { Logger } from '../logger.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import {
@@ -27,7 +28,7 @@ export const ANALYTICS_API = '/api/analytics/';
 export interface AnalyticsEnterprise {
   readonly number: string;
   readonly crmUrl: string;
-  readonly settings: { readonly crmTimezone: string };
+  readonly settings: { readonly crmTimezone: string; readonly tokenGenerations?: TokenGenerations };
 }
 
 export interface AnalyticsRoutesDeps {
@@ -37,6 +38,11 @@ export interface AnalyticsRoutesDeps {
   readonly logger: Logger;
   /** How long computed figures are reused (ms); 0 disables. */
   readonly cacheMs?: number;
+  /**
+   * Requests computed at once; beyond it a request gets 503 at once instead of queueing (the queries run on a
+   * small pool of their own, DB_ANALYTICS_POOL_MAX, so the dashboard never takes connections from the call path).
+   */
+  readonly maxConcurrent?: number;
   readonly now?: () => Date;
 }
 
@@ -52,9 +58,11 @@ async function authorize(req: HttpRequest, deps: AnalyticsRoutesDeps): Promise<A
   const number = req.url.searchParams.get('enterprise') ?? '';
   const bearer = /^Bearer\s+(\S+)$/i.exec(String(req.headers.authorization ?? ''))?.[1];
   const token = req.url.searchParams.get('token') ?? bearer ?? '';
-  if (!ENTERPRISE.test(number) || token === '' || !deps.box.verify('dashboard', number, token)) return null;
+  if (!ENTERPRISE.test(number) || token === '') return null;
   const enterprise = await deps.enterprises.find(number);
-  return enterprise ? { enterprise, token } : null;
+  // Verified whether or not the enterprise exists, so both cost the same.
+  const valid = verifyEnterpriseToken(deps.box, 'dashboard', number, enterprise?.settings.tokenGenerations, token);
+  return enterprise && valid ? { enterprise, token } : null;
 }
 
 /** The local calendar day of `now` in `timezone`, YYYY-MM-DD. */
@@ -127,6 +135,8 @@ export function registerAnalyticsRoutes(http: HttpServer, deps: AnalyticsRoutesD
   const cacheMs = deps.cacheMs ?? 15_000;
   const now = deps.now ?? (() => new Date());
   const cache = new Map<string, { at: number; value: Promise<PeriodFigures> }>();
+  const maxConcurrent = deps.maxConcurrent ?? 4;
+  let running = 0;
 
   const figures = (r: AnalyticsRequest): Promise<PeriodFigures> => {
     const key = JSON.stringify([r.period, r.options]);
@@ -147,6 +157,10 @@ export function registerAnalyticsRoutes(http: HttpServer, deps: AnalyticsRoutesD
       const a = await authorize(req, deps);
       if (!a) return forbidden();
       const r = analyticsRequest(req.url.searchParams, a.enterprise, now());
+      if (running >= maxConcurrent) {
+        return json(503, { success: false, error: 'the analytics are busy; try again in a few seconds' }, { 'retry-after': '5' });
+      }
+      running++;
       try {
         return await handler(req, a, r);
       } catch (err) {
@@ -155,11 +169,13 @@ export function registerAnalyticsRoutes(http: HttpServer, deps: AnalyticsRoutesD
           return json(503, { success: false, error: err.message });
         }
         throw err;
+      } finally {
+        running--;
       }
     };
 
   const api = (name: string, handler: Parameters<typeof guarded>[0]): void =>
-    http.route(['GET'], `${ANALYTICS_API}${name}`, guarded(handler));
+    http.route(['GET'], `${ANALYTICS_API}${name}`, guarded(handler), { access: 'admin' });
 
   api('summary', async (_req, _a, r) => {
     const [f, hours] = await Promise.all([figures(r), deps.queries.hourly(r.period)]);
@@ -213,5 +229,5 @@ export function registerAnalyticsRoutes(http: HttpServer, deps: AnalyticsRoutesD
         figures: f, hours, busiestHours: busiestHours(hours), days, missed, nonce,
       }),
     };
-  }));
+  }), { access: 'admin' });
 }

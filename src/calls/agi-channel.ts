@@ -16,6 +16,8 @@ export interface AgiChannel {
   readonly script: string;
   readonly query: URLSearchParams;
   readonly hungUp: boolean;
+  /** The FastAGI peer (the PBX) as the socket reports it; checked against the enterprise's PBX addresses. */
+  readonly remoteAddress?: string | undefined;
   getVariable(name: string): Promise<string | undefined>;
   /** Evaluates an expression such as `${CHANNEL(linkedid)}`; '' for unset variables. */
   getFullVariable?(expression: string): Promise<string | undefined>;

@@ -6,6 +6,7 @@
 import { errorCode } from '../errors.js';
 import { callLog, maskPhone, type CallLog, type Logger } from '../logger.js';
 import { ENTERPRISE_NUMBER } from '../db/enterprise-store.js';
+import { AddressAllowList } from '../access/address-allow-list.js';
 import type { AgiChannel } from './agi-channel.js';
 import { envValue } from './agi-channel.js';
 import type { EnterpriseDirectory, EnterpriseView } from './enterprise-directory.js';
@@ -21,6 +22,7 @@ export interface CallContext {
   readonly deadline: number;
   log: CallLog;
   readonly done: () => void;
+  readonly onPeerRefused: ((enterprise: string) => void) | undefined;
 }
 
 export interface CallContextDeps {
@@ -28,6 +30,8 @@ export interface CallContextDeps {
   readonly liveCalls: LiveCalls;
   readonly lookupBudgetMs: number;
   readonly now?: () => number;
+  /** Told when a session is refused because its PBX may not act for the enterprise it names (for metrics). */
+  readonly onPeerRefused?: (enterprise: string) => void;
 }
 
 export function readCall(session: AgiChannel, deps: CallContextDeps): CallContext {
@@ -52,12 +56,13 @@ export function readCall(session: AgiChannel, deps: CallContextDeps): CallContex
     deadline: now + deps.lookupBudgetMs,
     log,
     done,
+    onPeerRefused: deps.onPeerRefused,
   };
 }
 
 export type EnterpriseResolution =
   | { readonly ok: true; readonly view: EnterpriseView }
-  | { readonly ok: false; readonly reason: 'missing' | 'invalid' | 'unknown' | 'error' };
+  | { readonly ok: false; readonly reason: 'missing' | 'invalid' | 'unknown' | 'error' | 'peer_not_allowed' };
 
 /** `enterpriseVar`: RCRM_ENTERPRISE when the caller already read it (readChannelFacts); otherwise it is read here. */
 export async function resolveEnterprise(
@@ -82,10 +87,33 @@ export async function resolveEnterprise(
       ctx.log.warn('unknown enterprise', { enterprise: number });
       return { ok: false, reason: 'unknown' };
     }
+    if (!peerMayAct(view, ctx.session.remoteAddress)) {
+      // Another tenant's PBX (or a stranger inside AGI_ALLOW) naming this enterprise: answer nothing about it.
+      ctx.log.warn('FastAGI session refused: this PBX may not run calls for the enterprise', {
+        enterprise: number,
+        peer: ctx.session.remoteAddress,
+      });
+      ctx.onPeerRefused?.(number);
+      return { ok: false, reason: 'peer_not_allowed' };
+    }
     ctx.log = ctx.log.child({ enterprise: number });
     return { ok: true, view };
   } catch (err) {
     ctx.log.error('cannot load the enterprise', { enterprise: number, code: errorCode(err), err });
     return { ok: false, reason: 'error' };
   }
+}
+
+const allowLists = new WeakMap<readonly string[], AddressAllowList>();
+
+/** True when the enterprise lists no PBX addresses, or the peer is inside one of them. */
+export function peerMayAct(view: EnterpriseView, remoteAddress: string | undefined): boolean {
+  const cidrs = view.enterprise.settings.pbxAddresses;
+  if (cidrs.length === 0) return true;
+  let list = allowLists.get(cidrs);
+  if (!list) {
+    list = new AddressAllowList(cidrs);
+    allowLists.set(cidrs, list);
+  }
+  return list.allows(remoteAddress);
 }

@@ -42,6 +42,8 @@ export interface CallerLookupOptions {
   readonly crmTimeoutMs: number;
   readonly logger: Logger;
   readonly now?: () => number;
+  /** Told of every lookup's result (metrics). */
+  readonly onResult?: (result: LookupResult) => void;
 }
 
 type CacheEntry = { readonly caller: CallerInfo | null };
@@ -93,6 +95,16 @@ export class CallerLookup {
   }
 
   async lookup(
+    enterprise: Enterprise,
+    phone: string,
+    budget: { readonly deadline: number; readonly signal?: AbortSignal },
+  ): Promise<LookupResult> {
+    const result = await this.find(enterprise, phone, budget);
+    this.opts.onResult?.(result);
+    return result;
+  }
+
+  private async find(
     enterprise: Enterprise,
     phone: string,
     budget: { readonly deadline: number; readonly signal?: AbortSignal },

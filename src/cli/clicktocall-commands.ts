@@ -4,6 +4,7 @@
  * forwards its --ami-* flags to.
  */
 import { AmiClient } from '../ami/client.js';
+import { pbxSnapshot } from '../audit/audit-snapshots.js';
 import { RetailCrmClient } from '../crm/client.js';
 import { RateLimiter } from '../crm/rate-limiter.js';
 import { errorCode, errorMessage, InputError } from '../errors.js';
@@ -73,7 +74,7 @@ export function describePbx(p: PbxSettings): Record<string, string | number> {
 }
 
 /** A RetailCRM client for one command; always closed. */
-async function withCrm<T>(ctx: CliContext, fn: (crm: RetailCrmClient) => Promise<T>): Promise<T> {
+export async function withCrm<T>(ctx: CliContext, fn: (crm: RetailCrmClient) => Promise<T>): Promise<T> {
   const limiter = new RateLimiter({ ratesPerSecond: { telephony: 10, general: 5 } });
   const crm = new RetailCrmClient({ limiter, defaultTimeoutMs: ctx.config.crmTimeoutMs, userAgent: 'retailcrm-agi-cli' });
   try {
@@ -118,6 +119,10 @@ export async function registerCommand(ctx: CliContext, argv: readonly string[]):
       return;
     }
     printInfo(ctx, result, 'registered');
+    await ctx.recordChange({
+      action: 'module.register', enterprise: number, before: null,
+      after: { code: result.module.code, active: true, clientIdGenerated: result.clientIdGenerated },
+    });
   });
 }
 
@@ -130,7 +135,10 @@ export async function unregisterCommand(ctx: CliContext, argv: readonly string[]
     const deps = { enterprises: ctx.enterprises, extensions: ctx.extensions, crm, publicUrl: ctx.config.publicUrl };
     const result = await unregister(deps, number, { dryRun });
     if (dryRun) printRequest(ctx, result);
-    else printInfo(ctx, result, 'deactivated');
+    else {
+      printInfo(ctx, result, 'deactivated');
+      await ctx.recordChange({ action: 'module.unregister', enterprise: number, before: null, after: { code: result.module.code, active: false } });
+    }
   });
 }
 
@@ -151,10 +159,23 @@ export async function usersCommand(ctx: CliContext, sub: string | undefined, arg
   for (const r of rows) {
     ctx.io.out([r.userId, r.ext ?? '-', r.crmCode ?? '-', r.action, r.active ? 'yes' : 'no', r.name || '-', r.email || '-'].join('\t'));
   }
+  if (apply) {
+    const written = rows.filter((r) => r.action === 'set' || r.action === 'replaced').map((r) => ({ userId: r.userId, ext: r.crmCode, action: r.action }));
+    if (written.length > 0) await ctx.recordChange({ action: 'users.sync', enterprise: enterprise.number, before: null, after: { written } });
+  }
   const kept = rows.filter((r) => r.action === 'kept').length;
   const changed = rows.filter((r) => r.action === 'set' || r.action === 'replaced').length;
   if (!apply) ctx.io.out(`${rows.length} users; ${changed + kept} differ from RetailCRM (run with --apply to fill the mapping)`);
   else ctx.io.out(`${changed} mappings written${kept > 0 ? `; ${kept} kept (differ from RetailCRM: --force overwrites)` : ''}`);
+}
+
+/** Saves the enterprise's PBX settings and records the change (the AMI secret as a fingerprint). */
+export async function savePbx(ctx: CliContext, number: string, patch: PbxPatch): Promise<PbxSettings> {
+  const store = new PbxStore(ctx.pool, ctx.box);
+  const before = await store.find(number);
+  const saved = await store.save(number, patch);
+  await ctx.recordChange({ action: 'pbx.set', enterprise: number, before: pbxSnapshot(ctx.box, before), after: pbxSnapshot(ctx.box, saved) });
+  return saved;
 }
 
 /** `pbx set|show|test --enterprise N`. */
@@ -165,7 +186,7 @@ export async function pbxCommand(ctx: CliContext, sub: string | undefined, argv:
       const flags = a.parseFlags(argv, { enterprise: { type: 'string' }, ...PBX_FLAGS });
       const number = a.enterpriseNumber(a.required(flags, 'enterprise'));
       await ctx.enterprises.get(number);
-      const saved = await store.save(number, pbxPatchFromFlags(flags));
+      const saved = await savePbx(ctx, number, pbxPatchFromFlags(flags));
       ctx.io.out(`PBX of enterprise ${number} saved (the service picks it up on the next click-to-call)`);
       for (const [k, v] of Object.entries(describePbx(saved))) ctx.io.out(`${k}: ${v}`);
       return;

@@ -1,12 +1,18 @@
 /** `retailcrm-agi enterprise add|set|list|show|remove`: managing the client companies this service serves. */
+import { parseCidrList } from '../access/address-allow-list.js';
 import { InputError } from '../errors.js';
 import type { Enterprise, EnterpriseInput } from '../db/enterprise-store.js';
 import { enterpriseUrls } from '../http/public-paths.js';
 import { randomSecret } from '../secrets/secret-box.js';
+import { enterpriseToken } from '../secrets/enterprise-tokens.js';
 import * as a from './args.js';
 import type { CliContext } from './cli-context.js';
-import { PbxStore } from '../clicktocall/pbx-store.js';
-import { hasPbxFlags, PBX_FLAGS, pbxPatchFromFlags } from './clicktocall-commands.js';
+import { enterpriseSnapshot, fingerprint } from '../audit/audit-snapshots.js';
+import { crmAccount } from '../calls/crm-caller-lookup.js';
+import { moduleCode, register } from '../clicktocall/registration.js';
+import { hasPbxFlags, PBX_FLAGS, pbxPatchFromFlags, savePbx, withCrm } from './clicktocall-commands.js';
+import { checkCrmAccount, type AccountCheck, type AccountNeeds } from '../crm/account-check.js';
+import { CrmKeyUnusableError } from '../errors.js';
 
 const FLAGS = {
   number: { type: 'string' },
@@ -20,6 +26,7 @@ const FLAGS = {
   'skip-manager-on-break': { type: 'string' },
   timezone: { type: 'string' },
   'external-phones': { type: 'string' },
+  'pbx-addresses': { type: 'string' },
 } as const;
 
 type Flags = Record<string, string | boolean | undefined>;
@@ -44,6 +51,12 @@ function timezone(value: string): string {
   return value;
 }
 
+function pbxAddresses(value: string): string[] {
+  const parsed = parseCidrList(value);
+  if (parsed.problems.length > 0) throw new InputError(`--pbx-addresses: ${parsed.problems.join('; ')}`, 'pbx-addresses');
+  return [...parsed.cidrs];
+}
+
 function settingsFrom(flags: Flags): NonNullable<EnterpriseInput['settings']> {
   const s: Record<string, unknown> = {};
   const auto = a.str(flags, 'auto-create-customers');
@@ -56,6 +69,8 @@ function settingsFrom(flags: Flags): NonNullable<EnterpriseInput['settings']> {
   if (tz !== undefined) s['crmTimezone'] = timezone(tz);
   const phones = a.str(flags, 'external-phones');
   if (phones !== undefined) s['externalPhones'] = externalPhones(phones);
+  const pbx = a.str(flags, 'pbx-addresses');
+  if (pbx !== undefined) s['pbxAddresses'] = pbxAddresses(pbx);
   return s as NonNullable<EnterpriseInput['settings']>;
 }
 
@@ -63,12 +78,13 @@ export function mask(secret: string): string {
   return secret.length <= 8 ? '****' : `${secret.slice(0, 4)}…${'*'.repeat(4)}`;
 }
 
-export function enterpriseTokens(ctx: CliContext, number: string): { webhook: string; dashboard: string } {
-  return { webhook: ctx.box.sign('webhook', number), dashboard: ctx.box.sign('dashboard', number) };
+export function enterpriseTokens(ctx: CliContext, e: Enterprise): { webhook: string; dashboard: string } {
+  const gens = e.settings.tokenGenerations;
+  return { webhook: enterpriseToken(ctx.box, 'webhook', e.number, gens), dashboard: enterpriseToken(ctx.box, 'dashboard', e.number, gens) };
 }
 
 export function describeEnterprise(ctx: CliContext, e: Enterprise, reveal: boolean): Record<string, unknown> {
-  const tokens = enterpriseTokens(ctx, e.number);
+  const tokens = enterpriseTokens(ctx, e);
   const urls = enterpriseUrls(ctx.config.publicUrl, e.number, tokens);
   return {
     number: e.number,
@@ -82,6 +98,7 @@ export function describeEnterprise(ctx: CliContext, e: Enterprise, reveal: boole
     skipManagerOnBreak: e.settings.skipManagerOnBreak,
     timezone: e.settings.crmTimezone,
     externalPhones: e.settings.externalPhones,
+    pbxAddresses: e.settings.pbxAddresses.length > 0 ? e.settings.pbxAddresses.join(', ') : '(any address AGI_ALLOW admits)',
     webhookToken: reveal ? tokens.webhook : mask(tokens.webhook),
     dashboardToken: reveal ? tokens.dashboard : mask(tokens.dashboard),
     urls: reveal
@@ -108,21 +125,130 @@ function printObject(ctx: CliContext, obj: Record<string, unknown>, indent = '')
   }
 }
 
+async function checkAccount(ctx: CliContext, url: string, apiKey: string, needs: AccountNeeds, number: string): Promise<AccountCheck> {
+  const check = await withCrm(ctx, (crm) => checkCrmAccount(crm, { key: number, url, apiKey }, needs, ctx.config.crmTimeoutMs));
+  for (const w of check.warnings) ctx.io.err(`warning: ${w}`);
+  if (!check.ok) throw new CrmKeyUnusableError(check.problems);
+  ctx.io.out(`RetailCRM: key accepted; timezone ${check.timezone ?? 'unknown'}; sites ${check.sites.join(', ') || '-'}`);
+  return check;
+}
+
+const ROTATABLE = ['webhook', 'dashboard', 'client-id'] as const;
+
+/**
+ * `enterprise rotate --number N --what webhook|dashboard|client-id`: a new webhook or dashboard token (the old
+ * one stops working at once), or a new clientId, re-registered in RetailCRM when the module is registered there
+ * (otherwise RetailCRM would go on sending the old one with click-to-call and status callbacks).
+ */
+async function rotateCommand(ctx: CliContext, argv: readonly string[]): Promise<void> {
+  const flags = a.parseFlags(argv, { number: { type: 'string' }, what: { type: 'string' }, 'skip-register': { type: 'boolean' } });
+  const e = await ctx.enterprises.get(a.enterpriseNumber(a.required(flags, 'number')));
+  const what = a.required(flags, 'what');
+  if (!(ROTATABLE as readonly string[]).includes(what)) throw new InputError(`--what is one of ${ROTATABLE.join(', ')}`, 'what');
+  if (what === 'client-id') {
+    await rotateClientId(ctx, e, flags['skip-register'] === true);
+    return;
+  }
+  const purpose = what as 'webhook' | 'dashboard';
+  const gens = e.settings.tokenGenerations;
+  const next = { ...gens, [purpose]: gens[purpose] + 1 };
+  const updated = await ctx.enterprises.update(e.number, { settings: { tokenGenerations: next } });
+  const fp = (x: Enterprise): string => fingerprint(ctx.box, enterpriseTokens(ctx, x)[purpose]);
+  await ctx.recordChange({ action: `enterprise.rotate.${purpose}`, enterprise: e.number, before: { token: fp(e) }, after: { token: fp(updated) } });
+  const urls = enterpriseUrls(ctx.config.publicUrl, e.number, enterpriseTokens(ctx, updated));
+  ctx.io.out(`${purpose} token of enterprise ${e.number} rotated; the old one no longer works`);
+  if (purpose === 'webhook') {
+    ctx.io.out(`webhookUrl: ${urls.webhookUrl}`);
+    ctx.io.out('put it into the RetailCRM triggers that call the old URL (docs/retailcrm-triggers.md)');
+  } else {
+    ctx.io.out(`dashboardUrl: ${urls.dashboardUrl}`);
+  }
+}
+
+async function rotateClientId(ctx: CliContext, e: Enterprise, skipRegister: boolean): Promise<void> {
+  const updated = await ctx.enterprises.update(e.number, { clientId: randomSecret(24) });
+  let registered = false;
+  if (!skipRegister) {
+    try {
+      await withCrm(ctx, async (crm) => {
+        const existing = await crm.integrationModuleGet(crmAccount(updated), moduleCode(e.number), { timeoutMs: ctx.config.crmTimeoutMs });
+        if (!existing) return;
+        await register({ enterprises: ctx.enterprises, extensions: ctx.extensions, crm, publicUrl: ctx.config.publicUrl }, e.number);
+        registered = true;
+      });
+    } catch (err) {
+      // RetailCRM still knows the old clientId: keep it, or click-to-call would stop working.
+      await ctx.enterprises.update(e.number, { clientId: e.clientId });
+      throw err;
+    }
+  }
+  await ctx.recordChange({
+    action: 'enterprise.rotate.client-id',
+    enterprise: e.number,
+    before: { clientId: fingerprint(ctx.box, e.clientId) },
+    after: { clientId: fingerprint(ctx.box, updated.clientId), reregistered: registered },
+  });
+  ctx.io.out(`clientId of enterprise ${e.number} rotated`);
+  ctx.io.out(registered
+    ? 'the telephony module in RetailCRM was registered again with it'
+    : 'the module is not registered in RetailCRM (or --skip-register): run "retailcrm-agi register" when it is');
+}
+
 export async function enterpriseCommand(ctx: CliContext, sub: string | undefined, argv: readonly string[]): Promise<void> {
   switch (sub) {
     case 'add': {
-      const flags = a.parseFlags(argv, FLAGS);
-      const created = await ctx.enterprises.create({
-        number: a.enterpriseNumber(a.required(flags, 'number')),
+      const flags = a.parseFlags(argv, { ...FLAGS, 'skip-check': { type: 'boolean' } });
+      const number = a.enterpriseNumber(a.required(flags, 'number'));
+      const input = {
+        number,
         crmUrl: a.crmUrl(a.required(flags, 'crm-url')),
         apiKey: a.apiKey(a.required(flags, 'api-key')),
         clientId: a.clientId(a.str(flags, 'client-id') ?? randomSecret(24)),
         country: a.country(a.str(flags, 'country') ?? 'RU'),
         site: a.site(a.str(flags, 'site') ?? ''),
         settings: settingsFrom(flags),
-      });
+      };
+      if (await ctx.enterprises.find(number)) throw new InputError(`enterprise ${number} already exists (use "enterprise set")`, 'number');
+      let site = input.site;
+      const settings: Record<string, unknown> = { ...input.settings };
+      if (flags['skip-check'] === true) {
+        ctx.io.err('warning: --skip-check: the API key, scopes, sites and timezone were not checked (run "enterprise check" later)');
+      } else {
+        const needs = {
+          telephonyEvents: settings['telephonyEvents'] !== false,
+          autoCreateCustomers: settings['autoCreateCustomers'] !== false,
+          site,
+        };
+        const check = await checkAccount(ctx, input.crmUrl, input.apiKey, needs, number);
+        const tz = a.str(flags, 'timezone');
+        if (tz === undefined && check.timezone !== null) settings['crmTimezone'] = check.timezone;
+        else if (tz !== undefined && check.timezone !== null && tz !== check.timezone) {
+          ctx.io.err(`warning: --timezone ${tz} differs from RetailCRM's ${check.timezone}; using ${tz}`);
+        }
+        if (site === null && check.sites.length === 1) site = check.sites[0] ?? null;
+      }
+      const created = await ctx.enterprises.create({ ...input, site, settings });
+      await ctx.recordChange({ action: 'enterprise.add', enterprise: created.number, before: null, after: enterpriseSnapshot(ctx.box, created) });
       ctx.io.out(`enterprise ${created.number} added`);
       printObject(ctx, describeEnterprise(ctx, created, false));
+      return;
+    }
+    case 'rotate': {
+      await rotateCommand(ctx, argv);
+      return;
+    }
+    case 'check': {
+      const flags = a.parseFlags(argv, { number: { type: 'string' } });
+      const e = await ctx.enterprises.get(a.enterpriseNumber(a.required(flags, 'number')));
+      const needs = { telephonyEvents: e.settings.telephonyEvents, autoCreateCustomers: e.settings.autoCreateCustomers, site: e.site };
+      const check = await checkAccount(ctx, e.crmUrl, e.apiKey, needs, e.number);
+      if (check.timezone !== null && check.timezone !== e.settings.crmTimezone) {
+        ctx.io.err(
+          `warning: the enterprise uses timezone ${e.settings.crmTimezone}, RetailCRM says ${check.timezone}: ` +
+            `retailcrm-agi enterprise set --number ${e.number} --timezone ${check.timezone}`,
+        );
+      }
+      ctx.io.out(`enterprise ${e.number}: the key can work (scopes: ${check.scopes.join(', ')})`);
       return;
     }
     case 'set': {
@@ -134,6 +260,7 @@ export async function enterpriseCommand(ctx: CliContext, sub: string | undefined
       const cid = a.str(flags, 'client-id');
       const ctry = a.str(flags, 'country');
       const st = a.str(flags, 'site');
+      const before = await ctx.enterprises.get(number);
       const updated = await ctx.enterprises.update(number, {
         ...patch,
         ...(url !== undefined ? { crmUrl: a.crmUrl(url) } : {}),
@@ -143,7 +270,10 @@ export async function enterpriseCommand(ctx: CliContext, sub: string | undefined
         ...(st !== undefined ? { site: a.site(st) } : {}),
         settings: settingsFrom(flags),
       });
-      if (hasPbxFlags(flags)) await new PbxStore(ctx.pool, ctx.box).save(number, pbxPatchFromFlags(flags));
+      await ctx.recordChange({
+        action: 'enterprise.set', enterprise: number, before: enterpriseSnapshot(ctx.box, before), after: enterpriseSnapshot(ctx.box, updated),
+      });
+      if (hasPbxFlags(flags)) await savePbx(ctx, number, pbxPatchFromFlags(flags));
       ctx.io.out(`enterprise ${updated.number} updated`);
       return;
     }
@@ -169,12 +299,14 @@ export async function enterpriseCommand(ctx: CliContext, sub: string | undefined
     case 'remove': {
       const flags = a.parseFlags(argv, { number: { type: 'string' } });
       const number = a.enterpriseNumber(a.required(flags, 'number'));
+      const before = await ctx.enterprises.find(number);
       if (!(await ctx.enterprises.remove(number))) throw new InputError(`no enterprise ${number}`, 'number');
+      await ctx.recordChange({ action: 'enterprise.remove', enterprise: number, before: enterpriseSnapshot(ctx.box, before), after: null });
       ctx.io.out(`enterprise ${number} removed`);
       return;
     }
     default:
-      throw new InputError('usage: retailcrm-agi enterprise add|set|list|show|remove [flags]');
+      throw new InputError('usage: retailcrm-agi enterprise add|set|check|rotate|list|show|remove [flags]');
   }
 }
 
@@ -186,7 +318,11 @@ export async function extensionCommand(ctx: CliContext, sub: string | undefined,
       await ctx.enterprises.get(number);
       const ext = a.extension(a.required(flags, 'ext'));
       const userId = a.positiveInt(a.required(flags, 'user-id'), 'user-id');
+      const before = (await ctx.extensions.list(number)).find((m) => m.ext === ext || m.userId === userId);
       await ctx.extensions.set(number, ext, userId);
+      await ctx.recordChange({
+        action: 'extension.set', enterprise: number, before: before ? { ext: before.ext, userId: before.userId } : null, after: { ext, userId },
+      });
       ctx.io.out(`extension ${ext} → RetailCRM user ${userId} (enterprise ${number})`);
       return;
     }
@@ -194,7 +330,9 @@ export async function extensionCommand(ctx: CliContext, sub: string | undefined,
       const flags = a.parseFlags(argv, { enterprise: { type: 'string' }, ext: { type: 'string' } });
       const number = a.enterpriseNumber(a.required(flags, 'enterprise'));
       const ext = a.extension(a.required(flags, 'ext'));
+      const before = (await ctx.extensions.list(number)).find((m) => m.ext === ext);
       if (!(await ctx.extensions.remove(number, ext))) throw new InputError(`no extension ${ext} in enterprise ${number}`);
+      await ctx.recordChange({ action: 'extension.remove', enterprise: number, before: { ext, userId: before?.userId ?? null }, after: null });
       ctx.io.out(`extension ${ext} removed`);
       return;
     }

@@ -72,7 +72,11 @@ export async function outboxCommand(ctx: CliContext, sub: string | undefined, ar
       if (idFlag !== undefined && rows.length === 0) {
         throw new InputError(`job ${idFlag} does not exist or is not failed or dropped`, 'id');
       }
-      for (const e of new Set(rows.map((r) => r.enterprise))) await notifyOutbox(ctx.pool, e);
+      for (const e of new Set(rows.map((r) => r.enterprise))) {
+        await notifyOutbox(ctx.pool, e);
+        const ids = rows.filter((r) => r.enterprise === e).map((r) => r.id);
+        await ctx.recordChange({ action: 'outbox.retry', enterprise: e, before: { state: 'failed', jobs: ids }, after: { state: 'pending', jobs: ids } });
+      }
       ctx.io.out(`${rows.length} job(s) queued again`);
       return;
     }

@@ -9,6 +9,7 @@ import type { ExtensionStore } from '../db/extension-store.js';
 import { json, type HttpServer } from '../http/http-server.js';
 import { PATHS } from '../http/public-paths.js';
 import type { Logger } from '../logger.js';
+import type { AuditEntry } from '../audit/audit-store.js';
 import { enterpriseByClientId, FORBIDDEN } from './click-to-call-routes.js';
 import { parseManagerStatus, type ManagerStatusDirectory } from './manager-status.js';
 
@@ -17,6 +18,8 @@ export interface UserStatusRouteDeps {
   readonly extensions: Pick<ExtensionStore, 'list'>;
   readonly statuses: Pick<ManagerStatusDirectory, 'set'>;
   readonly logger: Logger;
+  /** Records the change in the audit log (the caller: RetailCRM for the user, from its address). */
+  readonly recordChange?: (entry: Omit<AuditEntry, 'source'>) => Promise<unknown>;
 }
 
 async function managerUserId(deps: UserStatusRouteDeps, enterprise: string, userId: string, code: string): Promise<number> {
@@ -43,6 +46,12 @@ export function registerUserStatusRoutes(http: HttpServer, deps: UserStatusRoute
       const userId = await managerUserId(deps, enterprise.number, params.get('userId')?.trim() ?? '', params.get('code')?.trim() ?? '');
       await deps.statuses.set(enterprise.number, userId, status);
       deps.logger.info('manager status changed', { enterprise: enterprise.number, userId, status });
+      await deps.recordChange?.({
+        actor: `RetailCRM user ${userId} via changeUserStatusUrl from ${req.raw.socket.remoteAddress ?? 'unknown'}`,
+        action: 'manager.status',
+        enterprise: enterprise.number,
+        after: { userId, status },
+      }).catch((err: unknown) => deps.logger.error('audit log not written', { code: errorCode(err), err }));
       return json(200, { success: true });
     } catch (err) {
       if (err instanceof InputError) return json(400, { success: false, error: err.message });

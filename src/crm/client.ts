@@ -18,6 +18,7 @@ import {
   type CallEventResult,
   type CrmAccount,
   type CrmRequestOptions,
+  type AccountSettings,
   type Credentials,
   type Customer,
   type CustomerCreate,
@@ -43,6 +44,18 @@ export interface RetailCrmClientOptions {
   readonly userAgent?: string;
   /** Sockets per RetailCRM host kept by our agents; default 16. */
   readonly maxSocketsPerHost?: number;
+  /** Told of every request's end (metrics, /ready): which account, path, HTTP status or failure, duration. */
+  readonly onRequest?: (observation: CrmRequestObservation) => void;
+}
+
+export interface CrmRequestObservation {
+  /** The account's key (our enterprise number). */
+  readonly account: string;
+  /** Path after `/api`, e.g. `/v5/telephony/manager`. */
+  readonly path: string;
+  /** The HTTP status as a string, or `timeout`, `network`, `error` when no answer came. */
+  readonly status: string;
+  readonly seconds: number;
 }
 
 export interface Paging {
@@ -64,8 +77,10 @@ export class RetailCrmClient {
   private readonly defaultTimeoutMs: number;
   private readonly agents: { http: http.Agent; https: https.Agent };
   private readonly got: Got;
+  private readonly onRequest: ((o: CrmRequestObservation) => void) | undefined;
 
   constructor(options: RetailCrmClientOptions) {
+    this.onRequest = options.onRequest;
     if (!(options.defaultTimeoutMs > 0)) throw new RangeError('defaultTimeoutMs must be positive');
     this.limiter = options.limiter;
     this.defaultTimeoutMs = options.defaultTimeoutMs;
@@ -217,6 +232,16 @@ export class RetailCrmClient {
     return parse.parseIntegrationModuleEditInfo(await this.request(account, spec, opts));
   }
 
+  /** The account's settings; only the timezone is read (contract §7.6: `settings.timezone.value`, IANA). */
+  async accountSettings(account: CrmAccount, opts: CrmRequestOptions = {}): Promise<AccountSettings> {
+    return parse.parseAccountSettings(await this.request(account, { method: 'GET', path: '/v5/settings' }, opts));
+  }
+
+  /** The account's site (store) codes (contract §7.6: `sites` is an object keyed by code). */
+  async sites(account: CrmAccount, opts: CrmRequestOptions = {}): Promise<string[]> {
+    return parse.parseSites(await this.request(account, { method: 'GET', path: '/v5/reference/sites' }, opts));
+  }
+
   /** What the API key may do (scopes); the path has no version segment. */
   async credentials(account: CrmAccount, opts: CrmRequestOptions = {}): Promise<Credentials> {
     return parse.parseCredentials(await this.request(account, { method: 'GET', path: '/credentials' }, opts));
@@ -241,10 +266,21 @@ export class RetailCrmClient {
     const cls = rateClassForPath(spec.path);
     const url = buildUrl(account.url, spec);
 
+    const started = performance.now();
+    let status = 'error';
+    const observe = (): void => {
+      try {
+        this.onRequest?.({ account: account.key, path: spec.path, status, seconds: (performance.now() - started) / 1000 });
+      } catch {
+        // An observer's failure must not turn into a failed request.
+      }
+    };
     let release: () => void;
     try {
       release = await this.limiter.acquire(account.key, cls, signal);
     } catch (err) {
+      status = 'timeout';
+      observe();
       throw err instanceof CrmTimeoutError ? new CrmTimeoutError(timeoutMs, { cause: err }) : err;
     }
     try {
@@ -258,15 +294,18 @@ export class RetailCrmClient {
         signal,
         timeout: { request: timeoutMs },
       });
+      status = String(response.statusCode);
       return interpretResponse(response.statusCode, response.headers, response.body);
     } catch (err) {
       const translated = err instanceof CrmError ? err : translateRequestError(err, timeoutMs, signal);
+      if (status === 'error') status = translated.code === 'CRM_TIMEOUT' ? 'timeout' : translated.code === 'CRM_NETWORK' ? 'network' : 'error';
       if (translated instanceof CrmRateLimitedError && translated.retryAfterMs !== undefined) {
         this.limiter.penalize(account.key, cls, translated.retryAfterMs);
       }
       throw translated;
     } finally {
       release();
+      observe();
     }
   }
 }

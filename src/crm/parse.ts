@@ -7,6 +7,7 @@
  */
 import { CrmBadResponseError } from '../errors.js';
 import type {
+  AccountSettings,
   Credentials,
   Customer,
   CustomerType,
@@ -391,6 +392,20 @@ export function parseIntegrationModuleEditInfo(body: unknown): IntegrationModule
   const env = expectEnvelope(body);
   const info = isObject(env.info) ? env.info : {};
   return { notExistUsersIds: idList(info.notExistUsersIds), notExistSiteCodes: stringList(info.notExistSiteCodes) };
+}
+
+export function parseAccountSettings(body: unknown): AccountSettings {
+  const env = expectEnvelope(body);
+  const settings = isObject(env.settings) ? env.settings : bad(`settings is ${describe(env.settings)}, not an object`);
+  const tz = isObject(settings.timezone) ? settings.timezone.value : settings.timezone;
+  return { timezone: typeof tz === 'string' && tz.trim() !== '' ? tz.trim() : null };
+}
+
+export function parseSites(body: unknown): string[] {
+  const env = expectEnvelope(body);
+  if (Array.isArray(env.sites)) return env.sites.flatMap((s: unknown) => (isObject(s) && typeof s.code === 'string' ? [s.code] : []));
+  if (!isObject(env.sites)) bad(`sites is ${describe(env.sites)}, not an object`);
+  return Object.entries(env.sites).map(([code, s]) => (isObject(s) && typeof s.code === 'string' ? s.code : code));
 }
 
 export function parseCredentials(body: unknown): Credentials {

@@ -248,6 +248,11 @@ export interface IntegrationModuleEditInfo {
   readonly notExistSiteCodes: string[];
 }
 
+export interface AccountSettings {
+  /** IANA zone name, e.g. Europe/Minsk; null when RetailCRM does not say. */
+  readonly timezone: string | null;
+}
+
 export interface Credentials {
   readonly scopes: string[];
   readonly siteAccess: string | undefined;

@@ -4,6 +4,7 @@
  */
 import { EnterpriseUnknownError, InputError } from '../errors.js';
 import type { SecretBox } from '../secrets/secret-box.js';
+import { parseGenerations, type TokenGenerations } from '../secrets/enterprise-tokens.js';
 import type { Pool } from './pool.js';
 
 export interface EnterpriseSettings {
@@ -20,6 +21,13 @@ export interface EnterpriseSettings {
   readonly crmTimezone: string;
   /** DIDs per RetailCRM site, for integration registration and click-to-call. */
   readonly externalPhones: readonly { readonly siteCode: string; readonly externalPhone: string }[];
+  /**
+   * CIDRs of the PBXs allowed to run this enterprise's calls (FastAGI peer address); empty: any peer AGI_ALLOW
+   * admits. Stops one tenant's PBX from acting for another tenant on a shared service.
+   */
+  readonly pbxAddresses: readonly string[];
+  /** Generations of the webhook and dashboard tokens (`enterprise rotate`); 0 until first rotated. */
+  readonly tokenGenerations: TokenGenerations;
   readonly extra: Readonly<Record<string, unknown>>;
 }
 
@@ -71,6 +79,10 @@ function parseSettings(raw: Record<string, unknown>): EnterpriseSettings {
       const { siteCode, externalPhone } = p as Record<string, unknown>;
       return typeof siteCode === 'string' && typeof externalPhone === 'string' ? [{ siteCode, externalPhone }] : [];
     }),
+    pbxAddresses: Array.isArray(raw['pbxAddresses'])
+      ? raw['pbxAddresses'].filter((c: unknown): c is string => typeof c === 'string')
+      : [],
+    tokenGenerations: parseGenerations(raw['tokenGenerations']),
     extra: typeof raw['extra'] === 'object' && raw['extra'] !== null ? (raw['extra'] as Record<string, unknown>) : {},
   });
 }
@@ -116,6 +128,12 @@ export class EnterpriseStore {
       this.clientIdHash(clientId),
     ]);
     return rows[0] ? this.fromRow(rows[0]) : null;
+  }
+
+  /** The enterprise numbers only (no secrets decrypted): for health checks and metrics. */
+  async numbers(): Promise<string[]> {
+    const { rows } = await this.pool.query<{ number: string }>('select number from enterprises order by number');
+    return rows.map((r) => r.number);
   }
 
   async list(): Promise<Enterprise[]> {
@@ -180,6 +198,8 @@ export function settingsToJson(s: EnterpriseSettings): Record<string, unknown> {
     skipManagerOnBreak: s.skipManagerOnBreak,
     crmTimezone: s.crmTimezone,
     externalPhones: s.externalPhones,
+    pbxAddresses: s.pbxAddresses,
+    tokenGenerations: s.tokenGenerations,
     extra: s.extra,
   };
 }

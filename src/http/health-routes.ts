@@ -1,33 +1,97 @@
-/** `/health` (liveness plus database reachability and live calls) and `/metrics` (Prometheus text). */
+/**
+ * `/health` (alive: the process answers; open to anyone, for load balancers and systemd), `/ready` (the
+ * database, and per enterprise RetailCRM, AMI and the outbox, with reasons) and `/metrics` (Prometheus); the
+ * last two only for HTTP_ADMIN_ALLOW. /ready is 503 only for what makes this instance useless (database down,
+ * shutting down); one enterprise's problems make it "degraded" with the reasons.
+ */
 import type { AgiServer } from '../agi/server.js';
 import type { LiveCalls } from '../calls/live-calls.js';
+import type { CrmReachability } from '../crm/reachability.js';
 import type { Pool } from '../db/pool.js';
 import type { Metrics } from '../metrics.js';
+import type { OutboxBacklog } from '../outbox/worker.js';
 import { raceDeadline } from '../deadline.js';
 import { json, type HttpServer } from './http-server.js';
 import { PATHS } from './public-paths.js';
+import { enterpriseReadiness, type EnterpriseReadiness, type ReadinessThresholds } from './readiness.js';
 
-export function registerHealthRoutes(
-  http: HttpServer,
-  deps: { pool: Pool; liveCalls: LiveCalls; metrics: Metrics; agi: AgiServer },
-): void {
-  http.route(['GET', 'HEAD'], PATHS.health, async () => {
-    let database = 'ok';
+export interface HealthDeps {
+  readonly pool: Pool;
+  readonly liveCalls: LiveCalls;
+  readonly metrics: Metrics;
+  readonly agi: AgiServer;
+  readonly enterpriseNumbers: () => Promise<readonly string[]>;
+  readonly reachability: CrmReachability;
+  readonly amiStates: () => Record<string, string>;
+  readonly outboxBacklog: () => Promise<readonly OutboxBacklog[]>;
+  readonly thresholds?: ReadinessThresholds;
+}
+
+const CHECK_DEADLINE_MS = 2_000;
+
+async function checkDatabase(pool: Pool): Promise<string> {
+  try {
+    await raceDeadline(pool.query('select 1'), Date.now() + CHECK_DEADLINE_MS);
+    return 'ok';
+  } catch {
+    return 'unreachable';
+  }
+}
+
+async function enterprisesReadiness(deps: HealthDeps): Promise<Record<string, EnterpriseReadiness>> {
+  const deadline = Date.now() + CHECK_DEADLINE_MS;
+  const [numbers, backlog] = await Promise.all([
+    raceDeadline(deps.enterpriseNumbers(), deadline),
+    raceDeadline(deps.outboxBacklog(), deadline),
+  ]);
+  const byEnterprise = new Map(backlog.map((b) => [b.enterprise, b]));
+  const ami = deps.amiStates();
+  const now = Date.now();
+  return Object.fromEntries(
+    numbers.map((n) => [
+      n,
+      enterpriseReadiness(
+        {
+          enterprise: n,
+          crm: deps.reachability.get(n),
+          amiState: ami[n],
+          oldestPendingSeconds: byEnterprise.get(n)?.oldestPendingSeconds ?? 0,
+          failedJobs: byEnterprise.get(n)?.failed ?? 0,
+        },
+        now,
+        deps.thresholds,
+      ),
+    ]),
+  );
+}
+
+export function registerHealthRoutes(http: HttpServer, deps: HealthDeps): void {
+  http.route(['GET', 'HEAD'], PATHS.health, async () =>
+    json(200, { status: 'ok', liveCalls: deps.liveCalls.count, agiSessions: deps.agi.activeSessions }),
+  );
+
+  http.route(['GET', 'HEAD'], PATHS.ready, async () => {
+    const database = await checkDatabase(deps.pool);
+    if (database !== 'ok') return json(503, { status: 'unavailable', database, reasons: ['database unreachable'] });
+    let enterprises: Record<string, EnterpriseReadiness>;
     try {
-      await raceDeadline(deps.pool.query('select 1'), Date.now() + 2_000);
+      enterprises = await enterprisesReadiness(deps);
     } catch {
-      database = 'unreachable';
+      return json(503, { status: 'unavailable', database, reasons: ['database too slow to read enterprise state'] });
     }
-    const ok = database === 'ok';
-    return json(ok ? 200 : 503, {
-      status: ok ? 'ok' : 'degraded',
+    const degraded = Object.values(enterprises).some((e) => !e.ok);
+    return json(200, {
+      status: degraded ? 'degraded' : 'ready',
       database,
       liveCalls: deps.liveCalls.count,
       agiSessions: deps.agi.activeSessions,
+      enterprises,
     });
-  });
+  }, { access: 'admin' });
+
   http.route(['GET'], PATHS.metrics, async () => {
-    deps.metrics.liveCalls.set({}, deps.liveCalls.count);
-    return { status: 200, headers: { 'content-type': 'text/plain; version=0.0.4' }, body: deps.metrics.render() };
-  });
+    deps.metrics.liveCalls.set(deps.liveCalls.count);
+    const body = await deps.metrics.render();
+    return { status: 200, headers: { 'content-type': deps.metrics.contentType }, body };
+  }, { access: 'admin' });
 }

@@ -26,10 +26,17 @@ export interface HttpReply {
 
 export type HttpHandler = (req: HttpRequest) => Promise<HttpReply>;
 
+/**
+ * Who may call a route: `public` (RetailCRM's callbacks from the internet, authenticated by token or clientId)
+ * or `admin` (/metrics, /ready, the dashboard: only addresses in HTTP_ADMIN_ALLOW).
+ */
+export type RouteAccess = 'public' | 'admin';
+
 interface Route {
   readonly methods: readonly string[];
   readonly match: (pathname: string) => boolean;
   readonly handler: HttpHandler;
+  readonly access: RouteAccess;
 }
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): HttpReply {
@@ -46,7 +53,13 @@ export interface HttpServerOptions {
   readonly logger: Logger;
   readonly maxBodyBytes?: number;
   readonly bodyTimeoutMs?: number;
+  /** Who may reach `admin` routes; absent: nobody but loopback. */
+  readonly adminAllow?: (remoteAddress: string | undefined) => boolean;
+  /** Told of each refused admin request (metrics). */
+  readonly onAdminRefused?: (remoteAddress: string | undefined, pathname: string) => void;
 }
+
+const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
 
 export class HttpServer {
   private readonly routes: Route[] = [];
@@ -66,9 +79,18 @@ export class HttpServer {
     this.server.keepAliveTimeout = 5_000;
   }
 
-  route(methods: readonly string[], path: string | ((pathname: string) => boolean), handler: HttpHandler): void {
+  route(
+    methods: readonly string[],
+    path: string | ((pathname: string) => boolean),
+    handler: HttpHandler,
+    options: { readonly access?: RouteAccess } = {},
+  ): void {
     const match = typeof path === 'string' ? (p: string) => p === path : path;
-    this.routes.push({ methods, match, handler });
+    this.routes.push({ methods, match, handler, access: options.access ?? 'public' });
+  }
+
+  private adminAllowed(remoteAddress: string | undefined): boolean {
+    return this.opts.adminAllow ? this.opts.adminAllow(remoteAddress) : LOOPBACK.test(remoteAddress ?? '');
   }
 
   async listen(port: number, host: string): Promise<number> {
@@ -108,6 +130,9 @@ export class HttpServer {
         reply = candidates.length > 0
           ? json(405, { success: false, error: 'method not allowed' }, { allow: candidates.flatMap((r) => r.methods).join(', ') })
           : json(404, { success: false, error: 'not found' });
+      } else if (route.access === 'admin' && !this.adminAllowed(req.socket.remoteAddress)) {
+        this.opts.onAdminRefused?.(req.socket.remoteAddress, url.pathname);
+        reply = json(403, { success: false, error: 'forbidden: this address is not in HTTP_ADMIN_ALLOW' });
       } else {
         try {
           reply = await route.handler(this.request(req, url, method));

@@ -4,6 +4,7 @@
  */
 export const PATHS = Object.freeze({
   health: '/health',
+  ready: '/ready',
   metrics: '/metrics',
   makeCall: '/api/makecallexternal',
   userStatus: '/api/changeuserstatus',

@@ -66,6 +66,10 @@ export interface CrmHandlerDeps {
   readonly enterpriseCacheMs?: number;
   /** Popups delivered in order per batch; default 10. */
   readonly eventBatchSize?: number;
+  /** Told of each popup (call/event in or out) RetailCRM accepted: `late` when shown popupLateMs after the call began. */
+  readonly onPopup?: (outcome: 'sent' | 'late', enterprise: string) => void;
+  /** Default 3000: managers pick up within seconds, a popup after that mostly comes too late to help. */
+  readonly popupLateMs?: number;
   readonly now?: () => number;
 }
 
@@ -191,6 +195,10 @@ export function createCrmHandlers(deps: CrmHandlerDeps): CrmHandlers {
             });
           }
           results.push({ kind: 'done' });
+          if (payload.event.type !== 'hangup') {
+            const late = now() - job.createdAt.getTime() > (deps.popupLateMs ?? 3_000);
+            deps.onPopup?.(late ? 'late' : 'sent', number);
+          }
         } catch (err) {
           const result = resultForError(err);
           blocked = result.kind === 'retry';

@@ -13,6 +13,13 @@ import type { Metrics } from '../metrics.js';
 import { TaskTracker } from '../task-tracker.js';
 import { OUTBOX_CHANNEL, type Job, type JobHandlers, type JobOutcome, type JobResult, type JobState } from './job-types.js';
 
+export interface OutboxBacklog {
+  readonly enterprise: string;
+  readonly pending: number;
+  readonly failed: number;
+  readonly oldestPendingSeconds: number;
+}
+
 export interface OutboxWorkerOptions {
   readonly pool: Pool;
   readonly handlers: JobHandlers;
@@ -154,7 +161,8 @@ export class OutboxWorker {
       onNotification: () => this.wake(),
       onConnected: () => this.wake(),
     });
-    options.metrics?.addCollector(() => this.renderOutcomes());
+    const metrics = options.metrics;
+    if (metrics) metrics.addCollector('outbox', () => this.collectGauges(metrics));
   }
 
   // ---- lifecycle ----------------------------------------------------------------------------------------------
@@ -611,6 +619,7 @@ export class OutboxWorker {
   private countOutcome(kind: string, outcome: string): void {
     const key = `${kind}\u0000${outcome}`;
     this.outcomes.set(key, (this.outcomes.get(key) ?? 0) + 1);
+    this.o.metrics?.outboxOutcomes.inc({ kind, outcome });
   }
 
   /** Outcomes so far by kind ("done", "retry", "later", "failed", "dropped"); for tests and the CLI. */
@@ -620,27 +629,34 @@ export class OutboxWorker {
     return out;
   }
 
-  private renderOutcomes(): string[] {
-    const name = 'rcrm_outbox_outcomes_total';
-    const lines = [`# HELP ${name} Outbox job outcomes by kind`, `# TYPE ${name} counter`];
-    for (const [k, v] of this.outcomes) {
-      const [kind, outcome] = k.split('\u0000');
-      lines.push(`${name}{kind=${JSON.stringify(kind ?? '')},outcome=${JSON.stringify(outcome ?? '')}} ${v}`);
-    }
-    return lines;
+  /**
+   * Per enterprise: pending and failed jobs and the age of the oldest pending one, by the database clock (cheap:
+   * partial indexes cover pending and failed rows). For /metrics and /ready.
+   */
+  async backlog(): Promise<OutboxBacklog[]> {
+    const { rows } = await this.o.pool.query<OutboxBacklog>(
+      `select enterprise, count(*) filter (where state = 'pending')::int as pending,
+               count(*) filter (where state = 'failed')::int as failed,
+               coalesce(extract(epoch from now() - min(created_at) filter (where state = 'pending')), 0)::float8
+                 as "oldestPendingSeconds"
+             from outbox_jobs where state in ('pending', 'failed') group by enterprise order by enterprise`,
+    );
+    return rows;
   }
 
-  /** Refreshes the gauge with a cheap count (partial indexes) and, now and then, prunes finished rows. */
+  private async collectGauges(metrics: Metrics): Promise<void> {
+    const rows = await this.backlog();
+    metrics.outboxJobs.reset();
+    metrics.outboxOldestPending.reset();
+    for (const r of rows) {
+      metrics.outboxJobs.set({ state: 'pending', enterprise: r.enterprise }, r.pending);
+      metrics.outboxJobs.set({ state: 'failed', enterprise: r.enterprise }, r.failed);
+      metrics.outboxOldestPending.set({ enterprise: r.enterprise }, r.oldestPendingSeconds);
+    }
+  }
+
+  /** Now and then, prunes finished rows. */
   private async maintain(): Promise<void> {
-    const { rows } = await this.o.pool.query<{ state: string; n: number; locked: number }>(
-      `select state, count(*)::int as n, count(locked_at)::int as locked from outbox_jobs
-       where state in ('pending', 'failed') group by state`,
-    );
-    const gauge = this.o.metrics?.outboxJobs;
-    const count = (s: string): number => rows.find((r) => r.state === s)?.n ?? 0;
-    gauge?.set({ state: 'pending' }, count('pending'));
-    gauge?.set({ state: 'failed' }, count('failed'));
-    gauge?.set({ state: 'locked' }, rows.find((r) => r.state === 'pending')?.locked ?? 0);
     if (this.maintenanceTicks++ % 40 === 0) {
       await this.o.pool.query(
         `delete from outbox_jobs where id in (

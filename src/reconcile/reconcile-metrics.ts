@@ -1,33 +1,34 @@
 /**
- * The reconciler's /metrics lines: calls recorded from Asterisk's CDRs, and passes run (`done`) or left to
- * another instance (`locked`), per enterprise, since the process started. Kept apart from src/metrics.ts (added
- * with Metrics.addCollector) so it moves easily to another metrics library.
+ * The reconciler's /metrics counters, in the service's prom-client registry: calls recorded from Asterisk's CDRs,
+ * and passes run (`done`) or left to another instance (`locked`), per enterprise. Kept apart from src/metrics.ts
+ * so the reconciler depends only on these two methods.
  */
-type PassOutcome = 'done' | 'locked';
-
-const label = (value: string): string => value.replace(/["\\\n]/g, '_');
+import { Counter, type Registry } from 'prom-client';
 
 export class ReconcileMetrics {
-  private readonly reconciled = new Map<string, number>();
-  private readonly passes = new Map<string, number>();
+  private readonly reconciled: Counter<'enterprise'>;
+  private readonly passes: Counter<'enterprise' | 'outcome'>;
+
+  constructor(registry: Registry) {
+    this.reconciled = new Counter({
+      name: 'rcrm_reconciled_calls_total',
+      help: 'Calls recorded from Asterisk CDRs because /hangup never recorded them, by enterprise',
+      labelNames: ['enterprise'],
+      registers: [registry],
+    });
+    this.passes = new Counter({
+      name: 'rcrm_reconcile_passes_total',
+      help: 'Reconciler passes by enterprise: done, or locked (another instance was running it)',
+      labelNames: ['enterprise', 'outcome'],
+      registers: [registry],
+    });
+  }
 
   inc(enterprise: string): void {
-    this.reconciled.set(enterprise, (this.reconciled.get(enterprise) ?? 0) + 1);
+    this.reconciled.inc({ enterprise });
   }
 
-  pass(enterprise: string, outcome: PassOutcome): void {
-    const key = `enterprise="${label(enterprise)}",outcome="${outcome}"`;
-    this.passes.set(key, (this.passes.get(key) ?? 0) + 1);
-  }
-
-  lines(): string[] {
-    return [
-      '# HELP rcrm_reconciled_calls_total Calls recorded from Asterisk CDRs because /hangup never recorded them',
-      '# TYPE rcrm_reconciled_calls_total counter',
-      ...[...this.reconciled].map(([e, n]) => `rcrm_reconciled_calls_total{enterprise="${label(e)}"} ${n}`),
-      '# HELP rcrm_reconcile_passes_total Reconciler passes per enterprise: done, or locked (another instance ran it)',
-      '# TYPE rcrm_reconcile_passes_total counter',
-      ...[...this.passes].map(([k, n]) => `rcrm_reconcile_passes_total{${k}} ${n}`),
-    ];
+  pass(enterprise: string, outcome: 'done' | 'locked'): void {
+    this.passes.inc({ enterprise, outcome });
   }
 }

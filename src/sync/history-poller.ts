@@ -4,8 +4,10 @@
  * and their phone rows rewritten (names, phones, managers, merges, deletions), changed orders re-read into
  * `retailcrm_orders`. Each page's changes and its sinceId commit in one transaction, so a restart resumes exactly
  * after the last applied page. A session advisory lock per enterprise keeps other instances from polling it at
- * the same time. Triggers (webhook-routes.ts) are the fast path; this is the one that does not miss anything.
+ * the same time, and a due slot per enterprise (history_poll_schedule) makes one poll per interval in all, however
+ * many instances run. Triggers (webhook-routes.ts) are the fast path; this is the one that does not miss anything.
  */
+import os from 'node:os';
 import type { RetailCrmClient } from '../crm/client.js';
 import type { Customer, HistoryEntry, HistoryPage, HistoryQuery } from '../crm/types.js';
 import { crmAccount } from '../calls/crm-caller-lookup.js';
@@ -22,6 +24,8 @@ import type { OrderRefresher } from './order-refresh.js';
 export type HistoryStream = 'customers' | 'orders';
 
 const PAGE_LIMIT = 100;
+/** How much earlier than one interval a claimed slot falls due again (timer drift between rounds). */
+const SLOT_SLACK_MS = 1_000;
 /** Customer re-reads in flight per page (the client's limiter bounds the account as a whole). */
 const FETCH_CONCURRENCY = 4;
 /** Customer history fields that change what a call shows or where it is routed (snake_case as sent, or camel). */
@@ -45,6 +49,8 @@ export interface HistoryPollerOptions {
   readonly maxPagesPerPoll?: number;
   /** Longest pause after repeated failures of one enterprise; default 15 min. */
   readonly maxBackoffMs?: number;
+  /** Names this instance in history_poll_schedule (host and pid by default). */
+  readonly instanceId?: string;
   readonly now?: () => number;
 }
 
@@ -127,10 +133,23 @@ export class HistoryPoller {
   private abort = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  /** When each enterprise's history was last read (by this instance, or found locked by another one reading it). */
+  private readonly lastRead = new Map<string, number>();
+  private readonly createdAt: number;
 
   constructor(private readonly o: HistoryPollerOptions) {
     this.now = o.now ?? Date.now;
+    this.createdAt = this.now();
     this.tasks = new TaskTracker((err) => o.logger.error('history poller crashed', { code: errorCode(err), err }));
+  }
+
+  /**
+   * Seconds since each enterprise's history was last read (since start for one never read yet); only
+   * enterprises seen by a polling round. For the lag gauge and /ready.
+   */
+  lagSeconds(): Map<string, number> {
+    const now = this.now();
+    return new Map([...this.lastRead].map(([e, at]) => [e, Math.max(0, (now - (at > 0 ? at : this.createdAt)) / 1000)]));
   }
 
   private get intervalMs(): number {
@@ -173,12 +192,21 @@ export class HistoryPoller {
       this.o.logger.warn('history poller: cannot list enterprises', { code: errorCode(err), err });
       return;
     }
+    const known = new Set(enterprises.map((e) => e.number));
+    for (const number of this.lastRead.keys()) if (!known.has(number)) this.lastRead.delete(number);
+    for (const e of enterprises) if (!this.lastRead.has(e.number)) this.lastRead.set(e.number, 0);
     for (const enterprise of enterprises) {
       if (!this.running) return;
       const b = this.backoff.get(enterprise.number);
       if (b && b.until > this.now()) continue;
       try {
-        await this.pollOnce(enterprise, this.abort.signal);
+        // Another instance polled it within the interval: one poll per interval whatever the number of instances.
+        if (!(await this.claimDueSlot(enterprise.number))) {
+          this.lastRead.set(enterprise.number, this.now());
+          continue;
+        }
+        const result = await this.pollOnce(enterprise, this.abort.signal);
+        if (result.polled || result.reason === 'locked') this.lastRead.set(enterprise.number, this.now());
         this.backoff.delete(enterprise.number);
       } catch (err) {
         if (!this.running) return; // stop() aborted the poll: nothing to report
@@ -194,6 +222,29 @@ export class HistoryPoller {
         });
       }
     }
+  }
+
+  /**
+   * Claims the enterprise's poll for this interval: true when its slot was due (or never set) and is now this
+   * instance's, moved one interval on; false when another instance polled it within the interval.
+   */
+  async claimDueSlot(enterprise: string): Promise<boolean> {
+    const { rows } = await this.o.pool.query(
+      `insert into history_poll_schedule (enterprise, next_poll_at, claimed_by)
+       values ($1, now() + make_interval(secs => $2::double precision / 1000), $3)
+       on conflict (enterprise) do update set next_poll_at = excluded.next_poll_at, claimed_by = excluded.claimed_by,
+         claimed_at = now()
+       where history_poll_schedule.next_poll_at <= now()
+       returning enterprise`,
+      // A little under the interval, so this instance's own next round (one interval after this one ends) finds
+      // the slot due again.
+      [enterprise, Math.max(0, this.intervalMs - SLOT_SLACK_MS), this.instanceId],
+    );
+    return rows.length > 0;
+  }
+
+  private get instanceId(): string {
+    return this.o.instanceId ?? `${os.hostname()}:${process.pid}`;
   }
 
   /** One poll of one enterprise, unless another instance (or this one) is polling it right now. */

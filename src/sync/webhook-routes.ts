@@ -8,6 +8,7 @@
 import { errorCode, InputError } from '../errors.js';
 import { json, type HttpReply, type HttpRequest, type HttpServer } from '../http/http-server.js';
 import { PATHS } from '../http/public-paths.js';
+import { verifyEnterpriseToken } from '../secrets/enterprise-tokens.js';
 import type { Enterprise, EnterpriseStore } from '../db/enterprise-store.js';
 import { inTransaction, type Pool } from '../db/pool.js';
 import type { Logger } from '../logger.js';
@@ -150,10 +151,11 @@ export function registerWebhookRoutes(http: HttpServer, deps: WebhookRoutesDeps)
 
   const handle = async (req: HttpRequest): Promise<HttpReply> => {
     const path = parsePath(req.url.pathname);
-    // The token is checked before the enterprise is looked up, so an unknown enterprise costs the same as a bad token.
-    if (!path || !deps.box.verify('webhook', path.enterprise, path.token)) return forbidden();
+    if (!path) return forbidden();
     const enterprise = await deps.enterprises.find(path.enterprise);
-    if (!enterprise) return forbidden();
+    // Verified whether or not the enterprise exists, so an unknown enterprise costs the same as a bad token.
+    const valid = verifyEnterpriseToken(deps.box, 'webhook', path.enterprise, enterprise?.settings.tokenGenerations, path.token);
+    if (!enterprise || !valid) return forbidden();
     const target = webhookTarget(await req.params());
 
     const work = applyWebhook(deps, enterprise, target, AbortSignal.timeout(refreshTimeoutMs));

@@ -6,6 +6,7 @@
  * after the server's FIN. It records every command line as raw bytes and fails the run if the server
  * pipelines a command before the previous one was answered (real Asterisk stalls on that).
  */
+import { substituteExpression } from './agi-expression.js';
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,6 +32,8 @@ export type EnvChunking =
 export interface FakeAsteriskOptions {
   readonly port: number;
   readonly host?: string;
+  /** Source address to connect from (e.g. 127.0.0.2: another loopback address, to test allow-lists). */
+  readonly localAddress?: string;
   readonly fixture: AgiFlow | FakeAgiFixture;
   /** Rewrites agi_network_script / agi_request to `<script>?<query>`. */
   readonly script?: string;
@@ -268,7 +271,11 @@ class FakeAsteriskSession {
         this.socket.destroy();
         reject(new Error(`fake asterisk: session did not end within ${this.opts.timeoutMs ?? 10_000} ms`));
       }, this.opts.timeoutMs ?? 10_000);
-      this.socket = connect(this.opts.port, this.opts.host ?? '127.0.0.1');
+      this.socket = connect({
+        port: this.opts.port,
+        host: this.opts.host ?? '127.0.0.1',
+        ...(this.opts.localAddress !== undefined ? { localAddress: this.opts.localAddress } : {}),
+      });
       this.socket.setNoDelay(true);
       this.socket.on('connect', () => {
         this.start().catch((err: unknown) => {
@@ -395,35 +402,6 @@ class FakeAsteriskSession {
     }
   }
 
-  /**
-   * `${NAME}` substitution as Asterisk does it, nested: the name is substituted first, then looked up; `LEN(x)`
-   * is the one function evaluated (byte length, as Asterisk's strlen).
-   */
-  private substitute(template: string): string {
-    let out = '';
-    let i = 0;
-    while (i < template.length) {
-      if (template.startsWith('${', i)) {
-        let depth = 1;
-        let j = i + 2;
-        for (; j < template.length && depth > 0; j++) {
-          if (template.startsWith('${', j)) {
-            depth++;
-            j++;
-          } else if (template[j] === '}') depth--;
-        }
-        const name = this.substitute(template.slice(i + 2, j - 1));
-        const len = /^LEN\((.*)\)$/s.exec(name);
-        out += len ? String(Buffer.byteLength(len[1] ?? '')) : (this.variables.get(name) ?? '');
-        i = j;
-      } else {
-        out += template[i];
-        i++;
-      }
-    }
-    return out;
-  }
-
   /** The answer to one command line, as the writes Asterisk would make. */
   private answer(line: string): string[] {
     const argv = parseAgiArgs(line);
@@ -444,7 +422,7 @@ class FakeAsteriskSession {
       case 'GET FULL VARIABLE': {
         if (argc < 4 || argc > 5) return usage();
         if (argc === 5) return ['200 result=0\n']; // no such channel
-        return [`200 result=1 (${this.substitute(argv[3] as string)})\n`];
+        return [`200 result=1 (${substituteExpression(argv[3] as string, (n) => this.variables.get(n))})\n`];
       }
       case 'SET VARIABLE': {
         if (argc !== 4) return usage();

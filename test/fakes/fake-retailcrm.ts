@@ -76,6 +76,10 @@ export interface FakeAccount {
   readonly apiKey: string;
   scopes: string[];
   sites: string[];
+  /** `GET /api/credentials` siteAccess: access_full, or access_selective (only `sites`). */
+  siteAccess: 'access_full' | 'access_selective';
+  /** `GET /api/v5/settings` → settings.timezone.value (contract §7.6); null: the field is absent. */
+  timezone: string | null;
   readonly customers: Map<number, FakeCustomer>;
   readonly users: Map<number, FakeUser>;
   readonly orders: Map<number, FakeOrder>;
@@ -153,12 +157,17 @@ export class FakeRetailCrm {
 
   // ---- seeding ------------------------------------------------------------------------------------------------
 
-  addAccount(apiKey: string, opts: { scopes?: string[]; sites?: string[] } = {}): FakeAccount {
+  addAccount(
+    apiKey: string,
+    opts: { scopes?: string[]; sites?: string[]; siteAccess?: FakeAccount['siteAccess']; timezone?: string | null } = {},
+  ): FakeAccount {
     const account: FakeAccount = {
       apiKey,
       scopes: opts.scopes ?? ['telephony_read', 'telephony_write', 'customer_read', 'customer_write', 'user_read',
         'user_write', 'order_read', 'integration_read', 'integration_write'],
       sites: opts.sites ?? ['shop1'],
+      siteAccess: opts.siteAccess ?? 'access_full',
+      timezone: opts.timezone === undefined ? 'Europe/Moscow' : opts.timezone,
       customers: new Map(),
       users: new Map(),
       orders: new Map(),
@@ -384,6 +393,8 @@ export class FakeRetailCrm {
     else if (r.method === 'GET' && p === '/api/v5/orders/history') handler = (a) => this.history(a, r, 'order');
     else if (r.method === 'GET' && p === '/api/v5/orders') handler = (a) => this.ordersList(a, r);
     else if (r.method === 'GET' && p === '/api/v5/users') handler = (a) => this.usersList(a, r);
+    else if (r.method === 'GET' && p === '/api/v5/settings') handler = (a) => this.settings(a);
+    else if (r.method === 'GET' && p === '/api/v5/reference/sites') handler = (a) => this.sitesReference(a);
     else if (r.method === 'GET' && (m = /^\/api\/v5\/customers\/([^/]+)$/.exec(p))) {
       const id = decodeURIComponent(m[1] ?? '');
       handler = (a) => this.customerGet(a, r, id);
@@ -404,7 +415,27 @@ export class FakeRetailCrm {
   }
 
   private credentials(a: FakeAccount): { status: number; body: Json } {
-    return ok({ scopes: a.scopes, siteAccess: 'access_full', sitesAvailable: a.sites, credentials: [] });
+    return ok({ scopes: a.scopes, siteAccess: a.siteAccess, sitesAvailable: a.sites, credentials: [] });
+  }
+
+  /** Contract §7.6 (PHP client's Settings model); only what we read, plus a neighbour field. */
+  private settings(a: FakeAccount): { status: number; body: Json } {
+    const updated = { updated_at: '2026-01-15 10:00:00' };
+    return ok({
+      settings: {
+        default_currency: { value: 'BYN', ...updated },
+        system_language: { value: 'RU', ...updated },
+        ...(a.timezone !== null ? { timezone: { value: a.timezone, ...updated } } : {}),
+        work_times: [],
+        non_working_days: [],
+      },
+    });
+  }
+
+  /** Needs reference_read; `sites` is an object keyed by site code (contract §7.6). */
+  private sitesReference(a: FakeAccount): { status: number; body: Json } {
+    if (!a.scopes.includes('reference_read')) return { status: 403, body: { success: false, errorMsg: 'Access denied.' } };
+    return ok({ sites: Object.fromEntries(a.sites.map((code) => [code, { code, name: code, url: `https://${code}.example.com` }])) });
   }
 
   private manager(a: FakeAccount, r: RecordedRequest): { status: number; body: Json } {

@@ -1,14 +1,21 @@
 /**
  * Real PostgreSQL for tests: a template database migrated once per run, and a fresh database cloned from it for
  * each test file or test (STYLE.md §20). TEST_DATABASE_URL points at a server where we may create databases;
- * by default the local one CI starts (127.0.0.1:5432, trust auth).
+ * by default the local one CI starts (127.0.0.1:5432, trust auth). When neither answers, the root hooks start an
+ * embedded PostgreSQL for the run and point this module at it (`useAdminUrl`).
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { migrate } from '../../src/db/migrate.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 
-const adminUrl = process.env['TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const DEFAULT_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+let adminUrl = process.env['TEST_DATABASE_URL'] ?? DEFAULT_ADMIN_URL;
+
+/** The server tests create their databases on (set once by the root hooks, before any test). */
+export function useAdminUrl(url: string): void {
+  adminUrl = url;
+}
 const runId = `${process.pid}_${randomBytes(3).toString('hex')}`;
 let templatePromise: Promise<string> | undefined;
 

@@ -1,6 +1,11 @@
 /** The command line against a real database: what an operator types, what they see, and the exit status. */
 import { expect } from 'chai';
-import { runCli } from '../../src/cli.js';
+import { exitStatusFor, runCli } from '../../src/cli.js';
+import { openCliDatabase } from '../../src/cli/cli-context.js';
+import { loadConfig, SERVICE_ENV_FILE } from '../../src/config.js';
+import { InputError } from '../../src/errors.js';
+import { rejection } from '../helpers/async.js';
+import { runCliCapture } from '../helpers/cli-capture.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 
 const SECRET = 'cli-test-secret-key-0123456789abcdefgh';
@@ -14,19 +19,12 @@ describe('retailcrm-agi command line', () => {
     await db.drop();
   });
 
-  async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-    const out: string[] = [];
-    const err: string[] = [];
-    const code = await runCli(argv, { DATABASE_URL: db.url, SECRET_KEY: SECRET, PUBLIC_URL: 'https://pbx.example.com', DATA_DIR: '/nonexistent-not-used' }, {
-      out: (l) => out.push(l),
-      err: (l) => err.push(l),
-    });
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  }
+  const cli = (...argv: string[]) =>
+    runCliCapture(argv, { DATABASE_URL: db.url, SECRET_KEY: SECRET, PUBLIC_URL: 'https://pbx.example.com', DATA_DIR: '/nonexistent-not-used' });
 
   // GIVEN a new enterprise WHEN added and shown THEN secrets are masked in text and complete in --json, with the URLs to paste
   it('adds, shows and changes an enterprise', async () => {
-    const add = await cli('enterprise', 'add', '--number', '0367', '--crm-url', 'https://shop.retailcrm.ru/', '--api-key', 'abcdefghijkl12345', '--country', 'by', '--site', 'shop');
+    const add = await cli('enterprise', 'add', '--number', '0367', '--crm-url', 'https://shop.retailcrm.ru/', '--api-key', 'abcdefghijkl12345', '--country', 'by', '--site', 'shop', '--skip-check');
     expect(add.code).to.equal(0);
     expect(add.out).to.contain('enterprise 0367 added');
     expect(add.out).to.not.contain('abcdefghijkl12345');
@@ -41,6 +39,9 @@ describe('retailcrm-agi command line', () => {
     expect(set.code).to.equal(0);
     const again = JSON.parse((await cli('enterprise', 'show', '--number', '0367', '--json')).out) as Record<string, unknown>;
     expect(again).to.deep.include({ autoCreateCustomers: false, timezone: 'Europe/Minsk', apiKey: 'abcdefghijkl12345' });
+    expect((await cli('enterprise', 'set', '--number', '0367', '--pbx-addresses', '192.0.2.10, 2001:db8::/48')).code).to.equal(0);
+    const bound = JSON.parse((await cli('enterprise', 'show', '--number', '0367', '--json')).out) as Record<string, unknown>;
+    expect(bound['pbxAddresses']).to.equal('192.0.2.10/32, 2001:db8::/48');
     expect((await cli('enterprise', 'list')).out).to.contain('0367\thttps://shop.retailcrm.ru');
     expect((await cli('extension', 'set', '--enterprise', '0367', '--ext', '101', '--user-id', '7')).code).to.equal(0);
     expect((await cli('extension', 'list', '--enterprise', '0367')).out).to.equal('101\t7');
@@ -58,6 +59,7 @@ describe('retailcrm-agi command line', () => {
     ['an extension with a comma', ['extension', 'set', '--enterprise', '0367', '--ext', '10,1', '--user-id', '7'], /--ext/],
     ['a user id that is not a number', ['extension', 'set', '--enterprise', '0367', '--ext', '102', '--user-id', 'seven'], /user-id/],
     ['an unknown command', ['frobnicate'], /unknown command/],
+    ['a PBX address that is not a CIDR', ['enterprise', 'set', '--number', '0367', '--pbx-addresses', 'pbx.example.com'], /--pbx-addresses/],
   ];
   for (const [label, argv, message] of refusals) {
     // GIVEN bad input WHEN the command runs THEN it is refused with a clear message and exit status 2
@@ -74,6 +76,18 @@ describe('retailcrm-agi command line', () => {
     const code = await runCli(['enterprise', 'list'], { DATABASE_URL: 'mysql://x', AGI_PORT: 'abc' }, { out: () => undefined, err: (l) => err.push(l) });
     expect(code).to.equal(2);
     expect(err.join('\n')).to.match(/DATABASE_URL/).and.match(/AGI_PORT/);
+  });
+
+  // GIVEN the service's environment file on the machine, not read WHEN a command would start an embedded PostgreSQL THEN refused (2)
+  it('does not start an embedded PostgreSQL beside an unread service configuration', async () => {
+    const lines: string[] = [];
+    const io = { out: () => undefined, err: (l: string) => lines.push(l) };
+    const config = loadConfig({ DATA_DIR: '/nonexistent-not-used' });
+    const err = await rejection(openCliDatabase(config, io, { serviceEnvFileExists: () => true }));
+    expect(err).to.be.instanceOf(InputError);
+    expect(exitStatusFor(err)).to.equal(2);
+    expect((err as Error).message).to.contain(`run with --env-file ${SERVICE_ENV_FILE}`).and.contain('--env-file /dev/null');
+    expect(lines).to.deep.equal([]);
   });
 
   // GIVEN an enterprise with no calls WHEN the report runs THEN it prints zero figures instead of failing

@@ -252,4 +252,22 @@ describe('history poller (real PostgreSQL, fake RetailCRM)', () => {
     const other = await poller().pollOnce(ENTERPRISE);
     expect(other.polled).to.equal(true);
   });
+
+  // GIVEN two instances polling every interval WHEN both reach the same enterprise THEN only one polls it in that
+  // interval; when the slot falls due and the first is gone, the other takes it (handover within an interval).
+  it('polls an enterprise once per interval across instances', async () => {
+    const a = poller({ intervalMs: 60_000, instanceId: 'a' });
+    const b = poller({ intervalMs: 60_000, instanceId: 'b' });
+    expect(await a.claimDueSlot(ENTERPRISE)).to.equal(true);
+    expect(await b.claimDueSlot(ENTERPRISE)).to.equal(false);
+    expect(await a.claimDueSlot(ENTERPRISE)).to.equal(false);
+    // One interval later (a has died): the slot is due, and b claims it.
+    await f.db.pool.query("update history_poll_schedule set next_poll_at = now() - interval '1 second'");
+    expect(await b.claimDueSlot(ENTERPRISE)).to.equal(true);
+    const { rows } = await f.db.pool.query<{ claimed_by: string; due_in: number }>(
+      'select claimed_by, extract(epoch from next_poll_at - now())::float as due_in from history_poll_schedule',
+    );
+    expect(rows[0]?.claimed_by).to.equal('b');
+    expect(rows[0]?.due_in).to.be.within(55, 60);
+  });
 });

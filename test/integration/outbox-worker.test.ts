@@ -3,6 +3,7 @@
  * limits, permanent failures fixed by hand, expiry, ordering through an outage, several workers, stale locks, drain.
  */
 import { expect } from 'chai';
+import { metricValue } from '../helpers/http-get.js';
 import { RetailCrmClient } from '../../src/crm/client.js';
 import { RateLimiter } from '../../src/crm/rate-limiter.js';
 import type { CallEvent } from '../../src/crm/types.js';
@@ -118,8 +119,9 @@ describe('outbox worker (real PostgreSQL, fake RetailCRM)', function () {
     await waitFor('the popup', () => fake.account().events.length === 1);
     await waitFor('job done', async () => (await jobs())[0]?.state === 'done');
     expect(fake.account().events[0]).to.deep.include({ phone: event(1).phone, type: 'in' });
-    expect(metrics.render()).to.match(/rcrm_outbox_outcomes_total\{kind="call_event",outcome="done"\} 1/);
-    await waitFor('gauge', () => /rcrm_outbox_jobs\{state="pending"\} 0/.test(metrics.render()));
+    const text = await metrics.render();
+    expect(metricValue(text, 'rcrm_outbox_outcomes_total', { kind: 'call_event', outcome: 'done' })).to.equal(1);
+    expect(metricValue(text, 'rcrm_outbox_jobs', { state: 'pending' })).to.equal(0);
   });
 
   // GIVEN the same job key enqueued twice WHEN the worker runs THEN one row, one request
@@ -183,12 +185,22 @@ describe('outbox worker (real PostgreSQL, fake RetailCRM)', function () {
       expect(failed).to.deep.include({ state: 'failed', attempts: 1 });
       expect(failed?.last_error).to.match(/CRM_AUTH/);
       const out: string[] = [];
-      const ctx = { pool: db.pool, io: { out: (l: string) => out.push(l), err: (l: string) => out.push(l) } } as unknown as CliContext;
+      const changes: unknown[] = [];
+      const ctx = {
+        pool: db.pool,
+        io: { out: (l: string) => out.push(l), err: (l: string) => out.push(l) },
+        recordChange: async (entry: unknown) => {
+          changes.push(entry);
+        },
+      } as unknown as CliContext;
       await outboxCommand(ctx, 'list', ['--failed']);
       expect(out.join('\n')).to.match(new RegExp(`${failed?.id}\\t${ENT}\\tcall_event\\tfailed\\t1\\t.*CRM_AUTH`));
       await store.update(ENT, { apiKey: fake.apiKey });
       await outboxCommand(ctx, 'retry', ['--id', String(failed?.id)]);
       expect((await jobs())[0]).to.deep.include({ state: 'pending', attempts: 0 });
+      expect(changes).to.deep.equal([
+        { action: 'outbox.retry', enterprise: ENT, before: { state: 'failed', jobs: [failed?.id] }, after: { state: 'pending', jobs: [failed?.id] } },
+      ]);
       await w.runOnce();
       expect((await jobs())[0]?.state).to.equal('done');
       expect(fake.account().events).to.have.length(1);

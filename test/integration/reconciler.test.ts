@@ -4,6 +4,7 @@
  * records the same call, unknown enterprises logged once, and `calls reconcile` by hand.
  */
 import { Writable } from 'node:stream';
+import { Registry } from 'prom-client';
 import { expect } from 'chai';
 import { runCli } from '../../src/cli.js';
 import { CallJournal } from '../../src/calls/call-journal.js';
@@ -142,8 +143,8 @@ describe('reconciler on real PostgreSQL', () => {
   it('records a call once, marked reconciled, counted', async () => {
     const linkedid = `${T - 600}.1`;
     await insertCdr(linkedid, { endAgo: 500 });
-    const metrics = new ReconcileMetrics();
-    const r = reconciler(metrics);
+    const registry = new Registry();
+    const r = reconciler(new ReconcileMetrics(registry));
     const pass = await r.reconcileEnterprise(ENTERPRISE);
     expect(pass).to.deep.include({ reconciled: true });
     expect(pass.reconciled && pass.calls.map((c) => [c.linkedid, c.outcome, c.result, c.manager])).to.deep.equal([[linkedid, 'recorded', 'answered', '101']]);
@@ -154,27 +155,29 @@ describe('reconciler on real PostgreSQL', () => {
     expect((await uploads()).map((u) => u.linkedid)).to.deep.equal([linkedid]);
     const { rows: events } = await db.pool.query(`select 1 from outbox_jobs where kind = 'call_event'`);
     expect(events).to.have.length(0);
-    expect(metrics.lines()).to.include(`rcrm_reconciled_calls_total{enterprise="0367"} 1`);
-    expect(metrics.lines()).to.include(`rcrm_reconcile_passes_total{enterprise="0367",outcome="done"} 2`);
+    const text = (await registry.metrics()).split('\n');
+    expect(text).to.include(`rcrm_reconciled_calls_total{enterprise="0367"} 1`);
+    expect(text).to.include(`rcrm_reconcile_passes_total{enterprise="0367",outcome="done"} 2`);
   });
 
   // GIVEN another session holds the enterprise's reconcile lock WHEN a pass starts THEN it leaves the enterprise alone
   it('one reconciler per enterprise at a time', async () => {
     await insertCdr(`${T - 600}.1`, { endAgo: 500 });
-    const metrics = new ReconcileMetrics();
-    const inner = await withSessionLock(db.pool, `rcrm-reconcile:${ENTERPRISE}`, () => reconciler(metrics).reconcileEnterprise(ENTERPRISE));
+    const registry = new Registry();
+    const inner = await withSessionLock(db.pool, `rcrm-reconcile:${ENTERPRISE}`, () => reconciler(new ReconcileMetrics(registry)).reconcileEnterprise(ENTERPRISE));
     expect(inner).to.deep.equal({ locked: true, value: { reconciled: false, reason: 'locked' } });
-    expect(metrics.lines()).to.include(`rcrm_reconcile_passes_total{enterprise="0367",outcome="locked"} 1`);
+    expect((await registry.metrics()).split('\n')).to.include(`rcrm_reconcile_passes_total{enterprise="0367",outcome="locked"} 1`);
     expect(await uploads()).to.have.length(0);
   });
 
   // GIVEN ten calls WHEN two reconcilers (two instances) pass at once THEN each call is recorded once
   it('two reconcilers at once: no duplicates', async () => {
     for (let i = 0; i < 10; i++) await insertCdr(`${T - 600}.${i}`, { endAgo: 500 - i, phone: `37529123450${i}` });
-    const [a, b] = [new ReconcileMetrics(), new ReconcileMetrics()];
-    await Promise.all([reconciler(a).reconcileEnterprise(ENTERPRISE), reconciler(b).reconcileEnterprise(ENTERPRISE)]);
-    const count = (m: ReconcileMetrics): number => Number(m.lines().find((l) => l.startsWith('rcrm_reconciled_calls_total{'))?.split(' ').pop() ?? 0);
-    expect(count(a) + count(b)).to.equal(10);
+    const [a, b] = [new Registry(), new Registry()];
+    await Promise.all([reconciler(new ReconcileMetrics(a)).reconcileEnterprise(ENTERPRISE), reconciler(new ReconcileMetrics(b)).reconcileEnterprise(ENTERPRISE)]);
+    const count = async (r: Registry): Promise<number> =>
+      Number((await r.metrics()).split('\n').find((l) => l.startsWith('rcrm_reconciled_calls_total{'))?.split(' ').pop() ?? 0);
+    expect((await count(a)) + (await count(b))).to.equal(10);
     expect((await uploads()).map((u) => u.linkedid)).to.have.members(Array.from({ length: 10 }, (_, i) => `${T - 600}.${i}`));
     const { rows } = await db.pool.query<{ n: number }>('select count(*)::int as n from calls');
     expect(rows[0]?.n).to.equal(10);

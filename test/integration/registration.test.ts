@@ -1,6 +1,7 @@
 /** Integration: `register`/`unregister`/`users sync` against a fake RetailCRM and a real test database. */
 import os from 'node:os';
 import { expect } from 'chai';
+import { AuditLog } from '../../src/audit/audit-store.js';
 import { registerCommand, unregisterCommand, usersCommand, pbxCommand } from '../../src/cli/clicktocall-commands.js';
 import type { CliContext } from '../../src/cli/cli-context.js';
 import { PbxStore } from '../../src/clicktocall/pbx-store.js';
@@ -48,6 +49,10 @@ describe('registration and users sync', function () {
       enterprises: new EnterpriseStore(db.pool, box),
       extensions: new ExtensionStore(db.pool),
       io: { out: (l) => out.push(l), err: (l) => err.push(l) },
+      audit: new AuditLog(db.pool),
+      recordChange: async (entry) => {
+        await new AuditLog(db.pool).append({ ...entry, source: 'cli', actor: 'test' });
+      },
     };
     await ctx.enterprises.create({
       number: '0367',

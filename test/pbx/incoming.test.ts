@@ -3,24 +3,12 @@
  * phones; the real service process answers FastAGI; the fake RetailCRM records what it was told.
  */
 import { expect } from 'chai';
-import { DID, MANAGERS, printTimings, settle, startPbxWorld, uploadedCall, callEvents, type PbxWorld } from './pbx-world.js';
+import { DID, MANAGERS, callEvents, uploadedCall, usePbxWorld, type PbxWorld } from './pbx-world.js';
 
 describe('pbx: incoming calls on a real Asterisk 22', function () {
   this.timeout(120_000);
   let world: PbxWorld;
-
-  before(async function () {
-    this.timeout(240_000);
-    world = await startPbxWorld(this);
-  });
-  after(async function () {
-    this.timeout(60_000);
-    printTimings(this.test?.parent?.title ?? '');
-    await world?.stop();
-  });
-  afterEach(async function () {
-    if (world) await settle(world, this.currentTest?.title ?? '');
-  });
+  usePbxWorld((w) => (world = w));
 
   // GIVEN a known customer whose manager is 101 WHEN 101 answers THEN the phone showed the name, the call is
   // answered by 101 with the talk time, and the popups opened and closed for 101.
@@ -37,7 +25,7 @@ describe('pbx: incoming calls on a real Asterisk 22', function () {
     expect(call['recordUrl']).to.be.a('string');
     const ring = world.lab.ringsSince(t0, '101');
     expect(ring.map((r) => r.callerIdName)).to.deep.equal(['Ivan Ivanov']);
-    const events = callEvents(world, String(call['externalId']));
+    const events = await callEvents(world, String(call['externalId']));
     expect(events.map((e) => [e['type'], e['codes']])).to.deep.equal([['in', ['101']], ['hangup', ['101']]]);
   });
 
@@ -50,7 +38,7 @@ describe('pbx: incoming calls on a real Asterisk 22', function () {
     const call = await uploadedCall(world, (c) => c['phone'] === phone);
     expect(call).to.include({ type: 'in', result: 'no answer', code: '101', duration: 0 });
     expect(call).to.not.have.property('recordUrl');
-    const events = callEvents(world, String(call['externalId']));
+    const events = await callEvents(world, String(call['externalId']));
     expect(events.map((e) => [e['type'], e['hangupStatus'] ?? null])).to.deep.equal([['in', null], ['hangup', 'cancel']]);
   });
 
@@ -65,7 +53,7 @@ describe('pbx: incoming calls on a real Asterisk 22', function () {
     await world.lab.callIn(DID, phone);
     const call = await uploadedCall(world, (c) => c['phone'] === phone);
     expect(call).to.include({ type: 'in', result: 'no answer', code: '101', duration: 0 });
-    const events = callEvents(world, String(call['externalId']));
+    const events = await callEvents(world, String(call['externalId']));
     expect(events.map((e) => e['type'])).to.deep.equal(['in', 'in', 'hangup']);
     expect(events[1]?.['codes']).to.have.members(['102', '103']);
     expect(events[2]?.['codes']).to.have.members(['101', '102', '103']);
@@ -87,7 +75,7 @@ describe('pbx: incoming calls on a real Asterisk 22', function () {
     expect(call['durationWaiting']).to.be.at.least(6);
     expect(call['recordUrl']).to.be.a('string');
     expect(world.lab.ringsSince(t0, '102').map((r) => r.callerIdName)).to.deep.equal(['Queue Fallback']);
-    const events = callEvents(world, String(call['externalId']));
+    const events = await callEvents(world, String(call['externalId']));
     expect(events.map((e) => e['type'])).to.deep.equal(['in', 'in', 'hangup']);
     expect(events[2]).to.include({ hangupStatus: 'answered' });
   });
@@ -123,7 +111,7 @@ describe('pbx: incoming calls on a real Asterisk 22', function () {
     expect(calls.length).to.be.at.least(1);
     // The queue answered: a member took it.
     for (const c of calls) expect((c as Record<string, unknown>)['code']).to.be.oneOf(['101', '102', '103']);
-    const first = callEvents(world, String((calls[0] as Record<string, unknown>)['externalId']));
+    const first = await callEvents(world, String((calls[0] as Record<string, unknown>)['externalId']));
     expect(first[0]?.['codes']).to.have.members(['101', '102', '103']);
     // The sim shows an empty name as <unknown>.
     for (const r of world.lab.ringsSince(t0)) expect(r.callerIdName).to.be.oneOf(['', '<unknown>', phone]);

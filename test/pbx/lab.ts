@@ -5,6 +5,8 @@
  * what the phones showed is read from the sim's Newchannel events.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import net from 'node:net';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -126,6 +128,28 @@ function cdrDatabase(url: string | undefined): Record<string, string> {
   };
 }
 
+/** Fails with a clear message when a lab port is taken (a lab left running by a killed test run, say). */
+async function assertPortsFree(ports: Readonly<Record<string, number>>): Promise<void> {
+  for (const [name, port] of Object.entries(ports)) {
+    const tcp = name.endsWith('_AMI');
+    const free = await new Promise<boolean>((resolve) => {
+      if (tcp) {
+        const server = net.createServer();
+        server.once('error', () => resolve(false));
+        server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+      } else {
+        const socket = dgram.createSocket('udp4');
+        socket.once('error', () => resolve(false));
+        socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
+      }
+    });
+    if (!free) {
+      throw new Error(`PBX lab: 127.0.0.1:${port} (${name}) is taken; is an old lab still running (pkill -f 'asterisk -C')? ` +
+        'Or set PBX_LAB_PORT_BASE to another range.');
+    }
+  }
+}
+
 async function connectAmi(port: number, username: string, secret: string): Promise<AmiClient> {
   let last: unknown;
   const deadline = Date.now() + 30_000;
@@ -182,6 +206,7 @@ export class AsteriskLab {
       MEMBER_RING_SECONDS: String(opts.memberRingSeconds ?? 6),
       ...cdrDatabase(opts.cdrDatabaseUrl),
     };
+    await assertPortsFree(ports);
     const labDir = path.join(projectRoot, 'test', 'pbx', 'lab');
     await render(path.join(labDir, 'pbx'), path.join(confDir, 'pbx'), values);
     if (opts.cdrDatabaseUrl === undefined) await rm(path.join(confDir, 'pbx', 'cdr_pgsql.conf'));
@@ -274,11 +299,12 @@ export class AsteriskLab {
     await waitFor('the lab to have no channels', async () => (await this.channels('pbx')).length === 0 && (await this.channels('sim')).length === 0, timeoutMs);
   }
 
-  /** The pbx channel of a desk phone's leg that is up and bridged now (`IAX2/101-…`): ready to transfer. */
+  /** The pbx channel of a desk phone's leg that is up and bridged with its peer now: ready to transfer. */
   async pbxChannelOf(phone: string): Promise<string | undefined> {
     const list = await this.channels('pbx');
+    const bridged = (id: string): boolean => id !== '' && list.filter((c) => c.get('BridgeId') === id).length >= 2;
     return list
-      .find((c) => (c.get('Channel') ?? '').startsWith(`IAX2/${phone}-`) && c.get('ChannelStateDesc') === 'Up' && (c.get('BridgeId') ?? '') !== '')
+      .find((c) => (c.get('Channel') ?? '').startsWith(`IAX2/${phone}-`) && c.get('ChannelStateDesc') === 'Up' && bridged(c.get('BridgeId') ?? ''))
       ?.get('Channel');
   }
 

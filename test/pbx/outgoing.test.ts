@@ -3,7 +3,7 @@
  * saw as the calling number, and the history (result, manager, talk and waiting time) RetailCRM received.
  */
 import { expect } from 'chai';
-import { ENTERPRISE, MANAGERS, callEvents, printTimings, settle, startPbxWorld, uploadedCall, type PbxWorld } from './pbx-world.js';
+import { ENTERPRISE, MANAGERS, callEvents, uploadedCall, usePbxWorld, type PbxWorld } from './pbx-world.js';
 import { cliOk } from './service-process.js';
 
 const OUR_NUMBER = '+375171234567';
@@ -12,21 +12,13 @@ const CLIENT_ID = 'pbx-tier-client-id-0367';
 describe('pbx: outgoing calls and click-to-call on a real Asterisk 22', function () {
   this.timeout(120_000);
   let world: PbxWorld;
-
-  before(async function () {
-    this.timeout(240_000);
-    world = await startPbxWorld(this, { enterpriseFlags: ['--external-phones', `shop1=${OUR_NUMBER}`, '--client-id', CLIENT_ID] });
-    await cliOk(['pbx', 'set', '--enterprise', ENTERPRISE, '--ami-host', '127.0.0.1', '--ami-port', String(world.lab.pbxAmiPort), '--ami-user', 'crm',
-      '--ami-secret', 'crmsecret', '--channel', 'IAX2/{ext}/{ext}', '--context', 'rcrm-click-to-call', '--originate-timeout', '6',
-      '--outbound-callerid', OUR_NUMBER], world.env);
-  });
-  after(async function () {
-    this.timeout(60_000);
-    printTimings(this.test?.parent?.title ?? '');
-    await world?.stop();
-  });
-  afterEach(async function () {
-    if (world) await settle(world, this.currentTest?.title ?? '');
+  usePbxWorld((w) => (world = w), {
+    enterpriseFlags: ['--external-phones', `shop1=${OUR_NUMBER}`, '--client-id', CLIENT_ID],
+    setUp: async (w) => {
+      await cliOk(['pbx', 'set', '--enterprise', ENTERPRISE, '--ami-host', '127.0.0.1', '--ami-port', String(w.lab.pbxAmiPort), '--ami-user', 'crm',
+        '--ami-secret', 'crmsecret', '--channel', 'IAX2/{ext}/{ext}', '--context', 'rcrm-click-to-call', '--originate-timeout', '6',
+        '--outbound-callerid', OUR_NUMBER], w.env);
+    },
   });
 
   async function clickToCall(code: string, phone: string): Promise<{ status: number; body: Record<string, unknown> }> {
@@ -58,9 +50,12 @@ describe('pbx: outgoing calls and click-to-call on a real Asterisk 22', function
       } else expect(call['duration']).to.equal(0);
       const presented = world.lab.ringsSince(t0, 'pstn').map((r) => r.callerIdNum);
       if (mode !== 'busy') expect(presented).to.deep.equal([OUR_NUMBER]);
-      const events = callEvents(world, String(call['externalId']));
-      expect(events[0]).to.include({ type: 'out' });
-      expect(events[0]?.['codes']).to.deep.equal(['102']);
+      // A busy customer ends the call within milliseconds: its popup may rightly never be shown.
+      if (mode !== 'busy') {
+        const events = await callEvents(world, String(call['externalId']));
+        expect(events[0]).to.include({ type: 'out' });
+        expect(events[0]?.['codes']).to.deep.equal(['102']);
+      }
     });
   }
 

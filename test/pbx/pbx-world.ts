@@ -36,6 +36,34 @@ export interface WorldOptions {
   readonly enterpriseFlags?: readonly string[];
 }
 
+/**
+ * Registers the suite's hooks: the world started before its tests (then `setUp`), each scenario settled after
+ * it (`beforeSettle` first, e.g. RetailCRM back to normal), the timings printed and the world stopped at the end.
+ * `use` receives the world once it is up.
+ */
+export function usePbxWorld(
+  use: (world: PbxWorld) => void,
+  opts: WorldOptions & { setUp?: (world: PbxWorld) => Promise<void>; beforeSettle?: (world: PbxWorld) => void } = {},
+): void {
+  let world: PbxWorld | undefined;
+  before(async function () {
+    this.timeout(240_000);
+    world = await startPbxWorld(this, opts);
+    use(world);
+    await opts.setUp?.(world);
+  });
+  after(async function () {
+    this.timeout(60_000);
+    printTimings(this.test?.parent?.title ?? '');
+    await world?.stop();
+  });
+  afterEach(async function () {
+    if (!world) return;
+    opts.beforeSettle?.(world);
+    await settle(world, this.currentTest?.title ?? '');
+  });
+}
+
 /** Starts the world, or skips the suite (this.skip()) when there is no Asterisk build and it is not required. */
 export async function startPbxWorld(ctx: Mocha.Context, opts: WorldOptions = {}): Promise<PbxWorld> {
   const found = await findAsterisk();
@@ -91,7 +119,11 @@ export async function startPbxWorld(ctx: Mocha.Context, opts: WorldOptions = {})
       users,
       async restartService(how) {
         if (how === 'kill') await world.service.kill();
-        else await world.service.stop();
+        else {
+          // systemd's stop: drained, then exit 0 (anything else would be a failed stop for systemd).
+          const code = await world.service.stop();
+          if (code !== 0) throw new Error(`serve exited ${code} on SIGTERM`);
+        }
         world.service = await ServiceProcess.start(env);
       },
       async stop() {
@@ -122,9 +154,15 @@ export async function uploadedCall(world: PbxWorld, match: (call: Record<string,
   return found as Record<string, unknown>;
 }
 
-/** The call/event requests RetailCRM received for a call, in order. */
-export function callEvents(world: PbxWorld, externalId: string): Record<string, unknown>[] {
-  return world.crm.account().events.filter((e) => (e as Record<string, unknown>)['callExternalId'] === externalId) as Record<string, unknown>[];
+/**
+ * The call/event requests RetailCRM received for a call, in order, once its hangup event has arrived (it is
+ * delivered beside the upload, so it may come a moment after it).
+ */
+export async function callEvents(world: PbxWorld, externalId: string): Promise<Record<string, unknown>[]> {
+  const events = (): Record<string, unknown>[] =>
+    world.crm.account().events.filter((e) => (e as Record<string, unknown>)['callExternalId'] === externalId) as Record<string, unknown>[];
+  await waitFor('the hangup event in RetailCRM', () => events().some((e) => e['type'] === 'hangup'), 20_000);
+  return events();
 }
 
 /** /incoming and /outgoing times seen from Asterisk, per scenario, for the tier's summary. */

@@ -5,29 +5,16 @@
  */
 import { expect } from 'chai';
 import { waitFor } from '../helpers/async.js';
-import { DID, MANAGERS, callEvents, printTimings, settle, startPbxWorld, uploadedCall, type PbxWorld } from './pbx-world.js';
+import { DID, MANAGERS, callEvents, uploadedCall, usePbxWorld, type PbxWorld } from './pbx-world.js';
 
 const BUDGET_MS = 1500;
 
 describe('pbx: failures around a real Asterisk 22', function () {
   this.timeout(150_000);
   let world: PbxWorld;
-
-  before(async function () {
-    this.timeout(240_000);
-    world = await startPbxWorld(this, {
-      env: { LOOKUP_BUDGET_MS: String(BUDGET_MS), CRM_TIMEOUT_MS: '3000', OUTBOX_RETRY_CAP_MS: '1000' },
-    });
-  });
-  after(async function () {
-    this.timeout(60_000);
-    printTimings(this.test?.parent?.title ?? '');
-    await world?.stop();
-  });
-  afterEach(async function () {
-    if (!world) return;
-    world.crm.setMode('normal');
-    await settle(world, this.currentTest?.title ?? '');
+  usePbxWorld((w) => (world = w), {
+    env: { LOOKUP_BUDGET_MS: String(BUDGET_MS), CRM_TIMEOUT_MS: '3000', OUTBOX_RETRY_CAP_MS: '1000' },
+    beforeSettle: (w) => w.crm.setMode('normal'),
   });
 
   function uploadsOf(phone: string): unknown[] {
@@ -79,7 +66,7 @@ describe('pbx: failures around a real Asterisk 22', function () {
   // default route and is answered.
   it('service down when the call arrives: routed by the dialplan\'s default route', async () => {
     const phone = '+375291130004';
-    await world.service.stop();
+    expect(await world.service.stop()).to.equal(0);
     try {
       await world.lab.setEndpoint('101', 'noanswer');
       await world.lab.setEndpoint('102', 'answer', { ring: 1, talk: 2 });
@@ -109,7 +96,7 @@ describe('pbx: failures around a real Asterisk 22', function () {
       const call = await uploadedCall(world, (c) => c['phone'] === phone);
       expect(call).to.include({ result: 'answered', code: '102' });
       expect(call['durationWaiting']).to.be.below(5);
-      const events = callEvents(world, String(call['externalId']));
+      const events = await callEvents(world, String(call['externalId']));
       expect(events[0]?.['codes']).to.have.members(['101', '102', '103']);
     } finally {
       world.users['101'].status = 'free';

@@ -4,24 +4,12 @@
  */
 import { expect } from 'chai';
 import { waitFor } from '../helpers/async.js';
-import { DID, MANAGERS, callEvents, printTimings, settle, startPbxWorld, uploadedCall, type PbxWorld } from './pbx-world.js';
+import { DID, MANAGERS, callEvents, uploadedCall, usePbxWorld, type PbxWorld } from './pbx-world.js';
 
 describe('pbx: transfers on a real Asterisk 22', function () {
   this.timeout(120_000);
   let world: PbxWorld;
-
-  before(async function () {
-    this.timeout(240_000);
-    world = await startPbxWorld(this);
-  });
-  after(async function () {
-    this.timeout(60_000);
-    printTimings(this.test?.parent?.title ?? '');
-    await world?.stop();
-  });
-  afterEach(async function () {
-    if (world) await settle(world, this.currentTest?.title ?? '');
-  });
+  usePbxWorld((w) => (world = w));
 
   async function answeredBy101(phone: string, talk101: number, talk102: number): Promise<string> {
     world.crm.addCustomer({ firstName: 'Trans', lastName: 'Ferred', phones: [phone], managerId: MANAGERS['101'] });
@@ -33,9 +21,9 @@ describe('pbx: transfers on a real Asterisk 22', function () {
     return channel as string;
   }
 
-  function expectTransferredTo102(call: Record<string, unknown>): void {
+  async function expectTransferredTo102(call: Record<string, unknown>): Promise<void> {
     expect(call).to.include({ type: 'in', result: 'answered', code: '102', userId: MANAGERS['102'] });
-    const events = callEvents(world, String(call['externalId']));
+    const events = await callEvents(world, String(call['externalId']));
     const popups = events.filter((e) => e['type'] === 'in');
     expect(popups.map((e) => e['codes'])).to.deep.equal([['101'], ['102']]);
     const hangup = events.filter((e) => e['type'] === 'hangup');
@@ -51,7 +39,7 @@ describe('pbx: transfers on a real Asterisk 22', function () {
     const channel = await answeredBy101(phone, 60, 4);
     await world.lab.pbx.action('BlindTransfer', { Channel: channel, Context: 'from-internal', Exten: '102' });
     const call = await uploadedCall(world, (c) => c['phone'] === phone);
-    expectTransferredTo102(call);
+    await expectTransferredTo102(call);
     expect(call['duration']).to.be.within(5, 10);
   });
 
@@ -62,6 +50,6 @@ describe('pbx: transfers on a real Asterisk 22', function () {
     const channel = await answeredBy101(phone, 5, 9);
     await world.lab.pbx.action('Atxfer', { Channel: channel, Context: 'from-internal', Exten: '102' });
     const call = await uploadedCall(world, (c) => c['phone'] === phone);
-    expectTransferredTo102(call);
+    await expectTransferredTo102(call);
   });
 });

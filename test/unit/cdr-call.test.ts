@@ -13,7 +13,10 @@ const enterprise: Enterprise = {
   clientId: 'c',
   country: 'BY',
   site: 'shop1',
-  settings: { autoCreateCustomers: true, telephonyEvents: true, skipManagerOnBreak: true, crmTimezone: 'UTC', externalPhones: [], extra: {} },
+  settings: {
+    autoCreateCustomers: true, telephonyEvents: true, skipManagerOnBreak: true, crmTimezone: 'UTC', externalPhones: [], pbxAddresses: [],
+    tokenGenerations: { webhook: 1, dashboard: 1 }, extra: {},
+  },
   createdAt: new Date(0),
   updatedAt: new Date(0),
 };

@@ -1,0 +1,102 @@
+/**
+ * `retailcrm-agi backup --out FILE` and `restore --from FILE`: the database with pg_dump/pg_restore and, only on
+ * request, SECRET_KEY sealed with a passphrase into a file of its own (without it, a restored database's API
+ * keys cannot be read and old recording links do not verify).
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Config } from '../config.js';
+import { openDatabase } from '../db/connect.js';
+import { migrate } from '../db/migrate.js';
+import { createPool } from '../db/pool.js';
+import { dumpDatabase, restoreDatabase } from '../backup/pg-backup.js';
+import { openSecretKey, sealSecretKey } from '../backup/key-bundle.js';
+import { InputError, SecretError } from '../errors.js';
+import { createSecretBox } from '../secrets/secret-box.js';
+import { resolveSecretKey } from '../secrets/secret-key-file.js';
+import * as a from './args.js';
+import type { CliOutput } from './cli-context.js';
+
+export const BACKUP_USAGE = `  backup --out FILE [--secret-key-out FILE --passphrase-file FILE]
+                                          pg_dump of the database; SECRET_KEY sealed with a passphrase only on request
+  restore --from FILE [--secret-key-from FILE --passphrase-file FILE]
+                                          into an empty database (DATABASE_URL), then migrations; the key into DATA_DIR`;
+
+const DUMP_DEADLINE_MS = 3_600_000;
+
+async function passphrase(flags: Record<string, string | boolean | undefined>): Promise<string> {
+  const file = a.required(flags, 'passphrase-file');
+  const text = (await readFile(file, 'utf8').catch(() => {
+    throw new InputError(`cannot read --passphrase-file ${file}`, 'passphrase-file');
+  })).replace(/\r?\n$/, '');
+  return text;
+}
+
+async function withDatabaseUrl<T>(config: Config, fn: (url: string) => Promise<T>): Promise<T> {
+  const db = await openDatabase(config, { owner: false });
+  try {
+    return await fn(db.url);
+  } finally {
+    await db.release();
+  }
+}
+
+export async function backupCommand(config: Config, io: CliOutput, argv: readonly string[]): Promise<void> {
+  const flags = a.parseFlags(argv, { out: { type: 'string' }, 'secret-key-out': { type: 'string' }, 'passphrase-file': { type: 'string' } });
+  const out = path.resolve(a.required(flags, 'out'));
+  const keyOut = a.str(flags, 'secret-key-out');
+  const phrase = keyOut !== undefined ? await passphrase(flags) : undefined;
+  if (existsSync(out)) throw new InputError(`${out} exists: choose a new file name`, 'out');
+  await withDatabaseUrl(config, (url) => dumpDatabase(url, out, DUMP_DEADLINE_MS));
+  io.out(`database written to ${out}`);
+  if (keyOut !== undefined && phrase !== undefined) {
+    const secret = await resolveSecretKey(config.secretKey, config.dataDir);
+    await writeFile(path.resolve(keyOut), sealSecretKey(secret.key, phrase), { mode: 0o600, flag: 'wx' });
+    io.out(`SECRET_KEY sealed with the passphrase into ${path.resolve(keyOut)}: keep it apart from the database backup`);
+  } else {
+    io.err('note: SECRET_KEY is not in the backup; keep it safe (or use --secret-key-out), or a restore cannot read API keys');
+  }
+}
+
+export async function restoreCommand(config: Config, io: CliOutput, argv: readonly string[]): Promise<void> {
+  const flags = a.parseFlags(argv, { from: { type: 'string' }, 'secret-key-from': { type: 'string' }, 'passphrase-file': { type: 'string' } });
+  const from = path.resolve(a.required(flags, 'from'));
+  if (!existsSync(from)) throw new InputError(`no backup file ${from}`, 'from');
+  const keyFrom = a.str(flags, 'secret-key-from');
+  const restoredKey = keyFrom !== undefined ? openSecretKey(await readFile(keyFrom, 'utf8'), await passphrase(flags)) : undefined;
+  if (restoredKey !== undefined && config.secretKey !== null && config.secretKey !== restoredKey) {
+    throw new InputError('SECRET_KEY is set and differs from the key in --secret-key-from: unset it (the key is then kept in DATA_DIR) or set it to the restored key', 'secret-key-from');
+  }
+  await withDatabaseUrl(config, async (url) => {
+    const pool = createPool({ connectionString: url, max: 1, applicationName: 'retailcrm-agi-restore' });
+    try {
+      await restoreDatabase(pool, url, from, DUMP_DEADLINE_MS);
+      const applied = await migrate(pool);
+      io.out(`database restored from ${from}${applied.length > 0 ? `; migrated: ${applied.join(', ')}` : ''}`);
+      if (restoredKey !== undefined && config.secretKey === null) {
+        const file = path.join(config.dataDir, 'secret.key');
+        if (existsSync(file) && (await readFile(file, 'utf8')).trim() !== restoredKey) {
+          throw new InputError(`${file} holds another key: move it away, then run restore again into an empty database`, 'secret-key-from');
+        }
+        await mkdir(config.dataDir, { recursive: true });
+        if (!existsSync(file)) await writeFile(file, `${restoredKey}\n`, { mode: 0o600, flag: 'wx' });
+        io.out(`SECRET_KEY restored into ${file}`);
+      }
+      // Prove the key: one stored API key must open with it.
+      const key = restoredKey ?? config.secretKey ?? (await resolveSecretKey(null, config.dataDir)).key;
+      const sealed = (await pool.query<{ api_key_enc: string }>('select api_key_enc from enterprises limit 1')).rows[0];
+      if (sealed) {
+        try {
+          createSecretBox(key).open(sealed.api_key_enc);
+          io.out('stored API keys open with this SECRET_KEY');
+        } catch (err) {
+          if (!(err instanceof SecretError)) throw err;
+          io.err('warning: stored API keys do not open with this SECRET_KEY: restore the key of the backup (--secret-key-from)');
+        }
+      }
+    } finally {
+      await pool.end();
+    }
+  });
+}
