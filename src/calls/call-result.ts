@@ -86,7 +86,10 @@ export function callOutcome(v: HangupVariables): Outcome {
     return { answered: true, result: 'answered', hangupStatus: 'answered', talkSeconds: Math.round(talkMs / 1000), answeredBy };
   }
   if (talkMs !== undefined) {
-    // The last application was a Queue nobody answered: DIALSTATUS, if any, is an earlier Dial's.
+    // The last application was a Queue. ANSWEREDTIME=0 says nobody answered — unless a member did (setinterfacevar
+    // sets MEMBERINTERFACE when a member is connected): Queue sets ANSWEREDTIME in a bridge callback that can run
+    // after Queue has returned and written its 0 (seen on a real Asterisk 22 under load).
+    if (member !== '') return { answered: true, result: 'answered', hangupStatus: 'answered', talkSeconds: Math.round(talkMs / 1000), answeredBy: 'queue' };
     const queueStatus = (v.queueStatus ?? '').trim().toUpperCase();
     return queueStatus !== '' ? fromTable(QUEUE_STATUS_TABLE, queueStatus) : CANCELLED;
   }

@@ -94,6 +94,8 @@ describe('call result mapping', () => {
   it('decides from the last application: Dial not answered, then a queue nobody answered', () => {
     expect(callOutcome({ ...none, dialStatus: 'BUSY', answeredTime: '0', answeredTimeMs: '0', queueStatus: 'TIMEOUT' })).to.include({ answered: false, result: 'no answer', hangupStatus: 'no answered' });
     expect(callOutcome({ ...none, dialStatus: 'NOANSWER', answeredTime: '0', answeredTimeMs: '0' })).to.include({ answered: false, result: 'no answer', hangupStatus: 'cancel' });
+    // A member answered, but Queue wrote its 0 before its bridge callback set the talk time (a real race).
+    expect(callOutcome({ ...none, dialStatus: 'NOANSWER', answeredTime: '0', answeredTimeMs: '0', memberInterface: 'IAX2/102/102' })).to.include({ answered: true, answeredBy: 'queue' });
     // A Dial answered for 0.3 s on an Asterisk without ANSWEREDTIME_MS.
     expect(callOutcome({ ...none, dialStatus: 'ANSWER', answeredTime: '0' })).to.include({ answered: true, talkSeconds: 0 });
   });
