@@ -80,6 +80,14 @@ describe('pbx: calls reconciled from Asterisk CDRs', function () {
     await world.lab.callIn(DID, answeredPhone);
     await world.lab.waitIdle();
     await waitForCdrs(cdrs);
+    // Asterisk's own record of the answer (written with the call's other CDRs); its absence is the lab's fault
+    await waitFor('the ANSWERED CDR of the first call', async () => {
+      const { rows } = await world.db.pool.query(`select 1 from asterisk_cdr where src = $1 and disposition = 'ANSWERED'`, [answeredPhone]);
+      return rows.length > 0;
+    }, 20_000).catch(async (err: unknown) => {
+      console.log(JSON.stringify((await world.db.pool.query('select src, dst, channel, dstchannel, lastapp, disposition, billsec from asterisk_cdr')).rows));
+      throw err;
+    });
     cdrs = (await cdrLinkedids()).length;
 
     await world.lab.setEndpoint('101', 'noanswer');
@@ -129,6 +137,16 @@ describe('pbx: calls reconciled from Asterisk CDRs', function () {
     const cdrs = (await cdrLinkedids()).length;
     await world.lab.callIn(DID, phone);
     await waitFor('the popup', () => world.crm.account().events.some((e) => (e as Record<string, unknown>)['phone'] === phone), 20_000);
+    // ...and acknowledged: a popup RetailCRM got but whose job a kill -9 left unmarked counts as never shown (the
+    // outbox's at-least-once edge), and no hangup event would close it.
+    await waitFor('the popup job done', async () => {
+      const { rows } = await world.db.pool.query(
+        `select 1 from outbox_jobs where kind = 'call_event' and state = 'done' and payload->'event'->>'type' = 'in'
+           and payload->'event'->>'phone' = $1`,
+        [phone],
+      );
+      return rows.length > 0;
+    }, 20_000);
     await world.service.kill();
     await world.lab.waitIdle();
     await waitForCdrs(cdrs);
