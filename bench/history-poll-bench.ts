@@ -20,7 +20,6 @@ export async function runHistoryPollBench(opts: { quick?: boolean } = {}): Promi
     let single = 0;
     for (const n of [1, 2, 5]) {
       await f.reset();
-      await f.db.pool.query('delete from history_poll_schedule');
       const pollers = Array.from({ length: n }, (_, i) => new HistoryPoller({
         pool: f.db.pool, crm: f.client, enterprises: f.enterprises, customers: f.customers, orders: f.orders,
         logger: f.logger, intervalMs, instanceId: `bench-${i}`,
