@@ -3,30 +3,19 @@
  * tokens name their key; `v1:` values and bare signatures from before the keyring belong to the legacy key;
  * a retired key opens and verifies nothing; the keyring file refuses edits.
  */
-import { createCipheriv, createHmac, randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import { SecretError } from '../../src/errors.js';
 import { createRecordingLinks } from '../../src/recordings/recording-links.js';
-import { keyIdOf, macSubKey, subKey } from '../../src/secrets/key-derivation.js';
+import { keyIdOf } from '../../src/secrets/key-derivation.js';
 import {
   parseKeyring, serializeKeyring, singleKeyring, withNewCurrentKey, withRetiredKey, type Keyring,
 } from '../../src/secrets/keyring.js';
 import { createKeyringBox, createSecretBox, parseSealed, parseToken } from '../../src/secrets/secret-box.js';
+import { legacySeal, legacySign } from '../helpers/legacy-secrets.js';
 
 const OLD = 'o'.repeat(40);
 const NEW = 'n'.repeat(43);
 const NOW = new Date('2026-12-06T21:00:00Z');
-
-/** What the service wrote before the keyring: `v1:` + base64(iv, tag, body), and a bare 32-character HMAC. */
-function legacySeal(key: string, plain: string): string {
-  const iv = randomBytes(12);
-  const c = createCipheriv('aes-256-gcm', subKey(key, 'encrypt'), iv);
-  const body = Buffer.concat([c.update(plain, 'utf8'), c.final()]);
-  return `v1:${Buffer.concat([iv, c.getAuthTag(), body]).toString('base64')}`;
-}
-function legacySign(key: string, purpose: string, payload: string): string {
-  return createHmac('sha256', macSubKey(key, purpose)).update(payload).digest().subarray(0, 24).toString('base64url');
-}
 
 function rotated(): Keyring {
   return withNewCurrentKey(singleKeyring(OLD, '2026-01-01T00:00:00.000Z'), NEW, NOW);
