@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, rename, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { SecretError } from '../errors.js';
 import { keyIdOf } from './key-derivation.js';
@@ -122,11 +122,20 @@ export function readKeyringFile(file: string): Keyring | null {
   return parseKeyring(text, file);
 }
 
-/** Replaces `file` atomically (a 0600 file beside it, then rename), so a crash leaves the old or the new keyring. */
+/**
+ * Replaces `file` atomically (a 0600 file beside it, then rename), so a crash leaves the old or the new keyring.
+ * Run as root (the CLI usually is), the file keeps the owner of the file it replaces, or else of its directory:
+ * the service's user must still read it.
+ */
 export async function writeKeyringFile(file: string, ring: Keyring): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
+  const dir = path.dirname(file);
+  await mkdir(dir, { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   await writeFile(tmp, serializeKeyring(ring), { mode: 0o600 });
   await chmod(tmp, 0o600);
+  if (process.getuid?.() === 0) {
+    const owner = await stat(existsSync(file) ? file : dir);
+    await chown(tmp, owner.uid, owner.gid);
+  }
   await rename(tmp, file);
 }
