@@ -34,15 +34,18 @@ export interface StoredKeyCheck {
   readonly keyIds: readonly string[];
   readonly legacyKeyId: string;
   readonly rotatedAt: Date | null;
+  readonly createdAt: Date;
 }
 
 export async function readKeyCheck(pool: Pick<Pool, 'query'>, lock = false): Promise<StoredKeyCheck | null> {
-  const { rows } = await pool.query<{ key_id: string; check_mac: string; key_ids: string[] | null; legacy_key_id: string | null; rotated_at: Date | null }>(
-    `select key_id, check_mac, key_ids, legacy_key_id, rotated_at from secret_key_check where id = 1${lock ? ' for update' : ''}`,
-  );
+  const { rows } = await pool.query<{
+    key_id: string; check_mac: string; key_ids: string[] | null; legacy_key_id: string | null; rotated_at: Date | null; created_at: Date;
+  }>(`select key_id, check_mac, key_ids, legacy_key_id, rotated_at, created_at from secret_key_check where id = 1${lock ? ' for update' : ''}`);
   const r = rows[0];
   if (!r) return null;
-  return { keyId: r.key_id, checkMac: r.check_mac, keyIds: r.key_ids ?? [r.key_id], legacyKeyId: r.legacy_key_id ?? r.key_id, rotatedAt: r.rotated_at };
+  return {
+    keyId: r.key_id, checkMac: r.check_mac, keyIds: r.key_ids ?? [r.key_id], legacyKeyId: r.legacy_key_id ?? r.key_id, rotatedAt: r.rotated_at, createdAt: r.created_at,
+  };
 }
 
 function sameMac(a: string, b: string): boolean {
@@ -87,7 +90,9 @@ export async function checkKeyring(pool: Pool, ring: Keyring, source: string, ke
     // Never rotated: another key altogether. Rotated: the keyring file is what is missing (or the wrong one).
     if (current === undefined && stored.rotatedAt === null) throw mismatch(stored.keyId, ring.current, source);
     if (missing.length > 0) throw incomplete(stored, [...have.keys()], missing, keyringFile);
-    return { ...ring, current: stored.keyId, legacy: stored.legacyKeyId };
+    // Never rotated: SECRET_KEY alone, in use since the database first saw it (what `secret rotate` keeps as its date).
+    const keys = stored.rotatedAt === null ? ring.keys.map((k) => (k.id === stored.keyId ? { ...k, addedAt: stored.createdAt.toISOString() } : k)) : ring.keys;
+    return { current: stored.keyId, legacy: stored.legacyKeyId, keys };
   }
   // No row yet: a database from before 007 may hold secrets sealed with another key; one must open.
   const box = createKeyringBox(ring);
