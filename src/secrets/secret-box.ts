@@ -26,6 +26,8 @@ export interface SecretBox {
   readonly currentKeyId: string;
   /** The keyring as this box knows it (ids and dates; the material too: never print it). */
   keyring(): Keyring;
+  /** Re-reads the keyring (rate-limited, see KeyringBoxOptions.reload); true when the current key changed. */
+  refresh(): boolean;
 }
 
 /** One key's primitives, sub-keys cached. */
@@ -99,15 +101,20 @@ export function createKeyringBox(initial: Keyring, opts: KeyringBoxOptions = {})
   const now = opts.now ?? Date.now;
   const reloadEveryMs = opts.reloadEveryMs ?? 5_000;
 
-  const keyFor = (id: string): KeyPrimitives | undefined => {
-    const found = keys.get(id);
-    if (found || !opts.reload || now() - lastReload < reloadEveryMs) return found;
+  const refresh = (): boolean => {
+    if (!opts.reload || now() - lastReload < reloadEveryMs) return false;
     lastReload = now();
     const fresh = opts.reload();
-    if (fresh) {
-      ring = fresh;
-      keys = primitivesOf(fresh);
-    }
+    if (!fresh) return false;
+    const changed = fresh.current !== ring.current;
+    ring = fresh;
+    keys = primitivesOf(fresh);
+    return changed;
+  };
+  const keyFor = (id: string): KeyPrimitives | undefined => {
+    const found = keys.get(id);
+    if (found) return found;
+    refresh();
     return keys.get(id);
   };
   const current = (): KeyPrimitives => {
@@ -121,6 +128,7 @@ export function createKeyringBox(initial: Keyring, opts: KeyringBoxOptions = {})
       return ring.current;
     },
     keyring: () => ring,
+    refresh,
     seal(plain) {
       return `v2:${ring.current}:${current().encrypt(plain)}`;
     },

@@ -126,8 +126,13 @@ describe('secret rotate and retire (real CLI and service processes)', function (
     expect(preLink).to.contain(`.${OLD_ID}.`);
     const hookBefore = ((JSON.parse((await cli('enterprise', 'show', '--number', ENTERPRISE, '--json')).stdout) as Json)['urls'] as Json)['webhookUrl'] as string;
 
+    // A service running through the rotation: it finds the enterprise by clientId before and after, without a restart.
+    const running = await startService();
+    expect(await makeCall(running.httpPort, CLIENT_ID)).not.to.equal(403);
     const rotated = await cli('secret', 'rotate');
     expect(rotated.code, rotated.stderr).to.equal(0);
+    expect(await makeCall(running.httpPort, CLIENT_ID), 'the running service re-read the keyring').not.to.equal(403);
+    await stopService();
     const newId = /new current key ([0-9a-f]{12})/.exec(rotated.stdout)?.[1] ?? '';
     expect(newId).to.match(/^[0-9a-f]{12}$/).and.not.equal(OLD_ID);
     expect(rotated.stdout).to.contain('3 stored secrets re-encrypted');

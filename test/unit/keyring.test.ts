@@ -94,6 +94,8 @@ describe('keyring formats', () => {
     t += 6_000;
     expect(box.verify('r', 'p', `${'c'.repeat(12)}.${'b'.repeat(32)}`)).to.equal(false);
     expect(reloads).to.equal(2);
+    t += 6_000;
+    expect(box.refresh(), 'the current key did not change').to.equal(false);
   });
 
   // GIVEN a keyring WHEN written and read back THEN identical; edited material or ids are refused
