@@ -67,7 +67,7 @@ function mismatch(expected: string | null, got: string, source: string): SecretK
 function incomplete(stored: StoredKeyCheck, have: readonly string[], missing: readonly string[], keyringFile: string): KeyringIncompleteError {
   return new KeyringIncompleteError(
     `this database's secrets were re-encrypted by "secret rotate" (current key id ${stored.keyId}; it needs key ids ` +
-      `${stored.keyIds.join(', ')}), but this process has only key id ${have.join(', ')}, without ${missing.join(', ')}: ` +
+      `${stored.keyIds.join(', ')}), but this process has only key id${have.length > 1 ? 's' : ''} ${have.join(', ')}, without ${missing.join(', ')}: ` +
       `the keyring file ${keyringFile} is missing or older than the rotation. Restore it (from the backup made with ` +
       '--secret-key-out, or copy it from the host that rotated), or set SECRET_KEYRING_FILE to where it is; no data was changed.',
   );

@@ -53,7 +53,7 @@ export function newKey(): string {
   return randomBytes(32).toString('base64url'); // 43 characters
 }
 
-/** Adds `key` and makes it current; `legacyKey`'s entry is kept as it is. */
+/** Adds `key` and makes it current; every other entry is kept as it is (old keys verify what they signed). */
 export function withNewCurrentKey(ring: Keyring, key: string, now: Date): Keyring {
   const id = keyIdOf(key);
   if (knownIds(ring).has(id)) throw new SecretError(`key ${id} is already in the keyring`);
