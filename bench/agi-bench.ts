@@ -2,10 +2,12 @@
  * Issue 2's benchmark: /incoming under concurrent simulated Asterisk sessions (cache hit, table hit, RetailCRM
  * miss at 0 and 200 ms) at concurrency 1, 50 and 500, against a bare node:net FastAGI server measured in the
  * same run; plus heap over a 100,000-session run. Figures: sessions/s, p50/p99 latency, ratio to the baseline.
+ * The sessions are driven from a separate process (load-generator.ts), so the service's thread is measured alone.
  */
 import { drive, percentile } from './agi-client.js';
 import { startBareAgiServer } from './bare-agi-server.js';
 import { startBenchEnv, type BenchEnv } from './bench-env.js';
+import { LoadGenerator, phone, type LoadPlan } from './load-generator.js';
 
 interface Row {
   scenario: string;
@@ -16,23 +18,28 @@ interface Row {
   p99: number;
 }
 
-const phone = (i: number): string => `+37529${String(1_000_000 + i).padStart(7, '0')}`;
 let uid = 0;
 const nextUid = (): string => `1795660000.${++uid}`;
 
+let plans = 0;
+
+/** One scenario, driven from the generator's own process. */
 async function measure(
+  generator: LoadGenerator,
   scenario: string,
   port: number,
   concurrency: number,
   sessions: number,
-  callerFor: (i: number) => string,
+  callers: LoadPlan['callers'],
 ): Promise<Row> {
-  const { latencies, wallMs } = await drive(sessions, concurrency, (i) => ({
+  const { latencies, wallMs } = await generator.run({
     port,
     script: 'incoming?enterprise=0367',
-    callerId: callerFor(i),
-    uniqueid: nextUid(),
-  }));
+    sessions,
+    concurrency,
+    callers,
+    uidPrefix: `17956${String(++plans).padStart(5, '0')}`,
+  });
   return {
     scenario,
     concurrency,
@@ -65,6 +72,7 @@ export async function runAgiBench(opts: AgiBenchOptions): Promise<string> {
   const rows: Row[] = [];
   const bare = await startBareAgiServer();
   const env = await startBenchEnv({ telephonyEvents: opts.telephonyEvents });
+  const generator = LoadGenerator.start();
   try {
     const port = env.service.agiPort;
     await drive(200, 10, (i) => ({ port, script: 'incoming?enterprise=0367', callerId: phone(i % 5), uniqueid: nextUid() })); // warm-up
@@ -79,14 +87,14 @@ export async function runAgiBench(opts: AgiBenchOptions): Promise<string> {
     };
     for (const [c, count] of [[1, 2_000], [50, 20_000], [500, 20_000]] as const) {
       await settle();
-      rows.push(await measure('bare node:net baseline', bare.port, c, n(count), (i) => phone(i)));
-      rows.push(await measure('cache hit', port, c, n(count), () => phone(0)));
+      rows.push(await measure(generator, 'bare node:net baseline', bare.port, c, n(count), { kind: 'sequence', base: 0 }));
+      rows.push(await measure(generator, 'cache hit', port, c, n(count), { kind: 'fixed', index: 0 }));
       await settle();
       // Table hit: a distinct number each session, every one already in retailcrm_customers.
       const tableCount = n(Math.min(count, 10_000));
       await seedTable(env, offset, tableCount);
       const base = offset;
-      rows.push(await measure('table hit', port, c, tableCount, (i) => phone(base + i)));
+      rows.push(await measure(generator, 'table hit', port, c, tableCount, { kind: 'sequence', base }));
       offset += tableCount;
       await settle();
     }
@@ -95,13 +103,14 @@ export async function runAgiBench(opts: AgiBenchOptions): Promise<string> {
       for (const [c, count] of [[1, latency ? 50 : 500], [50, latency ? 1_000 : 5_000], [500, latency ? 2_000 : 5_000]] as const) {
         const sessions = n(count);
         const base = offset;
-        rows.push(await measure(`RetailCRM miss, ${latency} ms`, port, c, sessions, (i) => phone(base + i)));
+        rows.push(await measure(generator, `RetailCRM miss, ${latency} ms`, port, c, sessions, { kind: 'sequence', base }));
         offset += sessions;
         await env.service.drainBackground();
       }
     }
     env.crm.setLatency(0);
   } finally {
+    await generator.stop();
     await env.stop();
     await bare.close();
   }
@@ -129,13 +138,14 @@ export async function runMemoryBench(opts: { quick?: boolean; telephonyEvents: b
   const gc = (globalThis as { gc?: () => void }).gc;
   if (!gc) return '(run with node --expose-gc for the memory figures)';
   const env = await startBenchEnv({ telephonyEvents: opts.telephonyEvents });
+  const generator = LoadGenerator.start();
   const samples: string[] = [];
   try {
     await seedTable(env, 0, 1);
     const port = env.service.agiPort;
     const step = total / 10;
     for (let done = 0; done < total; done += step) {
-      await drive(step, 50, () => ({ port, script: 'incoming?enterprise=0367', callerId: phone(0), uniqueid: nextUid() }));
+      await generator.run({ port, script: 'incoming?enterprise=0367', sessions: step, concurrency: 50, callers: { kind: 'fixed', index: 0 }, uidPrefix: `17957${String(++plans).padStart(5, '0')}` });
       await env.service.drainBackground();
       env.crm.reset(); // the fake RetailCRM (same process) keeps every request it received: not our memory
       gc();
@@ -143,6 +153,7 @@ export async function runMemoryBench(opts: { quick?: boolean; telephonyEvents: b
       samples.push(`| ${done + step} | ${(m.heapUsed / 1048576).toFixed(1)} | ${(m.rss / 1048576).toFixed(1)} |`);
     }
   } finally {
+    await generator.stop();
     await env.stop();
   }
   return ['| sessions | heap used MiB (after GC) | RSS MiB |', '|---:|---:|---:|', ...samples].join('\n');

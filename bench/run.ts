@@ -1,12 +1,13 @@
 /**
  * `npm run bench`: every benchmark of the project, printed as the markdown tables docs/benchmarks.md quotes.
  * Needs the local PostgreSQL (TEST_DATABASE_URL or 127.0.0.1:5432). `--quick` runs a tenth of the sessions;
- * `--only agi|memory|calls|analytics` runs one part.
+ * `--only agi|memory|calls|history|analytics` runs one part.
  */
 import os from 'node:os';
 import { runAgiBench, runMemoryBench } from './agi-bench.js';
 import { runAnalyticsBench } from './analytics-bench.js';
 import { runCallFlowBench } from './call-flow-bench.js';
+import { runHistoryPollBench } from './history-poll-bench.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -41,6 +42,11 @@ if (want('memory')) {
 if (want('calls')) {
   print('## Full calls: popup latency, requests per call, catch-up after an outage');
   print(await runCallFlowBench({ quick }));
+  print('');
+}
+if (want('history')) {
+  print('## History polling: requests per account with 1, 2 and 5 instances');
+  print(await runHistoryPollBench({ quick }));
   print('');
 }
 if (want('analytics')) {

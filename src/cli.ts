@@ -18,6 +18,7 @@ import { REPORT_USAGE, reportCommand } from './cli/report-command.js';
 import type { Service } from './main.js';
 import { AUDIT_USAGE, auditCommand } from './cli/audit-command.js';
 import { BACKUP_USAGE, backupCommand, restoreCommand } from './cli/backup-commands.js';
+import { SECRET_USAGE, secretCommand } from './cli/secret-commands.js';
 import { CALLS_USAGE, callsCommand } from './cli/calls-commands.js';
 import { installSignalHandlers } from './shutdown.js';
 import { createPool } from './db/pool.js';
@@ -52,11 +53,12 @@ ${OUTBOX_USAGE}
 ${REPORT_USAGE}
 ${AUDIT_USAGE}
 ${BACKUP_USAGE}
+${SECRET_USAGE}
 ${CALLS_USAGE}
 
 Configuration comes from environment variables (see README): DATABASE_URL, DATA_DIR, AGI_PORT, HTTP_PORT,
-PUBLIC_URL, LOOKUP_BUDGET_MS, SECRET_KEY, LOG_LEVEL, ... and from an environment file, the one the systemd
-unit reads: --env-file FILE (anywhere on the line) or RCRM_ENV_FILE=FILE, e.g. /etc/retailcrm-agi/env.
+PUBLIC_URL, LOOKUP_BUDGET_MS, SECRET_KEY, SECRET_KEYRING_FILE, LOG_LEVEL, ... and from an environment file, the one
+the systemd unit reads: --env-file FILE (anywhere on the line) or RCRM_ENV_FILE=FILE, e.g. /etc/retailcrm-agi/env.
 Variables already in the environment win over the file.
 
 Exit status: 0 done; 2 refused input (command, flag, argument, configuration, unknown enterprise); 1 failure.`;
@@ -139,6 +141,9 @@ export async function runCli(rawArgv: readonly string[], env: NodeJS.ProcessEnv,
         return 0;
       case 'audit':
         await withCliContext(config, io, (ctx) => auditCommand(ctx, sub, rest));
+        return 0;
+      case 'secret':
+        await withCliContext(config, io, (ctx) => secretCommand(ctx, sub, rest));
         return 0;
       default:
         throw new InputError(`unknown command ${JSON.stringify(command)} (retailcrm-agi --help lists them)`);

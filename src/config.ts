@@ -39,6 +39,8 @@ export interface Config {
   readonly lookupBudgetMs: number;
   /** Key material for encrypting stored secrets and signing URLs; null: generated under dataDir. */
   readonly secretKey: string | null;
+  /** The keyring file (`secret rotate`); null: DATA_DIR/keyring.json. */
+  readonly secretKeyringFile: string | null;
   readonly logLevel: LogLevel;
   readonly agiMaxSessions: number;
   /** A FastAGI peer that sends nothing for this long is disconnected. */
@@ -199,6 +201,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd(), opts: LoadOpti
     publicUrl,
     lookupBudgetMs: r.int('LOOKUP_BUDGET_MS', 1500, 50, 60_000),
     secretKey,
+    secretKeyringFile: r.raw('SECRET_KEYRING_FILE') === undefined ? null : path.resolve(cwd, r.string('SECRET_KEYRING_FILE', '')),
     logLevel,
     agiMaxSessions: r.int('AGI_MAX_SESSIONS', 2000, 1, 100_000),
     agiIdleTimeoutMs: r.int('AGI_IDLE_TIMEOUT_MS', 30_000, 100, 3_600_000),

@@ -30,6 +30,8 @@ export type ErrorCode =
   | 'DB_UNREACHABLE'
   | 'EMBEDDED_PG'
   | 'SECRET_KEY_MISMATCH'
+  | 'KEYRING_INCOMPLETE'
+  | 'KEY_IN_USE'
   | 'SHUTTING_DOWN'
   | 'AUDIT_CHAIN_BROKEN'
   | 'CRM_KEY_UNUSABLE'
@@ -252,6 +254,20 @@ export class EmbeddedPostgresError extends AppError {
 export class SecretKeyMismatchError extends AppError {
   constructor(message: string) {
     super('SECRET_KEY_MISMATCH', message);
+  }
+}
+
+/** The database needs keys (after `secret rotate`) that this process's keyring lacks: the keyring file is missing or old. */
+export class KeyringIncompleteError extends AppError {
+  constructor(message: string) {
+    super('KEYRING_INCOMPLETE', message);
+  }
+}
+
+/** `secret retire` refused: stored secrets still name the key, or it is the current one. */
+export class KeyInUseError extends AppError {
+  constructor(message: string) {
+    super('KEY_IN_USE', message);
   }
 }
 

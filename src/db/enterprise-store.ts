@@ -124,10 +124,12 @@ export class EnterpriseStore {
   }
 
   async findByClientId(clientId: string): Promise<Enterprise | null> {
-    const { rows } = await this.pool.query<Row>('select * from enterprises where client_id_hash = $1', [
-      this.clientIdHash(clientId),
-    ]);
-    return rows[0] ? this.fromRow(rows[0]) : null;
+    const find = async (): Promise<Row | undefined> =>
+      (await this.pool.query<Row>('select * from enterprises where client_id_hash = $1', [this.clientIdHash(clientId)])).rows[0];
+    // The hash is under the current key: after `secret rotate` by the CLI, a running service finds rows once it
+    // has re-read the keyring (rate-limited by the box, so unknown clientIds cannot make it read the file often).
+    const row = (await find()) ?? (this.box.refresh() ? await find() : undefined);
+    return row ? this.fromRow(row) : null;
   }
 
   /** The enterprise numbers only (no secrets decrypted): for health checks and metrics. */

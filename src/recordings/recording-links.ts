@@ -1,7 +1,8 @@
 /**
- * Public recording links: `${publicUrl}/recordings/<payload>.<signature><ext>`. The payload (base64url of
- * enterprise + relative path) is signed with the secret box, so links cannot be guessed or edited, and they stay
- * valid for as long as SECRET_KEY does (RetailCRM's call history is permanent). Also decides, for the outbox,
+ * Public recording links: `${publicUrl}/recordings/<payload>.<keyId>.<signature><ext>`. The payload (base64url of
+ * enterprise + relative path) is signed with the secret box's current key, whose id the link names
+ * (`<payload>.<keyId>.<signature>.wav`), so links cannot be guessed or edited, and they stay valid for as long as
+ * that key is in the keyring (RetailCRM's call history is permanent; `secret retire` ends them). Also decides, for the outbox,
  * whether a call's recording is ready to be published.
  */
 import path from 'node:path';
@@ -12,8 +13,8 @@ import { inspectRecording } from './recording-state.js';
 
 const PURPOSE = 'recording';
 const MAX_TOKEN_LENGTH = 2048;
-const SIGNATURE_LENGTH = 32; // 24 HMAC bytes in base64url
-const TOKEN_SHAPE = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)(\.[A-Za-z0-9]{1,8})?$/;
+// payload . [keyId .] signature [.ext]: links from before the keyring have no key id (the legacy key signed them).
+const TOKEN_SHAPE = /^([A-Za-z0-9_-]+)\.((?:[0-9a-f]{12}\.)?[A-Za-z0-9_-]{32})(\.[A-Za-z0-9]{1,8})?$/;
 
 export interface RecordingRef {
   readonly enterprise: string;
@@ -83,7 +84,7 @@ export function createRecordingLinks(opts: RecordingLinksOptions): RecordingLink
     const m = TOKEN_SHAPE.exec(token);
     const payload = m?.[1];
     const signature = m?.[2];
-    if (payload === undefined || signature === undefined || signature.length !== SIGNATURE_LENGTH) return null;
+    if (payload === undefined || signature === undefined) return null;
     if (!opts.box.verify(PURPOSE, payload, signature)) return null;
     const ref = decodePayload(payload);
     if (ref === null || (m?.[3] ?? '') !== recordingExtension(ref.relativePath)) return null;

@@ -24,7 +24,7 @@ import type { OrderRefresher } from './order-refresh.js';
 export type HistoryStream = 'customers' | 'orders';
 
 const PAGE_LIMIT = 100;
-/** How much earlier than one interval a claimed slot falls due again (timer drift between rounds). */
+/** How much earlier than one interval a claimed slot falls due again (timer drift between rounds); at most a tenth. */
 const SLOT_SLACK_MS = 1_000;
 /** Customer re-reads in flight per page (the client's limiter bounds the account as a whole). */
 const FETCH_CONCURRENCY = 4;
@@ -238,7 +238,7 @@ export class HistoryPoller {
        returning enterprise`,
       // A little under the interval, so this instance's own next round (one interval after this one ends) finds
       // the slot due again.
-      [enterprise, Math.max(0, this.intervalMs - SLOT_SLACK_MS), this.instanceId],
+      [enterprise, this.intervalMs - Math.min(SLOT_SLACK_MS, this.intervalMs / 10), this.instanceId],
     );
     return rows.length > 0;
   }

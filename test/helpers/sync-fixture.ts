@@ -74,7 +74,7 @@ export async function createSyncFixture(opts: { crmTimeoutMs?: number } = {}): P
     logger,
     changed,
     async reset() {
-      await db.pool.query('delete from retailcrm_customers; delete from retailcrm_orders; delete from sync_state');
+      await db.pool.query('delete from retailcrm_customers; delete from retailcrm_orders; delete from sync_state; delete from history_poll_schedule');
       fake.reset();
       changed.length = 0;
     },

@@ -1,14 +1,15 @@
 /**
- * `backup` and `restore` through the real CLI process: a backup (pg_dump, and SECRET_KEY sealed with a passphrase)
+ * `backup` and `restore` through the real CLI process: a backup (pg_dump, and the keyring sealed with a passphrase)
  * restored into a fresh empty database, then the service started on it with the restored key finds the customer,
  * decrypts the API key and serves a recording link issued before the backup. A wrong passphrase and a non-empty
- * target are refused.
+ * target are refused. After `secret rotate`, the whole keyring goes into the backup and comes back.
  */
 import { expect } from 'chai';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { CustomerStore } from '../../src/db/customer-store.js';
+import { EnterpriseStore } from '../../src/db/enterprise-store.js';
 import { createRecordingLinks } from '../../src/recordings/recording-links.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
 import { FakeRetailCrm } from '../fakes/fake-retailcrm.js';
@@ -87,6 +88,49 @@ describe('backup and restore (real CLI process, real service)', function () {
       const res = await fetch(link.replace(r.config.publicUrl, `http://127.0.0.1:${r.service.httpPort}`), { signal: AbortSignal.timeout(5_000) });
       expect(res.status).to.equal(200);
       expect((await res.arrayBuffer()).byteLength).to.equal(64);
+    } finally {
+      await r.stop();
+    }
+  });
+
+  // GIVEN a rotated installation WHEN backed up with --secret-key-out and restored elsewhere THEN the whole keyring comes back: old links and new secrets work
+  it('backs up and restores the whole keyring after a rotation', async () => {
+    const source = await createTestDatabase();
+    dbs.push(source);
+    const sourceData = await mkdtemp(path.join(dir, 'src-data-'));
+    await new EnterpriseStore(source.pool, createSecretBox(TEST_SECRET)).create({
+      number: ENTERPRISE, crmUrl: crm.url, apiKey: crm.apiKey, clientId: 'client-id-rotated-0367', country: 'BY', site: 'shop1',
+    });
+    const oldLink = createRecordingLinks({ publicUrl: 'https://pbx.example.com', recordingsDir: dir, box: createSecretBox(TEST_SECRET) }).urlFor(ENTERPRISE, 'in-1.wav');
+    const sourceEnv = { DATABASE_URL: source.url, SECRET_KEY: TEST_SECRET, DATA_DIR: sourceData };
+    const rotated = await runCliProcess(['secret', 'rotate'], sourceEnv);
+    expect(rotated.code, rotated.stderr).to.equal(0);
+    const newId = /new current key ([0-9a-f]{12})/.exec(rotated.stdout)?.[1] ?? '';
+
+    const passFile = path.join(dir, 'passphrase-2');
+    await writeFile(passFile, 'another long passphrase\n', { mode: 0o600 });
+    const dump = path.join(dir, 'rotated.dump');
+    const keyFile = path.join(dir, 'rotated-keyring.json');
+    const backup = await runCliProcess(['backup', '--out', dump, '--secret-key-out', keyFile, '--passphrase-file', passFile], sourceEnv);
+    expect(backup.code, backup.stderr).to.equal(0);
+    expect(backup.stdout).to.contain(newId);
+    const sealed = await readFile(keyFile, 'utf8');
+    expect(sealed).not.to.contain(TEST_SECRET).and.not.contain(newId);
+
+    const target = await createEmptyDatabase();
+    dbs.push(target);
+    const dataDir = await mkdtemp(path.join(dir, 'rotated-data-'));
+    const restore = await runCliProcess(['restore', '--from', dump, '--secret-key-from', keyFile, '--passphrase-file', passFile], { DATABASE_URL: target.url, DATA_DIR: dataDir });
+    expect(restore.code, restore.stderr).to.equal(0);
+    expect(restore.stdout).to.contain(`restored into ${path.join(dataDir, 'keyring.json')}`).and.contain('stored API keys open');
+
+    const r = await startTestService({ db: target, crm, seed: false, env: { SECRET_KEY: '', DATA_DIR: dataDir } });
+    try {
+      expect((await r.service.directory.get(ENTERPRISE))?.enterprise.apiKey).to.equal(crm.apiKey);
+      await writeFile(path.join(r.recordingsDir, 'in-1.wav'), Buffer.alloc(64, 1));
+      const res = await fetch(oldLink.replace(r.config.publicUrl, `http://127.0.0.1:${r.service.httpPort}`), { signal: AbortSignal.timeout(5_000) });
+      expect(res.status).to.equal(200);
+      await res.arrayBuffer();
     } finally {
       await r.stop();
     }

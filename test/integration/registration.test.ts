@@ -210,7 +210,7 @@ describe('registration and users sync', function () {
     expect(out.join('\n')).to.contain('amiSecret: su…****').and.contain('channel: Local/{ext}@from-internal').and.contain('amiPort: 5038');
     expect(out.join('\n')).not.to.contain('supersecret');
     const { rows } = await db.pool.query<{ ami_secret_enc: string }>('select ami_secret_enc from pbx_connections');
-    expect(rows[0]?.ami_secret_enc).to.match(/^v1:/).and.not.contain('supersecret');
+    expect(rows[0]?.ami_secret_enc).to.match(/^v2:[0-9a-f]{12}:/).and.not.contain('supersecret');
     expect((await new PbxStore(db.pool, ctx.box).find('0367'))?.secret).to.equal('supersecret');
     for (const bad of [['--channel', 'PJSIP/{ext}&PJSIP/999'], ['--context', 'a,b'], ['--ami-secret', 'x\r\ny'], ['--originate-timeout', '500']]) {
       let caught: unknown;

@@ -64,6 +64,21 @@ describe('pbx: calls reconciled from Asterisk CDRs', function () {
     await waitFor('the CDRs in asterisk_cdr', async () => (await cdrLinkedids()).length > before, 20_000);
   }
 
+  /**
+   * Asterisk's own record of the answer (it writes a call's CDRs together, once the caller's channel is gone): if
+   * it never comes, the lab did not answer the call, and the CDRs are printed.
+   */
+  async function answeredCdr(phone: string): Promise<void> {
+    await waitFor(`the ANSWERED CDR of ${phone}`, async () => {
+      const { rows } = await world.db.pool.query(`select 1 from asterisk_cdr where src = $1 and disposition = 'ANSWERED'`, [phone]);
+      return rows.length > 0;
+    }, 20_000).catch(async (err: unknown) => {
+      const { rows } = await world.db.pool.query('select src, channel, dstchannel, lastapp, disposition, billsec, "end" from asterisk_cdr where src = $1', [phone]);
+      console.log(JSON.stringify(rows));
+      throw err;
+    });
+  }
+
   // GIVEN the service stopped WHEN three calls are made (incoming answered by a queue member, incoming missed,
   // outgoing to a busy number) and the service starts again THEN each call appears once in RetailCRM with the
   // right result, manager, durations and recording, marked reconciled.
@@ -80,14 +95,7 @@ describe('pbx: calls reconciled from Asterisk CDRs', function () {
     await world.lab.callIn(DID, answeredPhone);
     await world.lab.waitIdle();
     await waitForCdrs(cdrs);
-    // Asterisk's own record of the answer (written with the call's other CDRs); its absence is the lab's fault
-    await waitFor('the ANSWERED CDR of the first call', async () => {
-      const { rows } = await world.db.pool.query(`select 1 from asterisk_cdr where src = $1 and disposition = 'ANSWERED'`, [answeredPhone]);
-      return rows.length > 0;
-    }, 20_000).catch(async (err: unknown) => {
-      console.log(JSON.stringify((await world.db.pool.query('select src, dst, channel, dstchannel, lastapp, disposition, billsec from asterisk_cdr')).rows));
-      throw err;
-    });
+    await answeredCdr(answeredPhone);
     cdrs = (await cdrLinkedids()).length;
 
     await world.lab.setEndpoint('101', 'noanswer');
@@ -177,6 +185,7 @@ describe('pbx: calls reconciled from Asterisk CDRs', function () {
     await world.lab.callIn(DID, phone);
     await world.lab.waitIdle();
     await waitForCdrs(cdrs);
+    await answeredCdr(phone);
     const secondHttp = await freePort();
     const secondEnv = { ...world.env, AGI_PORT: String(await freePort()), HTTP_PORT: String(secondHttp), PUBLIC_URL: `http://127.0.0.1:${secondHttp}` };
     const [first, second] = await Promise.all([ServiceProcess.start(world.env), ServiceProcess.start(secondEnv)]);

@@ -12,7 +12,13 @@ describe('config', () => {
     expect(c.lookupBudgetMs).to.equal(1500);
     expect(c.dataDir).to.equal('/srv/app/data');
     expect(c.publicUrl).to.equal('http://localhost:8019');
+    expect(c.secretKeyringFile).to.equal(null);
     expect(Object.isFrozen(c)).to.equal(true);
+  });
+
+  // GIVEN SECRET_KEYRING_FILE relative to the working directory WHEN parsed THEN an absolute path
+  it('resolves the keyring file', () => {
+    expect(loadConfig({ SECRET_KEYRING_FILE: 'conf/keyring.json' }, '/srv/app').secretKeyringFile).to.equal('/srv/app/conf/keyring.json');
   });
 
   // GIVEN a zero port WHEN parsed THEN zero is kept, not replaced by the default

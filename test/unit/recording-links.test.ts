@@ -42,7 +42,7 @@ describe('recording links', () => {
   it('builds unguessable URLs that parse back', () => {
     const l = links();
     const u = l.urlFor('acme', 'in-20261126-041617-+375291234567-1795666576.152.wav');
-    expect(u).to.match(/^https:\/\/pbx\.example\.com\/recordings\/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{32}\.wav$/);
+    expect(u).to.match(/^https:\/\/pbx\.example\.com\/recordings\/[A-Za-z0-9_-]+\.[0-9a-f]{12}\.[A-Za-z0-9_-]{32}\.wav$/);
     expect(u).to.not.contain('acme').and.not.contain('375291234567');
     const token = u.slice('https://pbx.example.com/recordings/'.length);
     expect(l.parse(token)).to.deep.equal({ enterprise: 'acme', relativePath: 'in-20261126-041617-+375291234567-1795666576.152.wav' });
