@@ -1,7 +1,8 @@
-/** Runs the built CLI (`node dist/src/cli.js …`) as a real process: exit status, stdout and stderr. */
-import { execFile } from 'node:child_process';
-import path from 'node:path';
-import { projectRoot } from './paths.js';
+/**
+ * The `(args, env)` form of cli-process.ts's runCliProcess, for tests that only set the environment: the same
+ * real process (`node -- dist/src/cli.js …`), its exit status, stdout and stderr.
+ */
+import { runCliProcess as runProcess } from './cli-process.js';
 
 export interface CliProcessResult {
   readonly code: number;
@@ -9,19 +10,7 @@ export interface CliProcessResult {
   readonly stderr: string;
 }
 
-export function runCliProcess(args: readonly string[], env: Readonly<Record<string, string>>, timeoutMs = 30_000): Promise<CliProcessResult> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      [path.join(projectRoot, 'dist', 'src', 'cli.js'), ...args],
-      { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/tmp', ...env }, timeout: timeoutMs },
-      (err, stdout, stderr) => {
-        if (err && typeof err.code !== 'number') {
-          reject(err);
-          return;
-        }
-        resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
-      },
-    );
-  });
+export async function runCliProcess(args: readonly string[], env: Readonly<Record<string, string>>, timeoutMs = 30_000): Promise<CliProcessResult> {
+  const r = await runProcess(args, { env }, timeoutMs);
+  return { code: r.code ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
