@@ -8,7 +8,7 @@ import type { RetailCrmClient } from '../crm/client.js';
 import type { EnterpriseStore } from '../db/enterprise-store.js';
 import { errorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { TaskTracker } from '../task-tracker.js';
+import { PeriodicTask } from '../periodic-task.js';
 import { MANAGER_STATUSES, type ManagerStatus, type ManagerStatusDirectory } from './manager-status.js';
 import { readAllUsers } from './users-sync.js';
 
@@ -22,22 +22,24 @@ export interface ManagerStatusSyncOptions {
 }
 
 export class ManagerStatusSync {
-  private timer: NodeJS.Timeout | undefined;
-  private readonly tasks = new TaskTracker();
-  private stopped = false;
+  private readonly loop: PeriodicTask;
 
-  constructor(private readonly opts: ManagerStatusSyncOptions) {}
+  constructor(private readonly opts: ManagerStatusSyncOptions) {
+    this.loop = new PeriodicTask(() => this.syncAll(), opts.intervalMs, (err) =>
+      opts.logger.warn('manager status sync failed', { code: errorCode(err), err }),
+    );
+  }
 
   /** Reads every enterprise now, then every interval until stop(). */
   start(): void {
-    this.tasks.track(this.runAndReschedule());
+    this.loop.start();
   }
 
   /** One pass over every enterprise that skips absent managers; resolves with how many statuses were read. */
   async syncAll(): Promise<number> {
     let read = 0;
     for (const e of await this.opts.enterprises.list()) {
-      if (this.stopped) break;
+      if (this.loop.stopped) break;
       if (!e.settings.skipManagerOnBreak) continue;
       try {
         const users = await readAllUsers(this.opts.crm, e);
@@ -54,18 +56,6 @@ export class ManagerStatusSync {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.tasks.drain();
-  }
-
-  private async runAndReschedule(): Promise<void> {
-    try {
-      await this.syncAll();
-    } catch (err) {
-      this.opts.logger.warn('manager status sync failed', { code: errorCode(err), err });
-    }
-    if (this.stopped) return;
-    this.timer = setTimeout(() => this.tasks.track(this.runAndReschedule()), this.opts.intervalMs);
+    await this.loop.stop();
   }
 }

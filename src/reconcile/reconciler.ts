@@ -17,7 +17,7 @@ import { withSessionLock } from '../db/advisory-lock.js';
 import type { Pool } from '../db/pool.js';
 import { errorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { TaskTracker } from '../task-tracker.js';
+import { PeriodicTask } from '../periodic-task.js';
 import { callFromCdrs, recordingOf } from './cdr-call.js';
 import { CdrStore, type CdrWindow } from './cdr-store.js';
 import type { ReconcileMetrics } from './reconcile-metrics.js';
@@ -68,30 +68,26 @@ export type PassResult =
 const MAX_LOGGED_UNKNOWN = 10_000;
 
 export class Reconciler {
-  private readonly tasks: TaskTracker;
+  private readonly loop: PeriodicTask;
   private readonly store: CdrStore;
   private readonly now: () => number;
   private readonly loggedUnknown = new Set<string>();
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
 
   constructor(private readonly o: ReconcilerOptions) {
     this.now = o.now ?? Date.now;
     this.store = new CdrStore(o.pool);
-    this.tasks = new TaskTracker((err) => o.logger.error('reconciler crashed', { code: errorCode(err), err }));
+    this.loop = new PeriodicTask(() => this.reconcileAll(), o.intervalMs, (err) =>
+      o.logger.warn('reconcile pass failed', { code: errorCode(err), err }),
+    );
   }
 
   /** A pass now, then one every intervalMs (the next starts after the previous one ends). */
   start(): void {
-    this.stopped = false;
-    this.tasks.track(this.runAndReschedule());
+    this.loop.start();
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.tasks.drain();
+    await this.loop.stop();
   }
 
   /** The window of a pass: from `since` (default: the configured window) to the grace period ago. */
@@ -105,7 +101,7 @@ export class Reconciler {
     const window = this.window();
     await this.logUnknownEnterprises(window);
     for (const enterprise of await this.o.enterprises.list()) {
-      if (this.stopped) return;
+      if (this.loop.stopped) return;
       try {
         await this.reconcileEnterprise(enterprise, window);
       } catch (err) {
@@ -124,7 +120,7 @@ export class Reconciler {
       const rows = await this.store.rowsOf(enterprise.number, linkedids);
       const calls: ReconciledCall[] = [];
       for (const linkedid of linkedids) {
-        if (this.stopped) break;
+        if (this.loop.stopped) break;
         try {
           calls.push(await this.reconcileCall(enterprise.number, linkedid, rows.get(linkedid) ?? []));
         } catch (err) {
@@ -196,13 +192,4 @@ export class Reconciler {
     }
   }
 
-  private async runAndReschedule(): Promise<void> {
-    try {
-      await this.reconcileAll();
-    } catch (err) {
-      this.o.logger.warn('reconcile pass failed', { code: errorCode(err), err });
-    }
-    if (this.stopped || this.o.intervalMs <= 0) return;
-    this.timer = setTimeout(() => this.tasks.track(this.runAndReschedule()), this.o.intervalMs);
-  }
 }

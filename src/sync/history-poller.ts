@@ -17,7 +17,7 @@ import { withSessionLock } from '../db/advisory-lock.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 import { errorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { TaskTracker } from '../task-tracker.js';
+import { PeriodicTask } from '../periodic-task.js';
 import type { CustomerRefresher } from './customer-refresh.js';
 import type { OrderRefresher } from './order-refresh.js';
 
@@ -127,12 +127,10 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
 }
 
 export class HistoryPoller {
-  private readonly tasks: TaskTracker;
+  private readonly loop: PeriodicTask;
   private readonly backoff = new Map<string, { attempts: number; until: number }>();
   private readonly now: () => number;
   private abort = new AbortController();
-  private timer: NodeJS.Timeout | undefined;
-  private running = false;
   /** When each enterprise's history was last read (by this instance, or found locked by another one reading it). */
   private readonly lastRead = new Map<string, number>();
   private readonly createdAt: number;
@@ -140,7 +138,9 @@ export class HistoryPoller {
   constructor(private readonly o: HistoryPollerOptions) {
     this.now = o.now ?? Date.now;
     this.createdAt = this.now();
-    this.tasks = new TaskTracker((err) => o.logger.error('history poller crashed', { code: errorCode(err), err }));
+    this.loop = new PeriodicTask(() => this.pollAll(), o.intervalMs ?? 60_000, (err) =>
+      o.logger.error('history poller crashed', { code: errorCode(err), err }),
+    );
   }
 
   /**
@@ -158,30 +158,14 @@ export class HistoryPoller {
 
   /** Polls every enterprise now and then every intervalMs (the next round starts after the previous one ends). */
   start(): void {
-    if (this.running) return;
-    this.running = true;
-    this.abort = new AbortController();
-    this.schedule(0);
+    if (this.abort.signal.aborted) this.abort = new AbortController(); // started again after stop()
+    this.loop.start();
   }
 
   /** Stops scheduling, cancels in-flight RetailCRM requests and waits for the poll to finish and unlock. */
   async stop(): Promise<void> {
-    this.running = false;
-    clearTimeout(this.timer);
-    this.timer = undefined;
     this.abort.abort();
-    await this.tasks.drain();
-  }
-
-  private schedule(delayMs: number): void {
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.tasks.track(
-        this.pollAll().finally(() => {
-          if (this.running) this.schedule(this.intervalMs);
-        }),
-      );
-    }, delayMs);
+    await this.loop.stop();
   }
 
   private async pollAll(): Promise<void> {
@@ -196,7 +180,7 @@ export class HistoryPoller {
     for (const number of this.lastRead.keys()) if (!known.has(number)) this.lastRead.delete(number);
     for (const e of enterprises) if (!this.lastRead.has(e.number)) this.lastRead.set(e.number, 0);
     for (const enterprise of enterprises) {
-      if (!this.running) return;
+      if (this.loop.stopped) return;
       const b = this.backoff.get(enterprise.number);
       if (b && b.until > this.now()) continue;
       try {
@@ -209,7 +193,7 @@ export class HistoryPoller {
         if (result.polled || result.reason === 'locked') this.lastRead.set(enterprise.number, this.now());
         this.backoff.delete(enterprise.number);
       } catch (err) {
-        if (!this.running) return; // stop() aborted the poll: nothing to report
+        if (this.loop.stopped) return; // stop() aborted the poll: nothing to report
         const attempts = (b?.attempts ?? 0) + 1;
         const delay = Math.min(this.intervalMs * 2 ** (attempts - 1), this.o.maxBackoffMs ?? 900_000);
         this.backoff.set(enterprise.number, { attempts, until: this.now() + delay });
