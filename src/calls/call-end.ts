@@ -3,7 +3,8 @@
  * that closes the popups), built from what was decided about the call. Shared by /hangup (hangup-call.ts) and
  * the reconciler (src/reconcile/), so a call reads the same in RetailCRM whichever of them recorded it.
  */
-import type { CallEvent, UploadCall } from '../crm/types.js';
+import type { UploadCall } from '../crm/types.js';
+import { callEventOf } from './call-event.js';
 import type { CallEnd } from './call-journal.js';
 import type { Outcome } from './call-result.js';
 import { formatCrmDate } from './crm-date.js';
@@ -43,16 +44,15 @@ export function buildCallEnd(view: EnterpriseView, f: CallEndFacts): CallEnd {
   };
   // The hangup event goes to every extension whose popup opened, so none stays open.
   const codes =
-    f.ringCodes.length > 0 ? [...f.ringCodes] : f.direction === 'out' ? (f.managerCode ? [f.managerCode] : []) : f.routed ? [f.routed] : [];
-  const hangupEvent: CallEvent = {
-    type: 'hangup',
+    f.ringCodes.length > 0 ? f.ringCodes : f.direction === 'out' ? (f.managerCode ? [f.managerCode] : []) : f.routed ? [f.routed] : [];
+  const hangupEvent = callEventOf('hangup', {
     phone: f.phone,
+    linkedid: f.linkedid,
+    codes,
+    externalPhone: f.externalPhone,
+    site: f.site,
     hangupStatus: f.outcome.hangupStatus,
-    callExternalId: f.linkedid,
-    ...(codes.length > 0 ? { codes } : {}),
-    ...(f.externalPhone ? { externalPhone: f.externalPhone } : {}),
-    ...(f.site ? { site: f.site } : {}),
-  };
+  });
   return {
     enterprise: e.number,
     linkedid: f.linkedid,

@@ -5,6 +5,7 @@
  */
 import type { CallEvent, CustomerCreate, UploadCall } from '../crm/types.js';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
+import { callEventOf } from './call-event.js';
 import { dropPendingJobs, enqueueJob, notifyOutbox, outboxJobKey } from '../outbox/enqueue.js';
 
 export interface CallStart {
@@ -117,14 +118,7 @@ export class CallJournal {
       if (fresh.length === 0) return null;
       await db.query('update calls set ring_codes = ring_codes || $3::text[], updated_at = now() where enterprise = $1 and linkedid = $2',
         [enterprise, linkedid, fresh]);
-      const popup: CallEvent = {
-        type: 'in',
-        phone: call.phone,
-        callExternalId: linkedid,
-        codes: fresh,
-        ...(call.external_phone ? { externalPhone: call.external_phone } : {}),
-        ...(call.site ? { site: call.site } : {}),
-      };
+      const popup = callEventOf('in', { phone: call.phone, linkedid, codes: fresh, externalPhone: call.external_phone, site: call.site });
       return enqueueJob(db, {
         enterprise,
         kind: 'call_event',

@@ -8,6 +8,7 @@ import { errorCode } from '../errors.js';
 import type { CallEvent } from '../crm/types.js';
 import type { Logger } from '../logger.js';
 import type { TaskTracker } from '../task-tracker.js';
+import { callEventOf } from './call-event.js';
 import type { CallJournal } from './call-journal.js';
 import type { CallContext } from './call-context.js';
 import { MAX_POPUP_CODES, type CallNotifier, type RoutedCall } from './incoming-call.js';
@@ -32,16 +33,13 @@ function siteFor(call: RoutedCall): string | null {
 }
 
 export function popupEvent(call: RoutedCall): CallEvent {
-  const codes = call.ringCodes.slice(0, MAX_POPUP_CODES);
-  const site = siteFor(call);
-  return {
-    type: call.direction,
+  return callEventOf(call.direction, {
     phone: call.phone,
-    callExternalId: call.linkedid,
-    ...(codes.length > 0 ? { codes } : {}),
-    ...(call.externalPhone !== '' ? { externalPhone: call.externalPhone } : {}),
-    ...(site ? { site } : {}),
-  };
+    linkedid: call.linkedid,
+    codes: call.ringCodes.slice(0, MAX_POPUP_CODES),
+    externalPhone: call.externalPhone,
+    site: siteFor(call),
+  });
 }
 
 export function createCrmNotifier(deps: NotifierDeps): CallNotifier {
