@@ -1,6 +1,6 @@
 /** Component: the real RetailCrmClient over HTTP against the in-process fake RetailCRM. */
-import net from 'node:net';
 import { expect } from 'chai';
+import { freePort } from '../helpers/ports.js';
 import {
   CrmAuthError,
   CrmBadResponseError,
@@ -436,11 +436,3 @@ describe('crm client against the fake RetailCRM', function () {
     });
   });
 });
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}

@@ -4,21 +4,14 @@
  */
 import { expect } from 'chai';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { runCliProcess, type CliResult } from '../helpers/cli-process.js';
+import { freePort } from '../helpers/ports.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 
 const SECRET = 'cli-process-secret-key-0123456789abcdef';
 
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return typeof address === 'object' && address ? address.port : 1;
-}
 
 /** Exactly one line on stderr besides the "database: …" line, and it starts with "error:". */
 function errorLine(r: CliResult): string {
@@ -86,7 +79,7 @@ describe('retailcrm-agi process: exit status and messages', function () {
 
   // GIVEN a database that does not answer WHEN a command runs THEN exit 1 and the masked URL with the reason
   it('exits 1 when the database is unreachable', async () => {
-    const url = `postgres://rcrm:topsecret@127.0.0.1:${await closedPort()}/rcrm`;
+    const url = `postgres://rcrm:topsecret@127.0.0.1:${await freePort()}/rcrm`;
     const r = await runCliProcess(['enterprise', 'list'], { env: { ...env, DATABASE_URL: url } });
     expect(r.code).to.equal(1);
     const line = errorLine(r);

@@ -11,7 +11,8 @@ import { waitFor } from '../helpers/async.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 import { FakeRetailCrm, type FakeUser } from '../fakes/fake-retailcrm.js';
 import { AsteriskLab, findAsterisk, type LabOptions } from './lab.js';
-import { cliOk, freePort, ServiceProcess } from './service-process.js';
+import { freePort } from '../helpers/ports.js';
+import { cliOk, ServiceProcess } from './service-process.js';
 
 export const ENTERPRISE = '0367';
 export const DID = '17175550100';

@@ -4,7 +4,8 @@
  */
 import { expect } from 'chai';
 import { waitFor } from '../helpers/async.js';
-import { freePort, ServiceProcess } from './service-process.js';
+import { freePort } from '../helpers/ports.js';
+import { ServiceProcess } from './service-process.js';
 import { DID, ENTERPRISE, MANAGERS, callEvents, settle, startPbxWorld, type PbxWorld } from './pbx-world.js';
 
 const RECONCILE_ENV = { RECONCILE_GRACE_MS: '2000', RECONCILE_INTERVAL_MS: '1000' };

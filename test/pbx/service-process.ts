@@ -2,7 +2,6 @@
  * The service as an operator runs it, for the PBX tier: the real `retailcrm-agi` process (test/helpers/
  * cli-process.ts), set up with its own CLI, started with `serve` and stopped with SIGTERM (exit 0) or kill -9.
  */
-import net from 'node:net';
 import { waitFor } from '../helpers/async.js';
 import { runCliProcess, startServe, type LogLine, type ServeProcess } from '../helpers/cli-process.js';
 
@@ -13,14 +12,6 @@ export async function cliOk(args: readonly string[], env: Readonly<Record<string
   return r.stdout;
 }
 
-/** A TCP port nothing listens on now. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 export class ServiceProcess {
   private constructor(
