@@ -1,5 +1,36 @@
 // Type-aware lint: the promise rules catch floating and misused promises (STYLE.md §15, §19).
+// The boundaries rules keep the house drawn in docs/architecture.md: a wrong arrow between folders fails lint.
+import boundaries from 'eslint-plugin-boundaries';
 import tseslint from 'typescript-eslint';
+
+/** Which folder of src/ may import which (docs/architecture.md draws the same table). */
+const HOUSE = {
+  lib: [],
+  domain: ['lib'],
+  agi: ['lib'],
+  ami: ['lib'],
+  crm: ['lib'],
+  http: ['lib'],
+  // TODO(issue 12, stores): key-check's SQL moves to a store in db/; then secrets stops importing db.
+  secrets: ['lib', 'domain', 'db'],
+  config: ['lib'],
+  metrics: ['lib'],
+  db: ['lib', 'domain', 'secrets', 'config'],
+  customers: ['lib', 'domain', 'crm', 'db', 'metrics', 'config'],
+  outbox: ['lib', 'domain', 'crm', 'db', 'metrics', 'config'],
+  recordings: ['lib', 'domain', 'http', 'secrets', 'db', 'metrics', 'config'],
+  audit: ['lib', 'domain', 'db', 'secrets'],
+  access: ['lib', 'domain', 'db', 'secrets', 'metrics', 'config'],
+  calls: ['lib', 'domain', 'agi', 'crm', 'db', 'secrets', 'customers', 'outbox', 'recordings', 'access', 'metrics', 'config'],
+  clicktocall: ['lib', 'domain', 'ami', 'crm', 'http', 'db', 'secrets', 'customers', 'audit', 'access', 'metrics', 'config'],
+  integration: ['lib', 'domain', 'crm', 'http', 'db', 'secrets', 'audit', 'access', 'metrics', 'config'],
+  sync: ['lib', 'domain', 'crm', 'http', 'db', 'secrets', 'customers', 'access', 'metrics', 'config'],
+  reconcile: ['lib', 'domain', 'crm', 'db', 'calls', 'metrics', 'config'],
+  analytics: ['lib', 'domain', 'http', 'db', 'secrets', 'access', 'metrics', 'config'],
+  health: ['lib', 'domain', 'http', 'agi', 'crm', 'db', 'calls', 'outbox', 'metrics', 'config'],
+  backup: ['lib', 'domain', 'db', 'secrets', 'config'],
+};
+const FEATURES = Object.keys(HOUSE);
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'test/fixtures/**'] },
@@ -16,13 +47,38 @@ export default tseslint.config(
       '@typescript-eslint/require-await': 'off',
       'no-restricted-properties': ['error', {
         object: 'process', property: 'env',
-        message: 'Only src/config.ts reads process.env (STYLE.md §3).',
+        message: 'Only src/config/config.ts reads process.env (STYLE.md §3).',
+      }],
+    },
+  },
+  {
+    files: ['src/**/*.ts'],
+    plugins: { boundaries },
+    settings: {
+      'import/resolver': { typescript: { alwaysTryTypes: true, project: './tsconfig.json' }, node: true },
+      'boundaries/elements': [
+        { type: 'cli', pattern: 'src/cli' },
+        ...FEATURES.map((f) => ({ type: f, pattern: `src/${f}` })),
+      ],
+    },
+    rules: {
+      'boundaries/dependencies': [2, {
+        default: 'disallow',
+        policies: [
+          ...Object.entries(HOUSE).map(([from, to]) => ({
+            from: { element: { type: from } },
+            allow: { to: { element: { types: { anyOf: [from, ...to] } } } },
+          })),
+          { from: { element: { type: 'cli' } }, allow: { to: { element: { types: { anyOf: ['cli', ...FEATURES] } } } } },
+          { allow: { to: { module: { origin: 'external' } } } },
+          { allow: { to: { module: { origin: 'core' } } } },
+        ],
       }],
     },
   },
   {
     // cli.ts is the process entry: it hands process.env to loadConfig and reads nothing from it.
-    files: ['src/config.ts', 'src/cli.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    files: ['src/config/config.ts', 'src/cli.ts', 'test/**/*.ts', 'bench/**/*.ts'],
     rules: { 'no-restricted-properties': 'off' },
   },
 );

@@ -16,7 +16,7 @@ import { EnterpriseStore } from '../src/db/enterprise-store.js';
 import { migrate } from '../src/db/migrate.js';
 import { createPool, type Pool } from '../src/db/pool.js';
 import { HttpServer } from '../src/http/http-server.js';
-import { createLogger } from '../src/logger.js';
+import { createLogger } from '../src/lib/logger.js';
 import { createSecretBox } from '../src/secrets/secret-box.js';
 import { generateCalls } from './generate-calls.js';
 

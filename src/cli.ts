@@ -7,9 +7,9 @@
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { loadConfig, type Config } from './config.js';
-import { ConfigError, InputError, AppError, errorMessage } from './errors.js';
-import { createLogger } from './logger.js';
+import { loadConfig, type Config } from './config/config.js';
+import { ConfigError, InputError, AppError, errorMessage } from './lib/errors.js';
+import { createLogger } from './lib/logger.js';
 import { openCliDatabase, withCliContext, type CliOutput } from './cli/cli-context.js';
 import { enterpriseCommand, extensionCommand } from './cli/enterprise-commands.js';
 import { OUTBOX_USAGE, outboxCommand } from './cli/outbox-commands.js';

@@ -4,7 +4,7 @@
  * last) and the process exits 0; a second signal forces exit (status 130). Nothing else in the process may exit
  * it or handle these signals. systemd's TimeoutStopSec sits above the drains (systemd/retailcrm-agi.service).
  */
-import type { Logger } from './logger.js';
+import type { Logger } from './lib/logger.js';
 
 export interface ShutdownOptions {
   /** Called on the forcing signal, just before exiting: must be synchronous (e.g. SIGQUIT to a child). */

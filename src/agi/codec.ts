@@ -6,7 +6,7 @@
  * way Asterisk's parse_args() reads it, with CR/LF/control characters removed (Asterisk splits commands on
  * `\n` and keeps `\r`) and a byte cap so no command line exceeds what Asterisk reads in one go.
  */
-import { AgiProtocolError } from '../errors.js';
+import { AgiProtocolError } from '../lib/errors.js';
 
 /** Asterisk reads a command with fgets() into an 8192-byte buffer: 8191 bytes including the `\n`. */
 export const MAX_COMMAND_LINE_BYTES = 8191;

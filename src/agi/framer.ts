@@ -5,7 +5,7 @@
  * decoded whole; it splits on `\n` alone (Asterisk's own rule: a `\r` is data, `ANSWER\r` is another command);
  * it bounds a line so a peer cannot make us buffer without limit. Meaning of the lines is codec.ts's business.
  */
-import { AgiProtocolError } from '../errors.js';
+import { AgiProtocolError } from '../lib/errors.js';
 
 export const DEFAULT_MAX_LINE_BYTES = 16 * 1024;
 

@@ -15,7 +15,7 @@ import {
   AgiHangupError,
   AgiProtocolError,
   AgiTimeoutError,
-} from '../errors.js';
+} from '../lib/errors.js';
 import {
   assertCommandText,
   formatCommand,

@@ -16,7 +16,7 @@ import {
   AmiProtocolError,
   AmiTimeoutError,
   AppError,
-} from '../errors.js';
+} from '../lib/errors.js';
 import { AmiMessage, formatAction, parseMessage, type AmiActionFields } from './codec.js';
 import { AmiFramer, DEFAULT_MAX_BUFFER_BYTES } from './framer.js';
 import {

@@ -6,7 +6,7 @@
  * first value of each key. Formatting refuses CR/LF anywhere in a key or value: a newline in a value would end
  * the line and let the rest be read by Asterisk as further headers or a whole new action (AMI injection).
  */
-import { AmiProtocolError } from '../errors.js';
+import { AmiProtocolError } from '../lib/errors.js';
 
 export interface AmiLine {
   /** The key as Asterisk wrote it (case kept); '' for a line without a colon. */

@@ -6,7 +6,7 @@
  * The first line of a server stream is the banner (`Asterisk Call Manager/11.0.0\r\n`), which has no blank
  * line after it. The buffer is capped: a peer that never ends a message gets a protocol error, not our memory.
  */
-import { AmiProtocolError } from '../errors.js';
+import { AmiProtocolError } from '../lib/errors.js';
 
 export const DEFAULT_MAX_BUFFER_BYTES = 1024 * 1024;
 

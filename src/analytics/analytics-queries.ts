@@ -4,7 +4,7 @@
  * query runs in a read-only transaction with its own statement_timeout, so a heavy range cannot hold a pool
  * connection beyond its deadline.
  */
-import { InputError } from '../errors.js';
+import { InputError } from '../lib/errors.js';
 import type { Pool } from '../db/pool.js';
 
 export interface AnalyticsPeriod {

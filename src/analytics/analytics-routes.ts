@@ -5,11 +5,12 @@
  * computed once and shared for a few seconds, because a page load asks for summary and managers together.
  */
 import { randomBytes } from 'node:crypto';
-import { InputError } from '../errors.js';
+import { InputError } from '../lib/errors.js';
 import { json, type HttpReply, type HttpRequest, type HttpServer } from '../http/http-server.js';
 import { PATHS } from '../http/public-paths.js';
-import { verifyEnterpriseToken, type TokenGenerations } from '../secrets/enterprise-tokens.js';
-import type { Logger } from '../logger.js';
+import { verifyEnterpriseToken } from '../secrets/enterprise-tokens.js';
+import { type TokenGenerations } from '../domain/enterprise.js';
+import type { Logger } from '../lib/logger.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import {
   AnalyticsTimeoutError,

@@ -3,8 +3,9 @@
  * secret (API key, clientId, AMI secret) as a fingerprint only, a keyed hash that shows "changed / unchanged"
  * without revealing or allowing a guess of the value.
  */
-import type { PbxSettings } from '../clicktocall/pbx-store.js';
-import { settingsToJson, type Enterprise } from '../db/enterprise-store.js';
+import type { PbxSettings } from '../domain/pbx-settings.js';
+import { settingsToJson } from '../db/enterprise-store.js';
+import { type Enterprise } from '../domain/enterprise.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 
 export function fingerprint(box: SecretBox, secret: string): string {

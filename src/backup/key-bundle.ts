@@ -5,7 +5,7 @@
  * and signed links may need. Bundles from before hold SECRET_KEY alone and still open.
  */
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
-import { InputError } from '../errors.js';
+import { InputError } from '../lib/errors.js';
 import { parseKeyring, serializeKeyring, type Keyring } from '../secrets/keyring.js';
 
 type Format = 'retailcrm-agi secret key v1' | 'retailcrm-agi keyring bundle v1';

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { BackupError } from '../errors.js';
+import { BackupError } from '../lib/errors.js';
 import type { Pool } from '../db/pool.js';
 
 /** Runs fn with the URL's password moved into a temporary passfile (removed afterwards). */

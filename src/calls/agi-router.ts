@@ -2,8 +2,8 @@
  * Which pipeline runs for which FastAGI script path (`agi://host:4573/incoming`, `/outgoing`, `/hangup`).
  * An unknown path is logged and closed: the dialplan goes on with its default route.
  */
-import type { Logger } from '../logger.js';
-import type { Metrics } from '../metrics.js';
+import type { Logger } from '../lib/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { AgiChannel } from './agi-channel.js';
 
 export type ScriptHandler = (session: AgiChannel) => Promise<void>;

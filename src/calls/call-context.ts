@@ -3,10 +3,10 @@
  * call's identity, register the call as live, and resolve its enterprise (query parameter `enterprise`, else the
  * channel variable RCRM_ENTERPRISE).
  */
-import { errorCode } from '../errors.js';
-import { callLog, maskPhone, type CallLog, type Logger } from '../logger.js';
+import { errorCode } from '../lib/errors.js';
+import { callLog, maskPhone, type CallLog, type Logger } from '../lib/logger.js';
 import { ENTERPRISE_NUMBER } from '../db/enterprise-store.js';
-import { AddressAllowList } from '../access/address-allow-list.js';
+import { AddressAllowList } from '../lib/address-allow-list.js';
 import type { AgiChannel } from './agi-channel.js';
 import { envValue } from './agi-channel.js';
 import type { EnterpriseDirectory, EnterpriseView } from './enterprise-directory.js';

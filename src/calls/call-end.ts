@@ -7,7 +7,7 @@ import type { UploadCall } from '../crm/types.js';
 import { callEventOf } from './call-event.js';
 import type { CallEnd } from './call-journal.js';
 import type { Outcome } from './call-result.js';
-import { formatCrmDate } from './crm-date.js';
+import { formatCrmDate } from '../domain/crm-date.js';
 import type { EnterpriseView } from './enterprise-directory.js';
 
 export interface CallEndFacts

@@ -4,10 +4,10 @@
  * RetailCRM does not know, a customer-creation job (one per number, however many calls arrive at once).
  * Everything runs as tracked background work; failures are logged, and the outbox keeps what was committed.
  */
-import { errorCode } from '../errors.js';
+import { errorCode } from '../lib/errors.js';
 import type { CallEvent } from '../crm/types.js';
-import type { Logger } from '../logger.js';
-import type { TaskTracker } from '../task-tracker.js';
+import type { Logger } from '../lib/logger.js';
+import type { TaskTracker } from '../lib/task-tracker.js';
 import { callEventOf } from './call-event.js';
 import type { CallJournal } from './call-journal.js';
 import type { CallContext } from './call-context.js';

@@ -3,7 +3,8 @@
  * few seconds so a call costs no database round trip, and refreshed concurrently at most once per enterprise.
  * Changes made by the CLI (another process) show up within `ttlMs`.
  */
-import type { Enterprise, EnterpriseStore } from '../db/enterprise-store.js';
+import type { EnterpriseStore } from '../db/enterprise-store.js';
+import type { Enterprise } from '../domain/enterprise.js';
 import type { ExtensionStore } from '../db/extension-store.js';
 
 export interface EnterpriseView {

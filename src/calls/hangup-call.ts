@@ -6,7 +6,7 @@
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { errorCode } from '../errors.js';
+import { errorCode } from '../lib/errors.js';
 import { EXTENSION_CODE } from '../db/extension-store.js';
 import { resolveRecordingPath } from '../recordings/recording-path.js';
 import type { AgiChannel } from './agi-channel.js';
@@ -16,7 +16,7 @@ import { readCall, resolveEnterprise, type CallContext, type CallContextDeps } f
 import { callOutcome, endpointOf, epochOfUniqueid, parseRingCodes, talkedLast, type HangupVariables } from './call-result.js';
 import { readChannelVariables } from './channel-facts.js';
 import type { EnterpriseDirectory, EnterpriseView } from './enterprise-directory.js';
-import { normalisePhone } from './phone-number.js';
+import { normalisePhone } from '../domain/phone-number.js';
 
 export interface HangupDeps extends CallContextDeps {
   readonly directory: EnterpriseDirectory;

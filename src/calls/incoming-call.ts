@@ -5,16 +5,16 @@
  * Whatever fails, the call is routed within its budget: the dialplan's default route (RCRM_MANAGER empty) with
  * RCRM_LOOKUP saying what happened.
  */
-import { DeadlineExpired, raceDeadline } from '../deadline.js';
-import { errorCode } from '../errors.js';
+import { DeadlineExpired, raceDeadline } from '../lib/deadline.js';
+import { errorCode } from '../lib/errors.js';
 import { EXTENSION_CODE } from '../db/extension-store.js';
-import type { CallerLookup, LookupResult } from './caller-lookup.js';
+import type { CallerLookup, LookupResult } from '../customers/caller-lookup.js';
 import { readCall, resolveEnterprise, type CallContext, type CallContextDeps } from './call-context.js';
 import type { AgiChannel } from './agi-channel.js';
 import { parseRingCodes } from './call-result.js';
 import { readChannelFacts } from './channel-facts.js';
 import type { EnterpriseDirectory, EnterpriseView } from './enterprise-directory.js';
-import { normalisePhone } from './phone-number.js';
+import { normalisePhone } from '../domain/phone-number.js';
 import { chooseIncomingRoute, FAIL_OPEN_ROUTE, incomingVariables, skipAwayManager, type IncomingRoute } from './route-decision.js';
 import { writeVariables } from './write-variables.js';
 

@@ -4,16 +4,16 @@
  *   notifyCrm (popup for the calling extension, call record)
  * Sets RCRM_CUSTOMER_ID, RCRM_LOOKUP and RCRM_OUTBOUND_CID; never delays the call beyond its budget.
  */
-import { errorCode } from '../errors.js';
+import { errorCode } from '../lib/errors.js';
 import { EXTENSION_CODE } from '../db/extension-store.js';
-import type { Enterprise } from '../db/enterprise-store.js';
-import type { CallerLookup, LookupResult } from './caller-lookup.js';
+import type { Enterprise } from '../domain/enterprise.js';
+import type { CallerLookup, LookupResult } from '../customers/caller-lookup.js';
 import { readCall, resolveEnterprise, type CallContextDeps } from './call-context.js';
 import type { AgiChannel } from './agi-channel.js';
 import { readChannelFacts } from './channel-facts.js';
 import type { EnterpriseDirectory } from './enterprise-directory.js';
 import type { CallNotifier, RoutedCall } from './incoming-call.js';
-import { normalisePhone } from './phone-number.js';
+import { normalisePhone } from '../domain/phone-number.js';
 import { writeVariables } from './write-variables.js';
 
 export interface OutgoingDeps extends CallContextDeps {

@@ -6,7 +6,7 @@
  * It sets nothing and answers at once: the popup is delivered off the call path. The extensions come from the
  * `codes` query parameter (`/ringing?enterprise=0367&codes=102`) or RCRM_RING_CODES (`IAX2/101/101,PJSIP/102`).
  */
-import { errorCode } from '../errors.js';
+import { errorCode } from '../lib/errors.js';
 import { EXTENSION_CODE } from '../db/extension-store.js';
 import type { AgiChannel } from './agi-channel.js';
 import type { CallJournal } from './call-journal.js';
@@ -15,7 +15,7 @@ import { parseRingCodes } from './call-result.js';
 import { readChannelFacts } from './channel-facts.js';
 import type { EnterpriseDirectory } from './enterprise-directory.js';
 import { MAX_POPUP_CODES } from './incoming-call.js';
-import type { TaskTracker } from '../task-tracker.js';
+import type { TaskTracker } from '../lib/task-tracker.js';
 
 export interface RingingDeps extends CallContextDeps {
   readonly directory: EnterpriseDirectory;

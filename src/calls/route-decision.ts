@@ -4,7 +4,7 @@
  * text from RetailCRM can reach a Dial() string.
  */
 import { EXTENSION_CODE } from '../db/extension-store.js';
-import type { LookupResult, LookupStatus } from './caller-lookup.js';
+import type { LookupResult, LookupStatus } from '../customers/caller-lookup.js';
 
 export interface IncomingRoute {
   /** CALLERID(name) to set, or null to leave the name Asterisk has. */

@@ -2,7 +2,7 @@
  * Writes channel variables with the fewest round trips (see planVariableWrites). If Asterisk does not know MSet
  * (it has been in Asterisk's core since 1.6, but a stripped build may lack it), falls back to SET VARIABLE.
  */
-import { AgiCommandError } from '../errors.js';
+import { AgiCommandError } from '../lib/errors.js';
 import type { AgiChannel } from './agi-channel.js';
 import { msetArgument, planVariableWrites } from './route-decision.js';
 

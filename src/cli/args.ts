@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { isSupportedCountry } from 'libphonenumber-js';
-import { InputError } from '../errors.js';
+import { InputError } from '../lib/errors.js';
 import { ENTERPRISE_NUMBER } from '../db/enterprise-store.js';
 import { EXTENSION_CODE } from '../db/extension-store.js';
 

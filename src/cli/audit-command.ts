@@ -1,6 +1,6 @@
 /** `retailcrm-agi audit list|verify`: the log of administrative changes and the check of its hash chain. */
 import { AuditLog } from '../audit/audit-store.js';
-import { AuditChainBrokenError, InputError } from '../errors.js';
+import { AuditChainBrokenError, InputError } from '../lib/errors.js';
 import * as a from './args.js';
 import type { CliContext } from './cli-context.js';
 

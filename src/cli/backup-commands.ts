@@ -6,13 +6,13 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Config } from '../config.js';
+import type { Config } from '../config/config.js';
 import { openDatabase } from '../db/connect.js';
 import { migrate } from '../db/migrate.js';
 import { createPool } from '../db/pool.js';
 import { dumpDatabase, restoreDatabase } from '../backup/pg-backup.js';
 import { openKeyBundle, sealKeyring } from '../backup/key-bundle.js';
-import { InputError, SecretError } from '../errors.js';
+import { InputError, SecretError } from '../lib/errors.js';
 import { loadKeyring } from '../secrets/key-check.js';
 import { keyIdOf } from '../secrets/key-derivation.js';
 import { keyringPath, knownIds, readKeyringFile, serializeKeyring, writeKeyringFile, type Keyring } from '../secrets/keyring.js';

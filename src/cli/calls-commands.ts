@@ -6,8 +6,8 @@
 import { CallJournal } from '../calls/call-journal.js';
 import { EnterpriseDirectory } from '../calls/enterprise-directory.js';
 import { CustomerStore } from '../db/customer-store.js';
-import { EnterpriseUnknownError, InputError, ReconcileLockedError } from '../errors.js';
-import { createLogger } from '../logger.js';
+import { EnterpriseUnknownError, InputError, ReconcileLockedError } from '../lib/errors.js';
+import { createLogger } from '../lib/logger.js';
 import { Reconciler, type ReconciledCall } from '../reconcile/reconciler.js';
 import * as a from './args.js';
 import type { CliContext } from './cli-context.js';

@@ -5,9 +5,9 @@
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { AuditLog, type AuditEntry } from '../audit/audit-store.js';
-import { SERVICE_ENV_FILE, type Config } from '../config.js';
+import { SERVICE_ENV_FILE, type Config } from '../config/config.js';
 import { openDatabase, type DatabaseHandle } from '../db/connect.js';
-import { InputError } from '../errors.js';
+import { InputError } from '../lib/errors.js';
 import { EnterpriseStore } from '../db/enterprise-store.js';
 import { ExtensionStore } from '../db/extension-store.js';
 import { migrate } from '../db/migrate.js';

@@ -7,10 +7,11 @@ import { AmiClient } from '../ami/client.js';
 import { pbxSnapshot } from '../audit/audit-snapshots.js';
 import { RetailCrmClient } from '../crm/client.js';
 import { RateLimiter } from '../crm/rate-limiter.js';
-import { errorCode, errorMessage, InputError } from '../errors.js';
-import { PbxStore, type PbxPatch, type PbxSettings } from '../clicktocall/pbx-store.js';
-import { register, unregister, type RegistrationResult } from '../clicktocall/registration.js';
-import { syncUsers } from '../clicktocall/users-sync.js';
+import { errorCode, errorMessage, InputError } from '../lib/errors.js';
+import { PbxStore, type PbxPatch } from '../clicktocall/pbx-store.js';
+import { type PbxSettings } from '../domain/pbx-settings.js';
+import { register, unregister, type RegistrationResult } from '../integration/registration.js';
+import { syncUsers } from '../integration/users-sync.js';
 import * as a from './args.js';
 import type { CliContext } from './cli-context.js';
 

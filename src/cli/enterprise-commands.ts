@@ -1,18 +1,19 @@
 /** `retailcrm-agi enterprise add|set|list|show|remove`: managing the client companies this service serves. */
-import { parseCidrList } from '../access/address-allow-list.js';
-import { InputError } from '../errors.js';
-import type { Enterprise, EnterpriseInput } from '../db/enterprise-store.js';
+import { parseCidrList } from '../lib/address-allow-list.js';
+import { InputError } from '../lib/errors.js';
+import type { EnterpriseInput } from '../db/enterprise-store.js';
+import type { Enterprise } from '../domain/enterprise.js';
 import { enterpriseUrls } from '../http/public-paths.js';
 import { randomSecret } from '../secrets/secret-box.js';
 import { enterpriseToken } from '../secrets/enterprise-tokens.js';
 import * as a from './args.js';
 import type { CliContext } from './cli-context.js';
 import { enterpriseSnapshot, fingerprint } from '../audit/audit-snapshots.js';
-import { crmAccount } from '../calls/crm-caller-lookup.js';
-import { moduleCode, register } from '../clicktocall/registration.js';
+import { crmAccount } from '../domain/crm-account.js';
+import { moduleCode, register } from '../integration/registration.js';
 import { hasPbxFlags, PBX_FLAGS, pbxPatchFromFlags, savePbx, withCrm } from './clicktocall-commands.js';
 import { checkCrmAccount, type AccountCheck, type AccountNeeds } from '../crm/account-check.js';
-import { CrmKeyUnusableError } from '../errors.js';
+import { CrmKeyUnusableError } from '../lib/errors.js';
 
 const FLAGS = {
   number: { type: 'string' },

@@ -1,5 +1,5 @@
 /** `retailcrm-agi outbox list|retry|stats`: seeing and un-sticking RetailCRM writes that did not go through. */
-import { InputError } from '../errors.js';
+import { InputError } from '../lib/errors.js';
 import { notifyOutbox } from '../outbox/enqueue.js';
 import * as a from './args.js';
 import type { CliContext } from './cli-context.js';

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { inTransaction } from '../db/pool.js';
-import { InputError, KeyInUseError, SecretError } from '../errors.js';
+import { InputError, KeyInUseError, SecretError } from '../lib/errors.js';
 import { keyFingerprint, readKeyCheck } from '../secrets/key-check.js';
 import {
   activeKeys, KEY_ID, keyringPath, newKey, withNewCurrentKey, withRetiredKey, writeKeyringFile, type Keyring,

@@ -5,10 +5,11 @@
  * deadlines; after the first successful login the client reconnects by itself with backoff.
  */
 import { AmiClient, type AmiClientOptions, type AmiLogFn } from '../ami/client.js';
-import { AmiConnectionError } from '../errors.js';
-import type { Logger } from '../logger.js';
-import { TaskTracker } from '../task-tracker.js';
-import { connectionKey, type PbxSettings, type PbxStore } from './pbx-store.js';
+import { AmiConnectionError } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import { TaskTracker } from '../lib/task-tracker.js';
+import { connectionKey, type PbxStore } from './pbx-store.js';
+import { type PbxSettings } from '../domain/pbx-settings.js';
 
 export type AmiClientTuning = Omit<AmiClientOptions, 'host' | 'port' | 'username' | 'secret' | 'onLog'>;
 

@@ -3,11 +3,13 @@
  * constant-time comparison), then the ClickToCall use case. Answers `{success, status, reason?}` promptly.
  * Unknown clientId → 403 `{"success":false}` and nothing more, so the endpoint reveals nothing to a prober.
  */
-import { errorCode, errorMessage, InputError } from '../errors.js';
-import type { Enterprise, EnterpriseStore } from '../db/enterprise-store.js';
+import { errorCode, errorMessage, InputError } from '../lib/errors.js';
+import type { EnterpriseStore } from '../db/enterprise-store.js';
+import type { Enterprise } from '../domain/enterprise.js';
 import { json, type HttpReply, type HttpServer } from '../http/http-server.js';
 import { PATHS } from '../http/public-paths.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../lib/logger.js';
+import { enterpriseByClientId } from '../access/client-id.js';
 import { safeEqual } from '../secrets/secret-box.js';
 import type { ClickToCallOutcome } from './audit-store.js';
 import type { ClickToCall } from './click-to-call.js';
@@ -21,15 +23,6 @@ export interface ClickToCallRouteDeps {
 export const FORBIDDEN: HttpReply = json(403, { success: false });
 
 /** The enterprise whose clientId this is, or null. The hash finds the row; the comparison is constant-time. */
-export async function enterpriseByClientId(
-  enterprises: Pick<EnterpriseStore, 'findByClientId'>,
-  clientId: string | null,
-): Promise<Enterprise | null> {
-  if (clientId === null || clientId === '' || clientId.length > 200) return null;
-  const found = await enterprises.findByClientId(clientId);
-  return found && safeEqual(found.clientId, clientId) ? found : null;
-}
-
 /** HTTP status for a failed click-to-call: the manager's side (409) or the PBX's (502/503). */
 function failureStatus(outcome: ClickToCallOutcome): number {
   switch (outcome) {

@@ -7,13 +7,13 @@
  * The background part is tracked (drain() at shutdown) and never rejects: it records its own outcome.
  */
 import { AmiOriginateError } from '../ami/client.js';
-import { AmiActionError, AmiAuthError, AmiConnectionError, AmiTimeoutError, errorCode, errorMessage, InputError } from '../errors.js';
-import type { Enterprise } from '../db/enterprise-store.js';
+import { AmiActionError, AmiAuthError, AmiConnectionError, AmiTimeoutError, errorCode, errorMessage, InputError } from '../lib/errors.js';
+import type { Enterprise } from '../domain/enterprise.js';
 import type { ExtensionStore } from '../db/extension-store.js';
-import type { CallerLookup } from '../calls/caller-lookup.js';
-import { normalisePhone } from '../calls/phone-number.js';
-import { maskPhone, type Logger } from '../logger.js';
-import { TaskTracker } from '../task-tracker.js';
+import type { CallerLookup } from '../customers/caller-lookup.js';
+import { normalisePhone } from '../domain/phone-number.js';
+import { maskPhone, type Logger } from '../lib/logger.js';
+import { TaskTracker } from '../lib/task-tracker.js';
 import type { AmiPool } from './ami-pool.js';
 import type { ClickToCallAudit, ClickToCallOutcome } from './audit-store.js';
 import { buildOriginate, checkRawPhone } from './dial-string.js';

@@ -3,7 +3,8 @@
  * check that keeps text from RetailCRM out of Asterisk's channel names and dial strings (STYLE.md §25: a comma
  * in a CRM value once broke a provider's routing). Pure: no I/O. Anything doubtful is refused, never cleaned.
  */
-import { InputError } from '../errors.js';
+import type { OriginateSettings } from '../domain/pbx-settings.js';
+import { InputError } from '../lib/errors.js';
 import { EXTENSION_CODE } from '../db/extension-store.js';
 
 /** A normalised customer number: digits with an optional leading plus, nothing else. */
@@ -15,15 +16,7 @@ const TEMPLATE_CHARS = /^[A-Za-z0-9/_.@{}-]{1,120}$/;
 export const MIN_ORIGINATE_TIMEOUT_S = 5;
 export const MAX_ORIGINATE_TIMEOUT_S = 120;
 
-export interface OriginateSettings {
-  /** `PJSIP/{ext}`, `IAX2/{ext}/{ext}`, `Local/{ext}@from-internal`. */
-  readonly channelTemplate: string;
-  /** Context of the customer leg (where the answered manager leg continues). */
-  readonly context: string;
-  /** Number shown to the customer; null leaves the dialplan's default. */
-  readonly outboundCallerId: string | null;
-  readonly originateTimeoutS: number;
-}
+export type { OriginateSettings } from '../domain/pbx-settings.js';
 
 export interface ClickToCallTarget {
   readonly enterprise: string;

@@ -2,19 +2,13 @@
  * `pbx_connections`: each enterprise's Asterisk (AMI address and login, the AMI secret sealed with the secret
  * box) and its originate settings. Values are validated here, so a row in the table is always usable.
  */
-import { InputError } from '../errors.js';
+import { InputError } from '../lib/errors.js';
 import type { Pool } from '../db/pool.js';
 import type { SecretBox } from '../secrets/secret-box.js';
-import { validateOriginateSettings, type OriginateSettings } from './dial-string.js';
+import type { PbxSettings } from '../domain/pbx-settings.js';
+import { validateOriginateSettings } from './dial-string.js';
 
-export interface PbxSettings extends OriginateSettings {
-  readonly enterprise: string;
-  readonly host: string;
-  readonly port: number;
-  readonly username: string;
-  readonly secret: string;
-  readonly updatedAt: Date;
-}
+export type { PbxSettings } from '../domain/pbx-settings.js';
 
 export type PbxPatch = Partial<Omit<PbxSettings, 'enterprise' | 'updatedAt'>>;
 

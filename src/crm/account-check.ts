@@ -5,9 +5,10 @@
  * cannot work without is a problem (the key is refused); what only an optional feature needs is a warning.
  * The scope decision is a pure function, tested as a table.
  */
-import { CrmAuthError, CrmError, errorMessage } from '../errors.js';
+import { CrmAuthError, CrmError, errorMessage } from '../lib/errors.js';
 import type { RetailCrmClient } from './client.js';
-import type { CrmAccount, Credentials } from './types.js';
+import type { Credentials } from './types.js';
+import type { CrmAccount } from './types.js';
 
 export interface AccountNeeds {
   /** Popups and call history (call/event, calls/upload). */

@@ -7,35 +7,13 @@
 import http from 'node:http';
 import https from 'node:https';
 import got, { type Got } from 'got';
-import { CrmError, CrmHttpError, CrmRateLimitedError, CrmTimeoutError, InputError } from '../errors.js';
+import { CrmError, CrmHttpError, CrmRateLimitedError, CrmTimeoutError, InputError } from '../lib/errors.js';
 import { encodeForm, encodeQuery, type FormFields, type QueryParams } from './form-encoding.js';
 import { interpretResponse, translateRequestError } from './http-errors.js';
 import * as parse from './parse.js';
 import { rateClassForPath, type RateLimiter } from './rate-limiter.js';
-import {
-  MAX_CALLS_PER_UPLOAD,
-  type CallEvent,
-  type CallEventResult,
-  type CrmAccount,
-  type CrmRequestOptions,
-  type AccountSettings,
-  type Credentials,
-  type Customer,
-  type CustomerCreate,
-  type CustomersFilter,
-  type HistoryPage,
-  type HistoryQuery,
-  type IntegrationModule,
-  type IntegrationModuleEditInfo,
-  type ManagerLookup,
-  type Order,
-  type OrdersFilter,
-  type Page,
-  type UploadCall,
-  type UploadResult,
-  type User,
-  type UserStatus,
-} from './types.js';
+import { MAX_CALLS_PER_UPLOAD, type CallEvent, type CallEventResult, type CrmRequestOptions, type AccountSettings, type Credentials, type Customer, type CustomerCreate, type CustomersFilter, type HistoryPage, type HistoryQuery, type IntegrationModule, type IntegrationModuleEditInfo, type ManagerLookup, type Order, type OrdersFilter, type Page, type UploadCall, type UploadResult, type User, type UserStatus } from './types.js';
+import { type CrmAccount } from './types.js';
 
 export interface RetailCrmClientOptions {
   readonly limiter: RateLimiter;

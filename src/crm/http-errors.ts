@@ -11,7 +11,7 @@ import {
   CrmNetworkError,
   CrmRateLimitedError,
   CrmTimeoutError,
-} from '../errors.js';
+} from '../lib/errors.js';
 
 export type HeaderValue = string | string[] | undefined;
 

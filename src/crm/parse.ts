@@ -5,7 +5,7 @@
  * Optional fields are lenient: a missing, null or wrongly typed optional field becomes `undefined` (a popup
  * without an e-mail beats no popup).
  */
-import { CrmBadResponseError } from '../errors.js';
+import { CrmBadResponseError } from '../lib/errors.js';
 import type {
   AccountSettings,
   Credentials,

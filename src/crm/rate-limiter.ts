@@ -5,7 +5,7 @@
  * queued without bound (STYLE.md §13). Telephony waiters are served before general ones: they are on the call path.
  * The clock is injectable so tests drive time by hand.
  */
-import { CrmOverloadedError, CrmTimeoutError } from '../errors.js';
+import { CrmOverloadedError, CrmTimeoutError } from '../lib/errors.js';
 
 export type RateClass = 'telephony' | 'general';
 const CLASSES: readonly RateClass[] = ['telephony', 'general'];

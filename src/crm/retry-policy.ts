@@ -9,7 +9,7 @@ import {
   CrmHttpError,
   CrmOverloadedError,
   CrmRateLimitedError,
-} from '../errors.js';
+} from '../lib/errors.js';
 
 export interface RetryInput {
   /** 1 for the first retry (i.e. after the first failure), 2 for the second, … */

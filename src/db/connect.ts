@@ -9,8 +9,8 @@ import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
-import type { Config } from '../config.js';
-import { DatabaseUnreachableError } from '../errors.js';
+import type { Config } from '../config/config.js';
+import { DatabaseUnreachableError } from '../lib/errors.js';
 
 export interface DatabaseHandle {
   readonly url: string;

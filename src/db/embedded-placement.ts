@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { EmbeddedPostgresError } from '../errors.js';
+import { EmbeddedPostgresError } from '../lib/errors.js';
 
 export interface PostgresBinaries {
   readonly initdb: string;

@@ -12,7 +12,7 @@ import { chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { EmbeddedPostgresError } from '../errors.js';
+import { EmbeddedPostgresError } from '../lib/errors.js';
 import { placeEmbeddedPostgres, type RunAs } from './embedded-placement.js';
 
 export interface EmbeddedDatabase {

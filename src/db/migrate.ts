@@ -6,7 +6,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MigrationError } from '../errors.js';
+import { MigrationError } from '../lib/errors.js';
 import type { Pool } from './pool.js';
 
 const LOCK_KEY = 7_361_540_221; // arbitrary, fixed: "retailcrm-agi migrations"

@@ -5,8 +5,8 @@
  * it was deaf are lost: the owner decides what to do about that). It owns its reconnect timer and every connect
  * attempt, and stop() ends all of them.
  */
-import type { Logger } from '../logger.js';
-import { TaskTracker } from '../task-tracker.js';
+import type { Logger } from '../lib/logger.js';
+import { TaskTracker } from '../lib/task-tracker.js';
 import type { Pool, PoolClient } from './pool.js';
 
 /** LISTEN takes an identifier, not a parameter: only plain lower-case names are accepted, so nothing is quoted. */

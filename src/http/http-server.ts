@@ -4,8 +4,8 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AppError, errorCode } from '../errors.js';
-import type { Logger } from '../logger.js';
+import { AppError, errorCode } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
 
 export interface HttpRequest {
   readonly method: string;

@@ -4,22 +4,17 @@
  * CRM errors into job results: a key, validation or not-found problem is permanent (`failed`, reason kept); what
  * may pass is `retry`; a payload we cannot read is `failed`.
  */
-import type { CallerInfo } from '../calls/caller-lookup.js';
-import { displayName } from '../calls/caller-name.js';
-import { crmAccount } from '../calls/crm-caller-lookup.js';
+import type { CallerInfo } from '../domain/caller-info.js';
+import { displayName } from '../domain/caller-name.js';
+import { crmAccount } from '../domain/crm-account.js';
 import type { RetailCrmClient } from '../crm/client.js';
 import { isRetryable } from '../crm/retry-policy.js';
-import {
-  MAX_CALLS_PER_UPLOAD,
-  type CallEvent,
-  type CrmAccount,
-  type CustomerCreate,
-  type UploadCall,
-} from '../crm/types.js';
+import { MAX_CALLS_PER_UPLOAD, type CallEvent, type CustomerCreate, type UploadCall } from '../crm/types.js';
+import { type CrmAccount } from '../domain/crm-account.js';
 import type { CustomerStore } from '../db/customer-store.js';
-import type { Enterprise } from '../db/enterprise-store.js';
-import { CrmError, CrmHttpError } from '../errors.js';
-import type { Logger } from '../logger.js';
+import type { Enterprise } from '../domain/enterprise.js';
+import { CrmError, CrmHttpError } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
 import type { Job, JobHandler, JobResult } from './job-types.js';
 
 export type RecordingStatus = { status: 'ready'; url: string } | { status: 'pending' } | { status: 'none' };

@@ -4,13 +4,13 @@
  * statement per outcome. LISTEN wakes it, polling is the fallback, a lock older than lockTimeoutMs is taken over
  * (a worker that died), and every time comes from the database clock so several instances agree.
  */
-import { CrmNetworkError, CrmRateLimitedError, errorMessage } from '../errors.js';
+import { CrmNetworkError, CrmRateLimitedError, errorMessage } from '../lib/errors.js';
 import { retryDelay } from '../crm/retry-policy.js';
 import { PgListener } from '../db/pg-listener.js';
 import type { Pool, PoolClient } from '../db/pool.js';
-import type { Logger } from '../logger.js';
-import type { Metrics } from '../metrics.js';
-import { TaskTracker } from '../task-tracker.js';
+import type { Logger } from '../lib/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { TaskTracker } from '../lib/task-tracker.js';
 import { OUTBOX_CHANNEL, type Job, type JobHandlers, type JobOutcome, type JobResult, type JobState } from './job-types.js';
 
 export interface OutboxBacklog {

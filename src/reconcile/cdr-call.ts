@@ -11,7 +11,7 @@ import { buildCallEnd } from '../calls/call-end.js';
 import type { CallEnd, StoredCall } from '../calls/call-journal.js';
 import { endpointOf } from '../calls/call-result.js';
 import type { EnterpriseView } from '../calls/enterprise-directory.js';
-import { normalisePhone } from '../calls/phone-number.js';
+import { normalisePhone } from '../domain/phone-number.js';
 
 /** One asterisk_cdr row, as the reconciler reads it. Times are epoch seconds (answer 0: never answered). */
 export interface CdrRow {

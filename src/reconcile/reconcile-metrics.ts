@@ -1,6 +1,6 @@
 /**
  * The reconciler's /metrics counters, in the service's prom-client registry: calls recorded from Asterisk's CDRs,
- * and passes run (`done`) or left to another instance (`locked`), per enterprise. Kept apart from src/metrics.ts
+ * and passes run (`done`) or left to another instance (`locked`), per enterprise. Kept apart from src/metrics/metrics.ts
  * so the reconciler depends only on these two methods.
  */
 import { Counter, type Registry } from 'prom-client';

@@ -7,7 +7,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { json, type HttpReply, type HttpRequest, type HttpServer } from '../http/http-server.js';
 import { PATHS } from '../http/public-paths.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../lib/logger.js';
 import type { RecordingLinks } from './recording-links.js';
 import { resolveRecordingPath } from './recording-path.js';
 

@@ -3,14 +3,12 @@
  * `enterprise rotate` increments, so one company's token can be replaced without touching SECRET_KEY (which would
  * break every recording link). Generation 0 signs the bare number: tokens issued before rotation existed stay valid.
  */
+import type { TokenGenerations } from '../domain/enterprise.js';
 import type { SecretBox } from './secret-box.js';
 
 export type TokenPurpose = 'webhook' | 'dashboard';
 
-export interface TokenGenerations {
-  readonly webhook: number;
-  readonly dashboard: number;
-}
+export type { TokenGenerations } from '../domain/enterprise.js';
 
 export const INITIAL_GENERATIONS: TokenGenerations = Object.freeze({ webhook: 0, dashboard: 0 });
 

@@ -8,7 +8,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { KeyringIncompleteError, SecretError, SecretKeyMismatchError } from '../errors.js';
+import { KeyringIncompleteError, SecretError, SecretKeyMismatchError } from '../lib/errors.js';
 import type { Pool } from '../db/pool.js';
 import { keyIdOf } from './key-derivation.js';
 import { activeKeys, keyringPath, knownIds, readKeyringFile, singleKeyring, type Keyring } from './keyring.js';

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, chown, mkdir, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { SecretError } from '../errors.js';
+import { SecretError } from '../lib/errors.js';
 import { keyIdOf } from './key-derivation.js';
 
 export const KEYRING_FORMAT = 'retailcrm-agi keyring v1';

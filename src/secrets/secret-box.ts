@@ -8,7 +8,7 @@
  * New seals, signatures and lookup hashes use the current key.
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { SecretError } from '../errors.js';
+import { SecretError } from '../lib/errors.js';
 import { keyIdOf, macSubKey, subKey } from './key-derivation.js';
 import { activeKeys, KEY_ID, type Keyring } from './keyring.js';
 

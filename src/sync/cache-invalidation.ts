@@ -5,7 +5,7 @@
  * each message to its cache. While the listener is disconnected messages are lost, so after a reconnect it
  * reports `onMissed` and the owner clears its whole cache.
  */
-import type { Logger } from '../logger.js';
+import type { Logger } from '../lib/logger.js';
 import { PgListener } from '../db/pg-listener.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 

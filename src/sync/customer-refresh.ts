@@ -7,12 +7,12 @@
  */
 import type { RetailCrmClient } from '../crm/client.js';
 import type { Customer } from '../crm/types.js';
-import { displayName } from '../calls/caller-name.js';
-import { crmAccount } from '../calls/crm-caller-lookup.js';
-import { normalisePhone } from '../calls/phone-number.js';
-import type { Enterprise } from '../db/enterprise-store.js';
+import { displayName } from '../domain/caller-name.js';
+import { crmAccount } from '../domain/crm-account.js';
+import { normalisePhone } from '../domain/phone-number.js';
+import type { Enterprise } from '../domain/enterprise.js';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../lib/logger.js';
 import { publishInvalidation } from './cache-invalidation.js';
 
 export type Db = Pool | PoolClient;

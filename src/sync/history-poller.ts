@@ -10,14 +10,15 @@
 import os from 'node:os';
 import type { RetailCrmClient } from '../crm/client.js';
 import type { Customer, HistoryEntry, HistoryPage, HistoryQuery } from '../crm/types.js';
-import { crmAccount } from '../calls/crm-caller-lookup.js';
-import { formatCrmDate } from '../calls/crm-date.js';
-import type { Enterprise, EnterpriseStore } from '../db/enterprise-store.js';
+import { crmAccount } from '../domain/crm-account.js';
+import { formatCrmDate } from '../domain/crm-date.js';
+import type { EnterpriseStore } from '../db/enterprise-store.js';
+import type { Enterprise } from '../domain/enterprise.js';
 import { withSessionLock } from '../db/advisory-lock.js';
 import type { Pool, PoolClient } from '../db/pool.js';
-import { errorCode } from '../errors.js';
-import type { Logger } from '../logger.js';
-import { PeriodicTask } from '../periodic-task.js';
+import { errorCode } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import { PeriodicTask } from '../lib/periodic-task.js';
 import type { CustomerRefresher } from './customer-refresh.js';
 import type { OrderRefresher } from './order-refresh.js';
 

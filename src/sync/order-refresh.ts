@@ -6,10 +6,10 @@
  */
 import type { RetailCrmClient } from '../crm/client.js';
 import type { Order } from '../crm/types.js';
-import { crmAccount } from '../calls/crm-caller-lookup.js';
-import { formatCrmDate } from '../calls/crm-date.js';
-import { normalisePhone } from '../calls/phone-number.js';
-import type { Enterprise } from '../db/enterprise-store.js';
+import { crmAccount } from '../domain/crm-account.js';
+import { formatCrmDate } from '../domain/crm-date.js';
+import { normalisePhone } from '../domain/phone-number.js';
+import type { Enterprise } from '../domain/enterprise.js';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 
 type Db = Pool | PoolClient;

@@ -5,16 +5,17 @@
  * re-read the customer or order by id and rewrite our rows from what RetailCRM says. The answer comes within
  * `answerWithinMs`; slower work finishes in tracked background work (202). Parameters: docs/retailcrm-triggers.md.
  */
-import { errorCode, InputError } from '../errors.js';
+import { errorCode, InputError } from '../lib/errors.js';
 import { json, type HttpReply, type HttpRequest, type HttpServer } from '../http/http-server.js';
 import { PATHS } from '../http/public-paths.js';
 import { verifyEnterpriseToken } from '../secrets/enterprise-tokens.js';
-import type { Enterprise, EnterpriseStore } from '../db/enterprise-store.js';
+import type { EnterpriseStore } from '../db/enterprise-store.js';
+import type { Enterprise } from '../domain/enterprise.js';
 import { inTransaction, type Pool } from '../db/pool.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../lib/logger.js';
 import type { SecretBox } from '../secrets/secret-box.js';
-import type { TaskTracker } from '../task-tracker.js';
-import { normalisePhone } from '../calls/phone-number.js';
+import type { TaskTracker } from '../lib/task-tracker.js';
+import { normalisePhone } from '../domain/phone-number.js';
 import type { CustomerRefresher } from './customer-refresh.js';
 import type { OrderRefresher } from './order-refresh.js';
 

@@ -12,7 +12,7 @@ import type { BrowserContext } from 'playwright-core';
 import { createAnalyticsQueries } from '../../src/analytics/analytics-queries.js';
 import { registerAnalyticsRoutes } from '../../src/analytics/analytics-routes.js';
 import { HttpServer } from '../../src/http/http-server.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/lib/logger.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
 import { FIXTURE, seedAnalyticsFixture } from '../helpers/analytics-fixture.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';

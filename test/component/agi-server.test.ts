@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { once } from 'node:events';
 import { connect, createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AgiClosedError, AgiCommandError, AgiHangupError, AgiProtocolError, AgiTimeoutError } from '../../src/errors.js';
+import { AgiClosedError, AgiCommandError, AgiHangupError, AgiProtocolError, AgiTimeoutError } from '../../src/lib/errors.js';
 import { createAgiServer, type AgiHandler, type AgiServer, type AgiServerOptions } from '../../src/agi/server.js';
 import type { AgiSession } from '../../src/agi/session.js';
 import { loadAgiFlow } from '../fakes/agi-fixtures.js';

@@ -18,7 +18,7 @@ import {
   AmiConnectionError,
   AmiProtocolError,
   AmiTimeoutError,
-} from '../../src/errors.js';
+} from '../../src/lib/errors.js';
 import { FakeAmi } from '../fakes/fake-ami.js';
 import { fixturePath } from '../helpers/paths.js';
 import { rejection } from '../helpers/async.js';

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import type { AnalyticsQueries, CallFigures } from '../../src/analytics/analytics-queries.js';
 import { registerAnalyticsRoutes } from '../../src/analytics/analytics-routes.js';
 import { HttpServer } from '../../src/http/http-server.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/lib/logger.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
 
 const box = createSecretBox('d'.repeat(40));

@@ -4,20 +4,20 @@
  */
 import net from 'node:net';
 import { expect } from 'chai';
-import { CallerLookup } from '../../src/calls/caller-lookup.js';
+import { CallerLookup } from '../../src/customers/caller-lookup.js';
 import { AmiPool } from '../../src/clicktocall/ami-pool.js';
 import { ClickToCallAudit, type AuditRow } from '../../src/clicktocall/audit-store.js';
 import { registerClickToCallRoutes } from '../../src/clicktocall/click-to-call-routes.js';
 import { ClickToCall } from '../../src/clicktocall/click-to-call.js';
-import { ManagerStatusDirectory } from '../../src/clicktocall/manager-status.js';
+import { ManagerStatusDirectory } from '../../src/integration/manager-status.js';
 import { PbxStore } from '../../src/clicktocall/pbx-store.js';
-import { registerUserStatusRoutes } from '../../src/clicktocall/user-status-routes.js';
+import { registerUserStatusRoutes } from '../../src/integration/user-status-routes.js';
 import { CustomerStore } from '../../src/db/customer-store.js';
 import { EnterpriseStore } from '../../src/db/enterprise-store.js';
 import { ExtensionStore } from '../../src/db/extension-store.js';
 import { HttpServer } from '../../src/http/http-server.js';
 import { PATHS } from '../../src/http/public-paths.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/lib/logger.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
 import { FakeAmi } from '../fakes/fake-ami.js';
 import { FakeRetailCrm } from '../fakes/fake-retailcrm.js';

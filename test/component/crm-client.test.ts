@@ -10,10 +10,11 @@ import {
   CrmRateLimitedError,
   CrmTimeoutError,
   InputError,
-} from '../../src/errors.js';
+} from '../../src/lib/errors.js';
 import { RetailCrmClient } from '../../src/crm/client.js';
 import { RateLimiter } from '../../src/crm/rate-limiter.js';
-import type { CallEvent, CrmAccount, UploadCall } from '../../src/crm/types.js';
+import type { CallEvent, UploadCall } from '../../src/crm/types.js';
+import type { CrmAccount } from '../../src/domain/crm-account.js';
 import { FakeRetailCrm } from '../fakes/fake-retailcrm.js';
 import { rejection } from '../helpers/async.js';
 

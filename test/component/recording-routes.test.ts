@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { HttpServer } from '../../src/http/http-server.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/lib/logger.js';
 import { createRecordingLinks, type RecordingLinks } from '../../src/recordings/recording-links.js';
 import { registerRecordingRoutes } from '../../src/recordings/recording-routes.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';

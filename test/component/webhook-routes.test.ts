@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { HttpServer } from '../../src/http/http-server.js';
 import { PATHS } from '../../src/http/public-paths.js';
 import { registerWebhookRoutes, webhookTarget } from '../../src/sync/webhook-routes.js';
-import { TaskTracker } from '../../src/task-tracker.js';
+import { TaskTracker } from '../../src/lib/task-tracker.js';
 import { editCustomer, editOrder } from '../fakes/fake-retailcrm-history.js';
 import { createSyncFixture, customerRows, ENTERPRISE, orderRows, type SyncFixture } from '../helpers/sync-fixture.js';
 

@@ -5,10 +5,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig, type Config } from '../../src/config.js';
+import { loadConfig, type Config } from '../../src/config/config.js';
 import { EnterpriseStore, type EnterpriseInput } from '../../src/db/enterprise-store.js';
 import { ExtensionStore } from '../../src/db/extension-store.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/lib/logger.js';
 import { startService, type Service, type ServiceOverrides } from '../../src/main.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
 import { FakeRetailCrm } from '../fakes/fake-retailcrm.js';

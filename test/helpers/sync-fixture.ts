@@ -5,8 +5,9 @@
  */
 import { RetailCrmClient } from '../../src/crm/client.js';
 import { RateLimiter } from '../../src/crm/rate-limiter.js';
-import { EnterpriseStore, type Enterprise } from '../../src/db/enterprise-store.js';
-import { createLogger, type Logger } from '../../src/logger.js';
+import { EnterpriseStore } from '../../src/db/enterprise-store.js';
+import { type Enterprise } from '../../src/domain/enterprise.js';
+import { createLogger, type Logger } from '../../src/lib/logger.js';
 import { createSecretBox, type SecretBox } from '../../src/secrets/secret-box.js';
 import { CustomerRefresher } from '../../src/sync/customer-refresh.js';
 import { OrderRefresher } from '../../src/sync/order-refresh.js';

@@ -1,7 +1,7 @@
 /** Integration: cross-instance cache invalidation over LISTEN/NOTIFY on one real PostgreSQL database. */
 import { expect } from 'chai';
 import { inTransaction } from '../../src/db/pool.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/lib/logger.js';
 import {
   InvalidationListener,
   invalidationPayloads,

@@ -1,9 +1,11 @@
 import { expect } from 'chai';
-import { CallerLookup, type CallerInfo, type CrmCallerLookup } from '../../src/calls/caller-lookup.js';
+import { CallerLookup, type CrmCallerLookup } from '../../src/customers/caller-lookup.js';
+import { type CallerInfo } from '../../src/domain/caller-info.js';
 import { CustomerStore } from '../../src/db/customer-store.js';
-import { EnterpriseStore, type Enterprise } from '../../src/db/enterprise-store.js';
-import { CrmHttpError, CrmNetworkError } from '../../src/errors.js';
-import { createLogger } from '../../src/logger.js';
+import { EnterpriseStore } from '../../src/db/enterprise-store.js';
+import { type Enterprise } from '../../src/domain/enterprise.js';
+import { CrmHttpError, CrmNetworkError } from '../../src/lib/errors.js';
+import { createLogger } from '../../src/lib/logger.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 

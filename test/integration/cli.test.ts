@@ -2,8 +2,8 @@
 import { expect } from 'chai';
 import { exitStatusFor, runCli } from '../../src/cli.js';
 import { openCliDatabase } from '../../src/cli/cli-context.js';
-import { loadConfig, SERVICE_ENV_FILE } from '../../src/config.js';
-import { InputError } from '../../src/errors.js';
+import { loadConfig, SERVICE_ENV_FILE } from '../../src/config/config.js';
+import { InputError } from '../../src/lib/errors.js';
 import { rejection } from '../helpers/async.js';
 import { runCliCapture } from '../helpers/cli-capture.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';

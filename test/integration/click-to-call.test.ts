@@ -2,10 +2,10 @@
 import { expect } from 'chai';
 import { AmiPool } from '../../src/clicktocall/ami-pool.js';
 import { ClickToCallAudit } from '../../src/clicktocall/audit-store.js';
-import { isAway, ManagerStatusDirectory } from '../../src/clicktocall/manager-status.js';
+import { isAway, ManagerStatusDirectory } from '../../src/integration/manager-status.js';
 import { PbxStore } from '../../src/clicktocall/pbx-store.js';
 import { EnterpriseStore } from '../../src/db/enterprise-store.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/lib/logger.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
 import { FakeAmi } from '../fakes/fake-ami.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';

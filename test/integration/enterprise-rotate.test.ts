@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { runCliCapture } from '../helpers/cli-capture.js';
-import { moduleCode } from '../../src/clicktocall/registration.js';
+import { moduleCode } from '../../src/integration/registration.js';
 import { ENTERPRISE, startTestService, TEST_SECRET, type TestService } from '../helpers/service.js';
 
 type Json = Record<string, unknown>;

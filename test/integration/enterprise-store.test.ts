@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { EnterpriseStore } from '../../src/db/enterprise-store.js';
 import { ExtensionStore } from '../../src/db/extension-store.js';
-import { InputError } from '../../src/errors.js';
+import { InputError } from '../../src/lib/errors.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
 import { withDb } from '../helpers/pg.js';
 

@@ -1,7 +1,7 @@
 /** The SECRET_KEY check (sql/007_key_check.sql, src/secrets/key-check.ts) against a real database. */
 import { expect } from 'chai';
 import { EnterpriseStore } from '../../src/db/enterprise-store.js';
-import { SecretKeyMismatchError } from '../../src/errors.js';
+import { SecretKeyMismatchError } from '../../src/lib/errors.js';
 import { checkSecretKey } from '../../src/secrets/key-check.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
 import { rejection } from '../helpers/async.js';

@@ -1,11 +1,11 @@
 /** Integration: manager statuses read from RetailCRM's users (fake) into the real database, on start and after. */
 import { expect } from 'chai';
-import { ManagerStatusDirectory } from '../../src/clicktocall/manager-status.js';
-import { ManagerStatusSync } from '../../src/clicktocall/manager-status-sync.js';
+import { ManagerStatusDirectory } from '../../src/integration/manager-status.js';
+import { ManagerStatusSync } from '../../src/integration/manager-status-sync.js';
 import { RetailCrmClient } from '../../src/crm/client.js';
 import { RateLimiter } from '../../src/crm/rate-limiter.js';
 import { EnterpriseStore } from '../../src/db/enterprise-store.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/lib/logger.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
 import { FakeRetailCrm } from '../fakes/fake-retailcrm.js';
 import { waitFor } from '../helpers/async.js';

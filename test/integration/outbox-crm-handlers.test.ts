@@ -3,13 +3,13 @@
  * malformed payloads, recordings still being written, batching of uploads, duplicates, customer creation.
  */
 import { expect } from 'chai';
-import type { CallerInfo } from '../../src/calls/caller-lookup.js';
+import type { CallerInfo } from '../../src/domain/caller-info.js';
 import { RetailCrmClient } from '../../src/crm/client.js';
 import { RateLimiter } from '../../src/crm/rate-limiter.js';
 import type { UploadCall } from '../../src/crm/types.js';
 import { CustomerStore } from '../../src/db/customer-store.js';
 import { EnterpriseStore } from '../../src/db/enterprise-store.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/lib/logger.js';
 import { createCrmHandlers, type CrmHandlerDeps, type RecordingStatus } from '../../src/outbox/crm-handlers.js';
 import { enqueueJob } from '../../src/outbox/enqueue.js';
 import { OutboxWorker } from '../../src/outbox/worker.js';

@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { PgListener, type PgListenerOptions } from '../../src/db/pg-listener.js';
 import { createPool } from '../../src/db/pool.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/lib/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 import { eventually } from '../helpers/sync-fixture.js';
 

@@ -13,7 +13,7 @@ import { withSessionLock } from '../../src/db/advisory-lock.js';
 import { CustomerStore } from '../../src/db/customer-store.js';
 import { EnterpriseStore } from '../../src/db/enterprise-store.js';
 import { ExtensionStore } from '../../src/db/extension-store.js';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/lib/logger.js';
 import { CdrStore } from '../../src/reconcile/cdr-store.js';
 import { ReconcileMetrics } from '../../src/reconcile/reconcile-metrics.js';
 import { Reconciler } from '../../src/reconcile/reconciler.js';

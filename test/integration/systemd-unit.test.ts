@@ -9,7 +9,7 @@ import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { loadConfig, SERVICE_ENV_FILE } from '../../src/config.js';
+import { loadConfig, SERVICE_ENV_FILE } from '../../src/config/config.js';
 import { projectRoot } from '../helpers/paths.js';
 
 const UNIT = path.join(projectRoot, 'systemd', 'retailcrm-agi.service');

@@ -1,9 +1,9 @@
 /** CIDR allow-lists: parsing (every bad entry reported), IPv4, IPv6 and IPv4-mapped peers. */
 import { expect } from 'chai';
-import { AddressAllowList, LOOPBACK_CIDRS, parseCidrList } from '../../src/access/address-allow-list.js';
+import { AddressAllowList, LOOPBACK_CIDRS, parseCidrList } from '../../src/lib/address-allow-list.js';
 import { RefusalLogThrottle } from '../../src/access/refusal-log-throttle.js';
-import { loadConfig } from '../../src/config.js';
-import { ConfigError } from '../../src/errors.js';
+import { loadConfig } from '../../src/config/config.js';
+import { ConfigError } from '../../src/lib/errors.js';
 
 describe('address allow-list', () => {
   it('parses IPv4 and IPv6 CIDRs and bare addresses', () => {

@@ -1,7 +1,7 @@
 /** Unit tests for the FastAGI codec: env block, script path, responses, argument quoting, command lines. */
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import { AgiProtocolError } from '../../src/errors.js';
+import { AgiProtocolError } from '../../src/lib/errors.js';
 import {
   formatCommand,
   MAX_COMMAND_LINE_BYTES,

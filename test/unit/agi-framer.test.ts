@@ -1,7 +1,7 @@
 /** Unit tests for the FastAGI line framer (bytes → lines). */
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import { AgiProtocolError } from '../../src/errors.js';
+import { AgiProtocolError } from '../../src/lib/errors.js';
 import { LineFramer, splitLines } from '../../src/agi/framer.js';
 import { fixturePath } from '../helpers/paths.js';
 

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { AmiMessage, formatAction, parseLines, parseMessage } from '../../src/ami/codec.js';
 import { AmiFramer } from '../../src/ami/framer.js';
 import { decodeEvent, originateReasonName, OriginateReason, type AmiTypedEvent } from '../../src/ami/types.js';
-import { AmiProtocolError } from '../../src/errors.js';
+import { AmiProtocolError } from '../../src/lib/errors.js';
 import { fixturePath } from '../helpers/paths.js';
 
 function readCapture(name: string): AmiMessage[] {

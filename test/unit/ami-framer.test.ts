@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'chai';
 import { AmiFramer, type AmiFrame } from '../../src/ami/framer.js';
-import { AmiProtocolError } from '../../src/errors.js';
+import { AmiProtocolError } from '../../src/lib/errors.js';
 import { fixturePath } from '../helpers/paths.js';
 
 function pushAll(framer: AmiFramer, chunks: readonly Buffer[]): AmiFrame[] {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { cleanCallerName, displayName } from '../../src/calls/caller-name.js';
+import { cleanCallerName, displayName } from '../../src/domain/caller-name.js';
 
 describe('caller name', () => {
   // GIVEN a name with CR/LF and control characters WHEN cleaned THEN none survive and whitespace is folded

@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import type { StoredCall } from '../../src/calls/call-journal.js';
 import type { EnterpriseView } from '../../src/calls/enterprise-directory.js';
-import type { Enterprise } from '../../src/db/enterprise-store.js';
+import type { Enterprise } from '../../src/domain/enterprise.js';
 import { callFromCdrs, DISPOSITION_TABLE, recordingOf, type CdrRow } from '../../src/reconcile/cdr-call.js';
 import { parseSince } from '../../src/cli/calls-commands.js';
 

@@ -3,8 +3,8 @@ import { expect } from 'chai';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '../../src/config.js';
-import { ConfigError } from '../../src/errors.js';
+import { loadConfig } from '../../src/config/config.js';
+import { ConfigError } from '../../src/lib/errors.js';
 
 describe('config: environment file', () => {
   let dir: string;

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { loadConfig } from '../../src/config.js';
-import { ConfigError } from '../../src/errors.js';
+import { loadConfig } from '../../src/config/config.js';
+import { ConfigError } from '../../src/lib/errors.js';
 
 describe('config', () => {
   // GIVEN no environment WHEN parsed THEN the documented defaults apply

@@ -1,6 +1,6 @@
 /** Unit: defensive parsing of RetailCRM answers: ids as strings or numbers, null names, garbage everywhere. */
 import { expect } from 'chai';
-import { CrmBadResponseError } from '../../src/errors.js';
+import { CrmBadResponseError } from '../../src/lib/errors.js';
 import {
   parseCallEventResult,
   parseCreatedId,

@@ -1,7 +1,7 @@
 /** Unit: per-account token buckets and in-flight bound for RetailCRM, on a fake clock (no sleeps). */
 import FakeTimers from '@sinonjs/fake-timers';
 import { expect } from 'chai';
-import { CrmOverloadedError, CrmTimeoutError } from '../../src/errors.js';
+import { CrmOverloadedError, CrmTimeoutError } from '../../src/lib/errors.js';
 import { RateLimiter, rateClassForPath, type LimiterClock, type Release } from '../../src/crm/rate-limiter.js';
 
 type Clock = ReturnType<typeof FakeTimers.createClock>;

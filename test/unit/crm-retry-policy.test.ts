@@ -9,7 +9,7 @@ import {
   CrmRateLimitedError,
   CrmTimeoutError,
   InputError,
-} from '../../src/errors.js';
+} from '../../src/lib/errors.js';
 import { parseRetryAfter } from '../../src/crm/http-errors.js';
 import { isRetryable, retryDelay } from '../../src/crm/retry-policy.js';
 

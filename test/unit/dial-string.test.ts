@@ -1,14 +1,8 @@
 /** Unit: the click-to-call Originate fields and every refusal that keeps CRM text out of dial strings. */
 import { expect } from 'chai';
-import {
-  buildOriginate,
-  callerIdName,
-  checkRawPhone,
-  validateChannelTemplate,
-  validateContext,
-  type OriginateSettings,
-} from '../../src/clicktocall/dial-string.js';
-import { InputError } from '../../src/errors.js';
+import { buildOriginate, callerIdName, checkRawPhone, validateChannelTemplate, validateContext } from '../../src/clicktocall/dial-string.js';
+import { type OriginateSettings } from '../../src/domain/pbx-settings.js';
+import { InputError } from '../../src/lib/errors.js';
 
 const SETTINGS: OriginateSettings = {
   channelTemplate: 'PJSIP/{ext}',

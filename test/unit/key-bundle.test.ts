@@ -1,7 +1,7 @@
 /** The passphrase-sealed key bundle (src/backup/key-bundle.ts): the whole keyring now, SECRET_KEY alone before. */
 import { expect } from 'chai';
 import { openKeyBundle, sealKeyring, sealSecretKey } from '../../src/backup/key-bundle.js';
-import { InputError } from '../../src/errors.js';
+import { InputError } from '../../src/lib/errors.js';
 import { singleKeyring, withNewCurrentKey } from '../../src/secrets/keyring.js';
 
 const PASS = 'correct horse battery staple';

@@ -4,7 +4,7 @@
  * a retired key opens and verifies nothing; the keyring file refuses edits.
  */
 import { expect } from 'chai';
-import { SecretError } from '../../src/errors.js';
+import { SecretError } from '../../src/lib/errors.js';
 import { createRecordingLinks } from '../../src/recordings/recording-links.js';
 import { keyIdOf } from '../../src/secrets/key-derivation.js';
 import {

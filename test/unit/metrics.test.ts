@@ -1,7 +1,7 @@
 /** The metrics registry: collectors that fail or miss the scrape deadline are counted, not fatal; endpoint labels. */
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { endpointLabel, Metrics } from '../../src/metrics.js';
+import { endpointLabel, Metrics } from '../../src/metrics/metrics.js';
 import { metricValue } from '../helpers/http-get.js';
 
 describe('metrics registry', () => {

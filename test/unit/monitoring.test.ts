@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Metrics } from '../../src/metrics.js';
+import { Metrics } from '../../src/metrics/metrics.js';
 import { projectRoot } from '../helpers/paths.js';
 
 const ALERTS = path.join(projectRoot, 'monitoring', 'alerts.yml');

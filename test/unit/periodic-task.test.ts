@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import FakeTimers from '@sinonjs/fake-timers';
-import { PeriodicTask } from '../../src/periodic-task.js';
+import { PeriodicTask } from '../../src/lib/periodic-task.js';
 
 describe('periodic task', () => {
   let clock: ReturnType<typeof FakeTimers.install>;

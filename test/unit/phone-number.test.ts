@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { normalisePhone } from '../../src/calls/phone-number.js';
+import { normalisePhone } from '../../src/domain/phone-number.js';
 
 describe('normalisePhone', () => {
   const cases: [string, string, string | null][] = [

@@ -1,6 +1,6 @@
 /** /ready's per-enterprise decision as a table: RetailCRM, AMI and outbox facts → ok and reasons. */
 import { expect } from 'chai';
-import { enterpriseReadiness, type EnterpriseFacts } from '../../src/http/readiness.js';
+import { enterpriseReadiness, type EnterpriseFacts } from '../../src/health/readiness.js';
 
 const NOW = Date.parse('2026-12-06T12:00:00Z');
 const base: EnterpriseFacts = { enterprise: '0367', crm: undefined, amiState: undefined, oldestPendingSeconds: 0, failedJobs: 0 };

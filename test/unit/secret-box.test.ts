@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createSecretBox, safeEqual } from '../../src/secrets/secret-box.js';
-import { SecretError } from '../../src/errors.js';
+import { SecretError } from '../../src/lib/errors.js';
 
 describe('secret box', () => {
   const box = createSecretBox('k'.repeat(40));

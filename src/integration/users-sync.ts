@@ -5,9 +5,9 @@
  */
 import type { RetailCrmClient } from '../crm/client.js';
 import type { User } from '../crm/types.js';
-import type { Enterprise } from '../db/enterprise-store.js';
+import type { Enterprise } from '../domain/enterprise.js';
 import { EXTENSION_CODE, type ExtensionStore } from '../db/extension-store.js';
-import { crmAccount } from '../calls/crm-caller-lookup.js';
+import { crmAccount } from '../domain/crm-account.js';
 import { moduleCode } from './registration.js';
 
 /** Stop after this many pages whatever the pagination says (a broken answer must not loop forever). */

@@ -3,7 +3,8 @@
  * appear in a log object; phone numbers are masked at info level by whoever logs them (maskPhone).
  */
 import winston from 'winston';
-import type { LogLevel } from './config.js';
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
 export type Logger = winston.Logger;
 

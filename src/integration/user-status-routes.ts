@@ -3,15 +3,17 @@
  * `status` ∈ free|busy|dinner|break, the manager by `userId` (or by `code` through the extension mapping), stored
  * in the ManagerStatusDirectory. Nothing is echoed back to RetailCRM (that would loop).
  */
-import { errorCode, InputError } from '../errors.js';
+import { errorCode, InputError } from '../lib/errors.js';
 import type { EnterpriseStore } from '../db/enterprise-store.js';
 import type { ExtensionStore } from '../db/extension-store.js';
-import { json, type HttpServer } from '../http/http-server.js';
+import { json, type HttpReply, type HttpServer } from '../http/http-server.js';
 import { PATHS } from '../http/public-paths.js';
-import type { Logger } from '../logger.js';
+import type { Logger } from '../lib/logger.js';
 import type { AuditEntry } from '../audit/audit-store.js';
-import { enterpriseByClientId, FORBIDDEN } from './click-to-call-routes.js';
+import { enterpriseByClientId } from '../access/client-id.js';
 import { parseManagerStatus, type ManagerStatusDirectory } from './manager-status.js';
+
+const FORBIDDEN: HttpReply = json(403, { success: false });
 
 export interface UserStatusRouteDeps {
   readonly enterprises: Pick<EnterpriseStore, 'findByClientId'>;

@@ -6,9 +6,10 @@
  */
 import type { RetailCrmClient } from '../crm/client.js';
 import type { IntegrationModule, IntegrationModuleEditInfo } from '../crm/types.js';
-import type { Enterprise, EnterpriseStore } from '../db/enterprise-store.js';
+import type { EnterpriseStore } from '../db/enterprise-store.js';
+import type { Enterprise } from '../domain/enterprise.js';
 import type { ExtensionMapping, ExtensionStore } from '../db/extension-store.js';
-import { crmAccount } from '../calls/crm-caller-lookup.js';
+import { crmAccount } from '../domain/crm-account.js';
 import type { HttpServer } from '../http/http-server.js';
 import { PATHS } from '../http/public-paths.js';
 import { randomSecret } from '../secrets/secret-box.js';

@@ -7,7 +7,7 @@
  * `rcrm_scrape_errors_total`. Metric names are a contract with dashboards and alerts (monitoring/).
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { raceDeadline } from './deadline.js';
+import { raceDeadline } from '../lib/deadline.js';
 
 /** A value read at scrape time; runs under the scrape's deadline. */
 export type ScrapeCollector = () => Promise<void> | void;

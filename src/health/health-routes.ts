@@ -8,11 +8,11 @@ import type { AgiServer } from '../agi/server.js';
 import type { LiveCalls } from '../calls/live-calls.js';
 import type { CrmReachability } from '../crm/reachability.js';
 import type { Pool } from '../db/pool.js';
-import type { Metrics } from '../metrics.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { OutboxBacklog } from '../outbox/worker.js';
-import { raceDeadline } from '../deadline.js';
-import { json, type HttpServer } from './http-server.js';
-import { PATHS } from './public-paths.js';
+import { raceDeadline } from '../lib/deadline.js';
+import { json, type HttpServer } from '../http/http-server.js';
+import { PATHS } from '../http/public-paths.js';
 import { enterpriseReadiness, type EnterpriseReadiness, type ReadinessThresholds } from './readiness.js';
 
 export interface HealthDeps {

@@ -7,13 +7,15 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseEnv } from 'node:util';
-import { LOOPBACK_CIDRS, parseCidrList } from './access/address-allow-list.js';
-import { ConfigError } from './errors.js';
+import { LOOPBACK_CIDRS, parseCidrList } from '../lib/address-allow-list.js';
+import { ConfigError } from '../lib/errors.js';
 
 /** The environment file the systemd unit reads (EnvironmentFile=-/etc/retailcrm-agi/env); the CLI reads it on request. */
 export const SERVICE_ENV_FILE = '/etc/retailcrm-agi/env';
 
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+import type { LogLevel } from '../lib/logger.js';
+
+export type { LogLevel };
 
 export interface Config {
   /** The environment file merged into the environment, or null. */

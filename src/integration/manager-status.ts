@@ -4,7 +4,7 @@
  * `manager_status` and read on the live call path from a per-enterprise in-memory copy refreshed after a short TTL
  * (so several instances converge within the TTL). `/incoming` uses `isAway` to skip a manager on break or dinner.
  */
-import { InputError } from '../errors.js';
+import { InputError } from '../lib/errors.js';
 import type { Pool } from '../db/pool.js';
 
 export const MANAGER_STATUSES = ['free', 'busy', 'dinner', 'break'] as const;

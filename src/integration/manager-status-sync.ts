@@ -6,9 +6,9 @@
  */
 import type { RetailCrmClient } from '../crm/client.js';
 import type { EnterpriseStore } from '../db/enterprise-store.js';
-import { errorCode } from '../errors.js';
-import type { Logger } from '../logger.js';
-import { PeriodicTask } from '../periodic-task.js';
+import { errorCode } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
+import { PeriodicTask } from '../lib/periodic-task.js';
 import { MANAGER_STATUSES, type ManagerStatus, type ManagerStatusDirectory } from './manager-status.js';
 import { readAllUsers } from './users-sync.js';
 

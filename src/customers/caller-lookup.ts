@@ -5,22 +5,18 @@
  * When RetailCRM fails, a stale table row is better than nothing.
  */
 import { LRUCache } from 'lru-cache';
-import { CrmError, errorCode } from '../errors.js';
+import { CrmError, errorCode } from '../lib/errors.js';
 import type { CustomerStore, StoredCustomer } from '../db/customer-store.js';
-import type { Enterprise } from '../db/enterprise-store.js';
-import type { Logger } from '../logger.js';
-import { DeadlineExpired, raceDeadline } from '../deadline.js';
-import { TaskTracker } from '../task-tracker.js';
+import type { CallerInfo } from '../domain/caller-info.js';
+import type { Enterprise } from '../domain/enterprise.js';
+import type { Logger } from '../lib/logger.js';
+import { DeadlineExpired, raceDeadline } from '../lib/deadline.js';
+import { TaskTracker } from '../lib/task-tracker.js';
 
 export type LookupStatus = 'FOUND' | 'NOT_FOUND' | 'TIMEOUT' | 'ERROR';
 export type LookupSource = 'cache' | 'table' | 'crm' | 'stale' | 'none';
 
-export interface CallerInfo {
-  readonly customerId: number;
-  readonly name: string;
-  readonly isCorporate: boolean;
-  readonly managerUserId: number | null;
-}
+export type { CallerInfo } from '../domain/caller-info.js';
 
 export interface LookupResult {
   readonly status: LookupStatus;

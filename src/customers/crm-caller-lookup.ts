@@ -1,13 +1,9 @@
 /** Adapts RetailCRM's `telephony/manager` answer to what the caller lookup chain stores and routes on. */
-import type { Enterprise } from '../db/enterprise-store.js';
 import type { RetailCrmClient } from '../crm/client.js';
-import type { CrmAccount } from '../crm/types.js';
-import type { CallerInfo, CrmCallerLookup } from './caller-lookup.js';
-import { displayName } from './caller-name.js';
-
-export function crmAccount(enterprise: Enterprise): CrmAccount {
-  return { key: enterprise.number, url: enterprise.crmUrl, apiKey: enterprise.apiKey };
-}
+import { crmAccount } from '../domain/crm-account.js';
+import type { CallerInfo } from '../domain/caller-info.js';
+import type { CrmCallerLookup } from './caller-lookup.js';
+import { displayName } from '../domain/caller-name.js';
 
 export function crmCallerLookup(client: RetailCrmClient): CrmCallerLookup {
   return async (enterprise, phone, signal): Promise<CallerInfo | null> => {
