@@ -21,6 +21,7 @@ import { handleRinging } from './calls/ringing-call.js';
 import { handleHangup } from './calls/hangup-call.js';
 import { createCrmHandlers } from './outbox/crm-handlers.js';
 import { OutboxWorker } from './outbox/worker.js';
+import { jobStateByKey } from './outbox/outbox-store.js';
 import { createRecordingLinks } from './recordings/recording-links.js';
 import { registerRecordingRoutes } from './recordings/recording-routes.js';
 import { TaskTracker } from './lib/task-tracker.js';
@@ -168,8 +169,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
         },
       },
       onCustomerKnown: (enterprise, phone, info) => lookup.remember(enterprise, phone, info),
-      jobState: async (jobKey) =>
-        (await pool.query<{ state: string }>('select state from outbox_jobs where job_key = $1', [jobKey])).rows[0]?.state ?? null,
+      jobState: async (jobKey) => (await jobStateByKey(pool, jobKey))?.state ?? null,
       logger,
       requestTimeoutMs: config.crmTimeoutMs,
       // Serial uploads wait behind an open recording: look again soon (MixMonitor closes ~1 s after /hangup).
@@ -195,7 +195,9 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       ...(overrides.outbox?.retryBaseMs !== undefined ? { retryBaseMs: overrides.outbox.retryBaseMs } : {}),
     });
     outbox.start();
-    cleanups.push(() => outbox.stop({ drainMs: config.shutdownDrainMs }));
+    cleanups.push(async () => {
+      await outbox.stop({ drainMs: config.shutdownDrainMs });
+    });
 
     // Changes from RetailCRM: webhooks and history polling rewrite the phone→customer table; every instance
     // drops its cached entries through LISTEN/NOTIFY.

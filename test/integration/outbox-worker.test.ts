@@ -109,7 +109,7 @@ describe('outbox worker (real PostgreSQL, fake RetailCRM)', function () {
   // GIVEN a job inserted with its NOTIFY in one transaction WHEN a started worker hears it THEN RetailCRM gets the popup once
   it('delivers a job woken by LISTEN/NOTIFY', async () => {
     const metrics = new Metrics();
-    const w = worker({ pollIntervalMs: 60_000, metrics, maintenanceIntervalMs: 50 });
+    const w = worker({ pollIntervalMs: 60_000, metrics });
     w.start();
     await new Promise((r) => setTimeout(r, 100)); // let the listener connect; polling is too slow to help here
     await inTransaction(db.pool, async (tx) => {
