@@ -109,7 +109,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     cleanups.push(() => db.release());
     logger.info('database', { database: db.description, embedded: db.embedded, envFile: config.envFile });
 
-    const pool: Pool = createPool({ connectionString: db.url, max: config.dbPoolMax });
+    const pool: Pool = createPool({ connectionString: db.url, max: config.dbPoolMax, logger });
     cleanups.push(() => pool.end());
     const applied = await migrate(pool);
     if (applied.length > 0) logger.info('database migrated', { applied });
@@ -123,7 +123,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     const extensions = new ExtensionStore(pool);
     const customers = new CustomerStore(pool);
     // The live call path reads through its own small pool, so deliveries and syncs can never starve a lookup.
-    const callPool: Pool = createPool({ connectionString: db.url, max: config.dbCallPoolMax, applicationName: 'retailcrm-agi-calls' });
+    const callPool: Pool = createPool({ connectionString: db.url, max: config.dbCallPoolMax, applicationName: 'retailcrm-agi-calls', logger });
     cleanups.push(() => callPool.end());
     const directory = new EnterpriseDirectory(new EnterpriseStore(callPool, box), new ExtensionStore(callPool));
 
@@ -326,6 +326,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       max: config.dbAnalyticsPoolMax,
       applicationName: 'retailcrm-agi-analytics',
       statementTimeoutMs: 35_000,
+      logger,
     });
     cleanups.push(() => analyticsPool.end());
     registerAnalyticsRoutes(http, {

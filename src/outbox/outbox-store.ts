@@ -6,6 +6,7 @@
  */
 import type { Pool, PoolClient } from '../db/pool.js';
 import { OUTBOX_CHANNEL, outboxJobKey, type Job, type JobState } from './job-types.js';
+import { withSuppressed } from '../lib/errors.js';
 
 export type Db = Pool | PoolClient;
 
@@ -304,7 +305,7 @@ export async function inClaimTransaction<T>(
     await client.query('commit');
     return { result, sideOutcomes: tx.sideOutcomes };
   } catch (err) {
-    await client.query('rollback').catch(() => undefined); // the error that matters is err, rethrown below
+    await client.query('rollback').catch((rollbackErr: unknown) => withSuppressed(err, rollbackErr));
     throw err;
   } finally {
     client.release();
