@@ -1,13 +1,16 @@
 /**
  * `npm run bench`: every benchmark of the project, printed as the markdown tables docs/benchmarks.md quotes.
  * Needs the local PostgreSQL (TEST_DATABASE_URL or 127.0.0.1:5432). `--quick` runs a tenth of the sessions;
- * `--only agi|memory|calls|history|analytics` runs one part.
+ * `--only agi|incoming|memory|calls|stages|history|analytics` runs one part (agi includes incoming, the
+ * issue 11 goal rounds; calls includes stages). The run ends with issue 11's goals: figure, target, met or not.
  */
 import os from 'node:os';
-import { runAgiBench, runMemoryBench } from './agi-bench.js';
+import { runAgiBench, runIncomingGoals, runMemoryBench } from './agi-bench.js';
 import { runAnalyticsBench } from './analytics-bench.js';
 import { runCallFlowBench } from './call-flow-bench.js';
+import { GoalBook, ISSUE_11_GOALS } from './goals.js';
 import { runHistoryPollBench } from './history-poll-bench.js';
+import { runPopupStages } from './popup-stages-bench.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -25,7 +28,15 @@ const print = (s: string): void => {
   process.stdout.write(`${s}\n`);
 };
 process.stdout.write(`${out.join('\n')}\n`);
+const book = new GoalBook(ISSUE_11_GOALS);
+print(`load average before the run: ${os.loadavg().map((l) => l.toFixed(2)).join(', ')}`);
+print('');
 
+if (want('agi') || only === 'incoming') {
+  print('## Issue 11: cache-hit /incoming with popups on, against the bare server and ding-dong');
+  print(await runIncomingGoals(book, { quick }));
+  print('');
+}
 if (want('agi')) {
   print('## /incoming: names and routing only (enterprise with telephony events off)');
   print(await runAgiBench({ quick, telephonyEvents: false }));
@@ -39,18 +50,26 @@ if (want('memory')) {
   print(await runMemoryBench({ quick, telephonyEvents: true }));
   print('');
 }
+if (want('calls') || only === 'stages') {
+  print('## Popup path, stage by stage (one call at a time)');
+  print(await runPopupStages({ quick }));
+  print('');
+}
 if (want('calls')) {
   print('## Full calls: popup latency, requests per call, catch-up after an outage');
-  print(await runCallFlowBench({ quick }));
+  print(await runCallFlowBench({ quick, book }));
   print('');
 }
 if (want('history')) {
   print('## History polling: requests per account with 1, 2 and 5 instances');
-  print(await runHistoryPollBench({ quick }));
+  print(await runHistoryPollBench({ quick, book }));
   print('');
 }
 if (want('analytics')) {
   print('## Analytics on a year of calls');
-  print(await runAnalyticsBench());
+  print(await runAnalyticsBench({ book }));
   print('');
 }
+print('## Issue 11 goals');
+print(book.table());
+print(`load average after the run: ${os.loadavg().map((l) => l.toFixed(2)).join(', ')}`);

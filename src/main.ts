@@ -240,6 +240,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     const notify = createCrmNotifier({
       journal,
       deliverNow: (id) => outbox.deliverNow(id),
+      reserveDelivery: () => outbox.reserveImmediate(),
       tasks: background,
       logger,
       ...overrides.notifier,

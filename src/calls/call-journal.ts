@@ -6,7 +6,7 @@
 import type { CallEvent, CustomerCreate, UploadCall } from '../crm/types.js';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import { callEventOf } from './call-event.js';
-import { dropPendingJobs, enqueueJob, notifyOutbox, outboxJobKey } from '../outbox/enqueue.js';
+import { dropPendingJobs, enqueueClaimedJob, enqueueJob, notifyOutbox, outboxJobKey, type ClaimedBatch, type NewJob } from '../outbox/enqueue.js';
 import { expirePendingJobs, jobStateByKey } from '../outbox/outbox-store.js';
 
 export interface CallStart {
@@ -72,31 +72,41 @@ export class CallJournal {
 
   /** Records a ringing call and its popup; returns the popup job id to deliver now (null if already known). */
   async recordStart(call: CallStart, popup: CallEvent | null): Promise<number | null> {
-    return inTransaction(this.pool, async (db) => {
-      await db.query(
-        `insert into calls (enterprise, linkedid, external_id, direction, phone, external_phone, site, customer_id,
-           ring_codes, started_at)
-         values ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9)
-         on conflict (enterprise, linkedid) do nothing`,
-        [call.enterprise, call.linkedid, call.direction, call.phone, call.externalPhone, call.site, call.customerId,
-          call.ringCodes, call.startedAt],
-      );
-      if (!popup) return null;
-      // /hangup may have come first (the caller hung up at once): a popup for a call that is over is never sent.
-      // Either order is safe: the unique (enterprise, linkedid) makes the later transaction see the earlier one.
-      const { rows } = await db.query<{ ended: boolean }>(
-        'select ended_at is not null as ended from calls where enterprise = $1 and linkedid = $2',
-        [call.enterprise, call.linkedid],
-      );
-      if (rows[0]?.ended) return null;
-      const id = await enqueueJob(db, {
-        enterprise: call.enterprise,
-        kind: 'call_event',
-        jobKey: popupKey(call.enterprise, call.linkedid, call.direction),
-        payload: { event: popup },
-        expiresAt: new Date(call.startedAt.getTime() + POPUP_TTL_MS),
-      });
-      return id;
+    return inTransaction(this.pool, (db) => this.insertStart(db, call, popup, (job) => enqueueJob(db, job)));
+  }
+
+  /**
+   * Like recordStart, but the popup job is inserted already claimed by `claimToken` (an outbox delivery slot's), so
+   * it can be sent the moment this transaction commits, with no claiming transaction in between. Resolves with
+   * the claimed job, or null (no popup: already known, or the call is over).
+   */
+  async recordStartClaimed(call: CallStart, popup: CallEvent, claimToken: string): Promise<ClaimedBatch | null> {
+    return inTransaction(this.pool, (db) => this.insertStart(db, call, popup, (job) => enqueueClaimedJob(db, job, claimToken)));
+  }
+
+  private async insertStart<T>(db: PoolClient, call: CallStart, popup: CallEvent | null, insertJob: (job: NewJob) => Promise<T | null>): Promise<T | null> {
+    await db.query(
+      `insert into calls (enterprise, linkedid, external_id, direction, phone, external_phone, site, customer_id,
+         ring_codes, started_at)
+       values ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9)
+       on conflict (enterprise, linkedid) do nothing`,
+      [call.enterprise, call.linkedid, call.direction, call.phone, call.externalPhone, call.site, call.customerId,
+        call.ringCodes, call.startedAt],
+    );
+    if (!popup) return null;
+    // /hangup may have come first (the caller hung up at once): a popup for a call that is over is never sent.
+    // Either order is safe: the unique (enterprise, linkedid) makes the later transaction see the earlier one.
+    const { rows } = await db.query<{ ended: boolean }>(
+      'select ended_at is not null as ended from calls where enterprise = $1 and linkedid = $2',
+      [call.enterprise, call.linkedid],
+    );
+    if (rows[0]?.ended) return null;
+    return insertJob({
+      enterprise: call.enterprise,
+      kind: 'call_event',
+      jobKey: popupKey(call.enterprise, call.linkedid, call.direction),
+      payload: { event: popup },
+      expiresAt: new Date(call.startedAt.getTime() + POPUP_TTL_MS),
     });
   }
 

@@ -9,7 +9,8 @@ import type { CallEvent } from '../crm/types.js';
 import type { Logger } from '../lib/logger.js';
 import type { TaskTracker } from '../lib/task-tracker.js';
 import { callEventOf } from './call-event.js';
-import type { CallJournal } from './call-journal.js';
+import type { CallJournal, CallStart } from './call-journal.js';
+import type { ClaimedBatch } from '../outbox/enqueue.js';
 import type { CallContext } from './call-context.js';
 import { MAX_POPUP_CODES, type CallNotifier, type RoutedCall } from './incoming-call.js';
 
@@ -22,6 +23,11 @@ export interface NotifierDeps {
   readonly onSkipped?: () => void;
   /** Delivers a committed job at once, in process (the outbox worker's deliverNow). */
   readonly deliverNow: (jobId: number) => Promise<unknown>;
+  /**
+   * A delivery slot of the outbox worker (reserveImmediate): the popup job is then inserted already claimed in the
+   * call's transaction and sent as soon as it commits (one transaction less than deliverNow). Null: no slot free.
+   */
+  readonly reserveDelivery?: () => DeliverySlot | null;
   readonly tasks: TaskTracker;
   readonly logger: Logger;
 }
@@ -40,6 +46,13 @@ export function popupEvent(call: RoutedCall): CallEvent {
     externalPhone: call.externalPhone,
     site: siteFor(call),
   });
+}
+
+/** The outbox worker's ImmediateSlot, as the notifier uses it. */
+export interface DeliverySlot {
+  readonly token: string;
+  deliver(batch: ClaimedBatch): Promise<unknown>;
+  cancel(): void;
 }
 
 export function createCrmNotifier(deps: NotifierDeps): CallNotifier {
@@ -75,24 +88,31 @@ async function notify(ctx: CallContext, call: RoutedCall, deps: NotifierDeps): P
 
 async function recordCall(ctx: CallContext, call: RoutedCall, deps: NotifierDeps): Promise<void> {
   const enterprise = call.view.enterprise;
+  const start: CallStart = {
+    enterprise: enterprise.number,
+    linkedid: call.linkedid,
+    direction: call.direction,
+    phone: call.phone,
+    externalPhone: call.externalPhone === '' ? null : call.externalPhone,
+    site: siteFor(call),
+    customerId: call.lookup.caller?.customerId ?? null,
+    ringCodes: call.ringCodes,
+    startedAt: call.startedAt,
+  };
+  const slot = deps.reserveDelivery?.() ?? null;
   try {
-    const jobId = await deps.journal.recordStart(
-      {
-        enterprise: enterprise.number,
-        linkedid: call.linkedid,
-        direction: call.direction,
-        phone: call.phone,
-        externalPhone: call.externalPhone === '' ? null : call.externalPhone,
-        site: siteFor(call),
-        customerId: call.lookup.caller?.customerId ?? null,
-        ringCodes: call.ringCodes,
-        startedAt: call.startedAt,
-      },
-      popupEvent(call),
-    );
-    if (jobId !== null) await deps.deliverNow(jobId);
+    if (slot) {
+      // The call row commits first, with the job; only then is the popup sent (durable before shown).
+      const batch = await deps.journal.recordStartClaimed(start, popupEvent(call), slot.token);
+      if (batch !== null) await slot.deliver(batch);
+    } else {
+      const jobId = await deps.journal.recordStart(start, popupEvent(call));
+      if (jobId !== null) await deps.deliverNow(jobId);
+    }
   } catch (err) {
     ctx.log.error('cannot record the call start', { code: errorCode(err), err });
+  } finally {
+    slot?.cancel();
   }
 }
 

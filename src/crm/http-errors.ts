@@ -1,6 +1,7 @@
 /**
- * The boundary between got/HTTP and our error types (STYLE.md §5): every RetailCRM answer and every got failure
- * is translated here, once, into the Crm* errors of src/errors.ts. Nothing else in src/crm looks at got's errors.
+ * The boundary between got/undici/HTTP and our error types (STYLE.md §5): every RetailCRM answer and every got or
+ * undici failure is translated here, once, into the Crm* errors of src/errors.ts. Nothing else in src/crm looks at
+ * the HTTP libraries' errors.
  */
 import { RequestError, TimeoutError as GotTimeoutError } from 'got';
 import {
@@ -122,6 +123,9 @@ export function translateRequestError(err: unknown, timeoutMs: number, signal?: 
     return new CrmNetworkError(`${err.name} ${code}: ${err.message}`, { cause: err });
   }
   const message = err instanceof Error ? err.message : String(err);
+  // undici (the hot paths in client.ts) fails with UND_ERR_* codes or the socket's system code (ECONNREFUSED, …).
+  const code = err instanceof Error ? (err as { code?: unknown }).code : undefined;
+  if (typeof code === 'string') return new CrmNetworkError(`${code}: ${message}`, { cause: err });
   return new CrmNetworkError(message, { cause: err });
 }
 

@@ -77,6 +77,24 @@ export async function enqueueJob(db: Db, job: NewJob): Promise<number | null> {
   return rows[0]?.id ?? null;
 }
 
+/**
+ * Inserts the job already claimed by `token` (attempt 1 on record, as a claim counts it), so the caller can run it
+ * at once without a claiming transaction of its own; resolves with it as a one-job batch, or null when a job with
+ * the same key exists already. Same rules as a claim: a worker that dies before recording the outcome leaves a
+ * lock that goes stale after the lock timeout, and the job is then delivered (or expired) like any other.
+ */
+export async function enqueueClaimedJob(db: Db, job: NewJob, token: string): Promise<ClaimedBatch | null> {
+  const { rows } = await db.query<JobRow>(
+    `insert into outbox_jobs (enterprise, kind, job_key, payload, run_at, expires_at, locked_at, locked_by, attempts)
+     values ($1, $2, $3, $4, coalesce($5, now()), $6, now(), $7, 1)
+     on conflict (job_key) do nothing
+     returning ${COLUMNS}`,
+    [job.enterprise, job.kind, job.jobKey ?? null, JSON.stringify(job.payload), job.runAt ?? null, job.expiresAt ?? null, token],
+  );
+  const row = rows[0];
+  return row ? { token, enterprise: row.enterprise, kind: row.kind, jobs: [claimedJob(row)] } : null;
+}
+
 /** Wakes every worker listening on the database. Inside a transaction it is delivered at commit (or never). */
 export async function notifyOutbox(db: Db, enterprise: string): Promise<void> {
   await db.query('select pg_notify($1, $2)', [OUTBOX_CHANNEL, enterprise]);

@@ -58,6 +58,16 @@ export interface OutboxWorkerOptions {
   readonly retryCapMs?: number;
 }
 
+/** See OutboxWorker.reserveImmediate. */
+export interface ImmediateSlot {
+  /** locked_by of the job the caller inserts already claimed. */
+  readonly token: string;
+  /** Runs the claimed job (inserted with this slot's token) and records its outcome; frees the slot. */
+  deliver(batch: ClaimedBatch): Promise<JobOutcome | null>;
+  /** Frees the slot unused. */
+  cancel(): void;
+}
+
 export class OutboxWorker {
   private readonly o: OutboxWorkerOptions;
   private readonly scope: ClaimScope;
@@ -189,6 +199,39 @@ export class OutboxWorker {
     const work = this.deliverNowInner(jobId);
     this.tasks.track(work);
     return work;
+  }
+
+  /**
+   * A delivery slot for a job the caller inserts already claimed, in its own transaction (enqueueClaimedJob with
+   * the slot's token): a popup then needs no claiming transaction and no wake-up. Null when no slot is free or the
+   * worker is stopping: insert the job unclaimed and let deliverNow or the loop take it. The slot counts against
+   * immediateConcurrency until delivered or cancelled (cancel after a failed or empty insert; it is idempotent).
+   */
+  reserveImmediate(): ImmediateSlot | null {
+    if (this.stopping || this.immediateInFlight >= (this.o.immediateConcurrency ?? 32)) return null;
+    this.immediateInFlight++;
+    let open = true;
+    const free = (): void => {
+      this.immediateInFlight--;
+    };
+    return {
+      token: this.nextToken(),
+      deliver: (batch) => {
+        if (!open) return Promise.reject(new Error('delivery slot already used or cancelled'));
+        open = false;
+        // Run even when stop() has begun: the job is ours; a forced stop releases it (runBatch's shutdown signal).
+        const work = this.runTracked(batch)
+          .then((results) => results[0]?.kind ?? null)
+          .finally(free);
+        this.tasks.track(work);
+        return work;
+      },
+      cancel: () => {
+        if (!open) return;
+        open = false;
+        free();
+      },
+    };
   }
 
   /** Outcomes so far by kind ("done", "retry", "later", "failed", "dropped"); for tests and the CLI. */
