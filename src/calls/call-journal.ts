@@ -6,7 +6,7 @@
 import type { CallEvent, CustomerCreate, UploadCall } from '../crm/types.js';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import { callEventOf } from './call-event.js';
-import { dropPendingJobs, enqueueClaimedJob, enqueueJob, notifyOutbox, outboxJobKey, type ClaimedBatch, type NewJob } from '../outbox/enqueue.js';
+import { dropPendingJobs, enqueueClaimedJob, enqueueClaimedJobAfter, enqueueJob, notifyOutbox, outboxJobKey, type ClaimedBatch, type NewJob } from '../outbox/enqueue.js';
 import { expirePendingJobs, jobStateByKey } from '../outbox/outbox-store.js';
 
 export interface CallStart {
@@ -64,6 +64,15 @@ const POPUP_TTL_MS = 120_000;
 /** MixMonitor closes the file only after /hangup returns: upload a little later. */
 const UPLOAD_DELAY_MS = 1_500;
 
+/** A ringing call's row; a call already recorded (by /hangup, or a repeated /incoming) is left as it is. */
+const INSERT_START = `insert into calls (enterprise, linkedid, external_id, direction, phone, external_phone, site, customer_id,
+    ring_codes, started_at)
+  values ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9)
+  on conflict (enterprise, linkedid) do nothing`;
+
+const startParams = (call: CallStart): unknown[] => [call.enterprise, call.linkedid, call.direction, call.phone, call.externalPhone,
+  call.site, call.customerId, call.ringCodes, call.startedAt];
+
 export const popupKey = (enterprise: string, linkedid: string, type: 'in' | 'out' | 'hangup'): string =>
   outboxJobKey('call_event', enterprise, linkedid, type);
 
@@ -81,18 +90,27 @@ export class CallJournal {
    * the claimed job, or null (no popup: already known, or the call is over).
    */
   async recordStartClaimed(call: CallStart, popup: CallEvent, claimToken: string): Promise<ClaimedBatch | null> {
-    return inTransaction(this.pool, (db) => this.insertStart(db, call, popup, (job) => enqueueClaimedJob(db, job, claimToken)));
+    // A new call (the usual case): the call row and its claimed popup job in one statement, one round trip and
+    // one commit. The job goes in only when the row was inserted here, i.e. no /hangup recorded the call before.
+    const job = this.popupJob(call, popup);
+    const fast = await enqueueClaimedJobAfter(this.pool, { sql: `${INSERT_START} returning 1`, params: startParams(call) }, job, claimToken);
+    if (fast !== null) return fast;
+    // The row was there already (or the popup job was): the careful path decides whether the call is over.
+    return inTransaction(this.pool, (db) => this.insertStart(db, call, popup, (j) => enqueueClaimedJob(db, j, claimToken)));
+  }
+
+  private popupJob(call: CallStart, popup: CallEvent): NewJob {
+    return {
+      enterprise: call.enterprise,
+      kind: 'call_event',
+      jobKey: popupKey(call.enterprise, call.linkedid, call.direction),
+      payload: { event: popup },
+      expiresAt: new Date(call.startedAt.getTime() + POPUP_TTL_MS),
+    };
   }
 
   private async insertStart<T>(db: PoolClient, call: CallStart, popup: CallEvent | null, insertJob: (job: NewJob) => Promise<T | null>): Promise<T | null> {
-    await db.query(
-      `insert into calls (enterprise, linkedid, external_id, direction, phone, external_phone, site, customer_id,
-         ring_codes, started_at)
-       values ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9)
-       on conflict (enterprise, linkedid) do nothing`,
-      [call.enterprise, call.linkedid, call.direction, call.phone, call.externalPhone, call.site, call.customerId,
-        call.ringCodes, call.startedAt],
-    );
+    await db.query(INSERT_START, startParams(call));
     if (!popup) return null;
     // /hangup may have come first (the caller hung up at once): a popup for a call that is over is never sent.
     // Either order is safe: the unique (enterprise, linkedid) makes the later transaction see the earlier one.
@@ -101,13 +119,7 @@ export class CallJournal {
       [call.enterprise, call.linkedid],
     );
     if (rows[0]?.ended) return null;
-    return insertJob({
-      enterprise: call.enterprise,
-      kind: 'call_event',
-      jobKey: popupKey(call.enterprise, call.linkedid, call.direction),
-      payload: { event: popup },
-      expiresAt: new Date(call.startedAt.getTime() + POPUP_TTL_MS),
-    });
+    return insertJob(this.popupJob(call, popup));
   }
 
   /**

@@ -3,4 +3,4 @@
  * NOTIFY, and dropping jobs that lost their point before delivery. The SQL lives in outbox-store.ts.
  */
 export { outboxJobKey } from './job-types.js';
-export { dropPendingJobs, enqueueClaimedJob, enqueueJob, notifyOutbox, type ClaimedBatch, type DropSelector, type NewJob } from './outbox-store.js';
+export { dropPendingJobs, enqueueClaimedJob, enqueueClaimedJobAfter, enqueueJob, notifyOutbox, type ClaimedBatch, type DropSelector, type NewJob } from './outbox-store.js';

@@ -95,6 +95,33 @@ export async function enqueueClaimedJob(db: Db, job: NewJob, token: string): Pro
   return row ? { token, enterprise: row.enterprise, kind: row.kind, jobs: [claimedJob(row)] } : null;
 }
 
+/**
+ * enqueueClaimedJob in the same statement as the caller's own write: `source` is a data-modifying CTE (named
+ * `source`, using $1…$n) and the job is inserted only when it returned a row. One statement in autocommit is one
+ * round trip and one commit where a transaction takes five round trips. Resolves with the claimed job, or null when
+ * the source returned nothing or the job key exists already.
+ */
+export async function enqueueClaimedJobAfter(
+  db: Db,
+  source: { readonly sql: string; readonly params: readonly unknown[] },
+  job: NewJob,
+  token: string,
+): Promise<ClaimedBatch | null> {
+  const n = source.params.length;
+  const p = (i: number): string => `$${n + i}`;
+  const { rows } = await db.query<JobRow>(
+    `with source as (${source.sql})
+     insert into outbox_jobs (enterprise, kind, job_key, payload, run_at, expires_at, locked_at, locked_by, attempts)
+     select ${p(1)}::text, ${p(2)}::text, ${p(3)}::text, ${p(4)}::jsonb, coalesce(${p(5)}::timestamptz, now()), ${p(6)}::timestamptz, now(), ${p(7)}::text, 1
+     from source limit 1
+     on conflict (job_key) do nothing
+     returning ${COLUMNS}`,
+    [...source.params, job.enterprise, job.kind, job.jobKey ?? null, JSON.stringify(job.payload), job.runAt ?? null, job.expiresAt ?? null, token],
+  );
+  const row = rows[0];
+  return row ? { token, enterprise: row.enterprise, kind: row.kind, jobs: [claimedJob(row)] } : null;
+}
+
 /** Wakes every worker listening on the database. Inside a transaction it is delivered at commit (or never). */
 export async function notifyOutbox(db: Db, enterprise: string): Promise<void> {
   await db.query('select pg_notify($1, $2)', [OUTBOX_CHANNEL, enterprise]);
