@@ -6,7 +6,8 @@
  */
 import { drive, percentile } from './agi-client.js';
 import { startBareAgiServer } from './bare-agi-server.js';
-import { startBenchEnv, type BenchEnv } from './bench-env.js';
+import { startBenchEnv, startServiceFor, type BenchEnv } from './bench-env.js';
+import { RemoteFakeCrm } from './crm-process.js';
 import { startDingDongServer } from './ding-dong-server.js';
 import type { GoalBook } from './goals.js';
 import { LoadGenerator, phone, type LoadPlan } from './load-generator.js';
@@ -52,7 +53,7 @@ async function measure(
   };
 }
 
-async function seedTable(env: BenchEnv, from: number, count: number): Promise<void> {
+async function seedTable(env: Pick<BenchEnv, 'pool'>, from: number, count: number): Promise<void> {
   await env.pool.query(
     `insert into retailcrm_customers (enterprise, phone, customer_id, customer_name, manager_user_id)
      select '0367', '+37529' || lpad((1000000 + g)::text, 7, '0'), g + 1, 'Customer ' || g, 7
@@ -153,7 +154,9 @@ export async function runIncomingGoals(book: GoalBook, opts: { quick?: boolean; 
   const scale = opts.quick ? 0.2 : 1;
   const bare = await startBareAgiServer();
   const dingDong = await startDingDongServer();
-  const env = await startBenchEnv({ telephonyEvents: true });
+  // RetailCRM in its own process too, as in production: this thread runs the service alone.
+  const crm = await RemoteFakeCrm.start();
+  const env = await startServiceFor(crm, { telephonyEvents: true });
   const generator = LoadGenerator.start();
   const results = new Map<string, Row[]>();
   const add = (r: Row): void => {
@@ -170,7 +173,7 @@ export async function runIncomingGoals(book: GoalBook, opts: { quick?: boolean; 
       for (const [c, count] of [[1, 1_000], [50, 10_000]] as const) {
         const sessions = Math.max(100, Math.round(count * scale));
         await env.service.drainBackground();
-        env.crm.reset();
+        await crm.reset();
         add(await measure(generator, 'bare node:net baseline', bare.port, c, sessions, { kind: 'fixed', index: 0 }));
         add(await measure(generator, 'ding-dong', dingDong.port, c, sessions, { kind: 'fixed', index: 0 }));
         add(await measure(generator, 'cache hit, popups on', port, c, sessions, { kind: 'fixed', index: 0 }));
@@ -180,12 +183,13 @@ export async function runIncomingGoals(book: GoalBook, opts: { quick?: boolean; 
   } finally {
     await generator.stop();
     await env.stop();
+    await crm.close();
     await bare.close();
     await dingDong.close();
   }
   const med = (scenario: string, c: number, f: (r: Row) => number): number => median((results.get(`${scenario}@${c}`) ?? []).map(f));
   const lines = [
-    `Medians of ${rounds} interleaved rounds (cache hit with popups on: every session also records the call and sends its popup).`,
+    `Medians of ${rounds} interleaved rounds. Cache hit with popups on: every session also records the call and sends its popup; the load generator and the fake RetailCRM each run in a process of their own. The bare server is the generator's ceiling (it answers nothing but the protocol).`,
     '',
     '| scenario | concurrency | sessions/s | p50 ms | p99 ms | p50 vs bare | p99 vs bare | throughput vs bare |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',

@@ -35,16 +35,35 @@ async function admin(sql: string): Promise<void> {
   }
 }
 
-export async function startBenchEnv(
+export interface EnvOptions {
+  readonly crmRates?: { telephony: number; general: number };
+  readonly env?: Record<string, string>;
+}
+
+export async function startBenchEnv(settings: Record<string, unknown> = {}, opts: EnvOptions = {}): Promise<BenchEnv> {
+  const crm = await FakeRetailCrm.start();
+  const env = await startServiceFor(crm, settings, opts);
+  return {
+    ...env,
+    crm,
+    async stop() {
+      await env.stop();
+      await crm.close();
+    },
+  };
+}
+
+/** The service on a fresh database, its enterprise 0367 pointing at `crm` (which the caller starts and stops). */
+export async function startServiceFor(
+  crm: { readonly url: string; readonly apiKey: string },
   settings: Record<string, unknown> = {},
-  opts: { crmRates?: { telephony: number; general: number }; env?: Record<string, string> } = {},
-): Promise<BenchEnv> {
+  opts: EnvOptions = {},
+): Promise<Omit<BenchEnv, 'crm'>> {
   const dbName = `rcrm_bench_${process.pid}_${Date.now()}`;
   await admin(`create database ${dbName}`);
   const url = new URL(adminUrl);
   url.pathname = `/${dbName}`;
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'rcrm-bench-'));
-  const crm = await FakeRetailCrm.start();
   const config = loadConfig({
     DATABASE_URL: url.toString(),
     DATA_DIR: dataDir,
@@ -76,12 +95,10 @@ export async function startBenchEnv(
   await new ExtensionStore(pool).set('0367', '101', 7);
   return {
     service,
-    crm,
     pool,
     async stop() {
       await service.stop('bench');
       await pool.end();
-      await crm.close();
       await admin(`drop database if exists ${dbName} with (force)`);
       await rm(dataDir, { recursive: true, force: true });
     },

@@ -438,6 +438,47 @@ export class OutcomeWriter {
   }
 }
 
+/**
+ * "Done" for many claims in one statement: jobs delivered at the same moment (popups of concurrent calls) are
+ * marked together while the previous statement runs, instead of one round trip each. Each caller gets the rows
+ * of its own claim; a failed statement fails every caller of that group (their locks go stale, as for one).
+ */
+export class DoneCoalescer {
+  private waiting: { ids: number[]; token: string; resolve: (rows: StateRows) => void; reject: (err: unknown) => void }[] = [];
+  private running = false;
+
+  constructor(private readonly pool: Pool) {}
+
+  done(ids: number[], token: string): Promise<StateRows> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ ids, token, resolve, reject });
+      if (!this.running) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.running = true;
+    while (this.waiting.length > 0) {
+      const group = this.waiting;
+      this.waiting = [];
+      const ids = group.flatMap((w) => w.ids);
+      const tokens = group.flatMap((w) => w.ids.map(() => w.token));
+      try {
+        const rows = (await this.pool.query<{ id: number; state: JobState }>(
+          `update outbox_jobs j set state = 'done', attempts = greatest(j.attempts - 1, 0), last_error = null, ${UNLOCK}
+           from unnest($1::bigint[], $2::text[]) as u(id, token)
+           where j.id = u.id and j.locked_by = u.token returning j.id, j.state`,
+          [ids, tokens],
+        )).rows;
+        for (const w of group) w.resolve(rows.filter((r) => w.ids.includes(Number(r.id))));
+      } catch (err) {
+        for (const w of group) w.reject(err);
+      }
+    }
+    this.running = false;
+  }
+}
+
 /** RetailCRM throttles this account: its other due, unlocked jobs wait too. Resolves with how many. */
 export async function holdBackEnterprise(db: Db, enterprise: string, delayMs: number): Promise<number> {
   const { rowCount } = await db.query(

@@ -7,7 +7,7 @@ import { CrmNetworkError, CrmRateLimitedError, errorMessage } from '../lib/error
 import type { Logger } from '../lib/logger.js';
 import { retryDelay } from '../crm/retry-policy.js';
 import type { Job, JobOutcome, JobResult, JobState } from './job-types.js';
-import { holdBackEnterprise, OutcomeWriter, type ClaimedBatch } from './outbox-store.js';
+import { holdBackEnterprise, OutcomeWriter, type ClaimedBatch, type DoneCoalescer } from './outbox-store.js';
 import type { Pool } from '../db/pool.js';
 
 const MAX_REASON = 2000;
@@ -83,6 +83,8 @@ export interface RecordContext {
   readonly maxDeferrals: number;
   /** Called once per row whose state was written, with the outcome it counts as. */
   readonly count: (kind: string, outcome: string) => void;
+  /** Marks "done" together with other batches finishing at the same moment (one statement); default one each. */
+  readonly done?: DoneCoalescer;
 }
 
 /** Writes the plan, one statement per outcome, only for rows the batch's claim still holds. */
@@ -92,7 +94,7 @@ export async function recordOutcomes(ctx: RecordContext, batch: ClaimedBatch, pl
   const count = (rows: { state: JobState }[], pendingAs: JobOutcome = 'retry'): void => {
     for (const r of rows) ctx.count(batch.kind, r.state === 'pending' ? pendingAs : r.state);
   };
-  if (plan.done.length > 0) count(await write.done(plan.done));
+  if (plan.done.length > 0) count(await (ctx.done ? ctx.done.done(plan.done, batch.token) : write.done(plan.done)));
   const { retry, failed, dropped, later } = plan;
   if (retry.ids.length > 0) {
     count(await write.retry(retry.ids, retry.delays, retry.errors, ctx.maxAttempts, ctx.giveUpAfterMs));

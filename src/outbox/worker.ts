@@ -16,7 +16,7 @@ import { runBatch } from './batch-runner.js';
 import { OUTBOX_CHANNEL, type JobHandlers, type JobOutcome, type JobResult } from './job-types.js';
 import { collectBacklogGauges, OutcomeCounter } from './outbox-metrics.js';
 import {
-  inClaimTransaction, outboxBacklog, pruneFinishedJobs,
+  DoneCoalescer, inClaimTransaction, outboxBacklog, pruneFinishedJobs,
   type ClaimedBatch, type ClaimScope, type OutboxBacklog, type SideOutcomes,
 } from './outbox-store.js';
 import { planOutcomes, recordOutcomes, type RecordContext } from './outcome-recorder.js';
@@ -112,6 +112,7 @@ export class OutboxWorker {
       giveUpAfterMs: options.giveUpAfterMs ?? 3 * 86_400_000,
       maxDeferrals: options.maxDeferrals ?? 500,
       count: (kind, outcome) => this.counter.count(kind, outcome),
+      done: new DoneCoalescer(options.pool),
     };
     this.tasks = new TaskTracker((err) => options.logger.error('outbox worker task failed', { err }));
     // Polling covers the time LISTEN is down; once it is back, wake: something may have been enqueued meanwhile.
