@@ -62,7 +62,8 @@ export async function migrate(pool: Pool, dir: string = defaultSqlDir): Promise<
         }
       }
     } finally {
-      await client.query('select pg_advisory_unlock($1)', [LOCK_KEY]).catch(() => undefined);
+      // A failed unlock means a broken connection: the pool drops it and the session lock dies with it.
+      await client.query('select pg_advisory_unlock($1)', [LOCK_KEY]).catch((err: unknown) => process.emitWarning(err instanceof Error ? err : String(err)));
     }
   } finally {
     client.release();

@@ -3,6 +3,8 @@
  * stuck database cannot hold a call or a worker forever.
  */
 import pg from 'pg';
+import { withSuppressed } from '../lib/errors.js';
+import type { Logger } from '../lib/logger.js';
 
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
@@ -12,6 +14,8 @@ export interface PoolOptions {
   readonly max: number;
   readonly statementTimeoutMs?: number;
   readonly applicationName?: string;
+  /** Where an idle connection's failure is reported; without one it becomes a process warning (stderr). */
+  readonly logger?: Pick<Logger, 'warn'>;
 }
 
 // bigint (int8) columns hold RetailCRM ids, well below 2^53: read them as numbers.
@@ -26,8 +30,12 @@ export function createPool(opts: PoolOptions): Pool {
     statement_timeout: opts.statementTimeoutMs ?? 15_000,
     application_name: opts.applicationName ?? 'retailcrm-agi',
   });
-  // An idle client that loses its connection emits 'error' on the pool; without a listener it would crash.
-  pool.on('error', () => undefined);
+  // An idle client that loses its connection emits 'error' on the pool; without a listener it would crash. The
+  // pool drops that client and opens a new one when needed, so this is reported, not fatal.
+  pool.on('error', (err) => {
+    if (opts.logger) opts.logger.warn('database: an idle connection failed and was dropped', { err, pool: opts.applicationName ?? 'retailcrm-agi' });
+    else process.emitWarning(err);
+  });
   return pool;
 }
 
@@ -37,8 +45,6 @@ export type Queryable = Pool | PoolClient;
 export interface TransactionOptions {
   /** `begin read only`: the transaction may not write (the analytics). */
   readonly readOnly?: boolean;
-  /** Where a failed rollback is reported (with the error that caused it); without one, a process warning. */
-  readonly logger?: { error(msg: string, meta?: Record<string, unknown>): void };
 }
 
 function isPoolClient(db: Queryable): db is PoolClient {
@@ -49,8 +55,9 @@ function isPoolClient(db: Queryable): db is PoolClient {
  * The one transaction helper: runs fn inside one transaction and commits, or rolls back on any error and rethrows
  * it. Given the pool, it takes a client for the transaction and returns it after; given a client (one holding a
  * session advisory lock, or the migrations' client), it runs the transaction on that client and keeps it.
- * A rollback that fails too is reported, never swallowed, and a client the helper took is then destroyed rather
- * than returned to the pool in an unknown state; the error thrown is always fn's (or begin's or commit's).
+ * A rollback that fails too rides on the rethrown error as `suppressed` (lib/errors.ts withSuppressed: the
+ * error keeps its type and code, the log shows both), and a client the helper took is then destroyed rather than
+ * returned to the pool in an unknown state.
  */
 export async function inTransaction<T>(
   db: Queryable,
@@ -69,23 +76,11 @@ export async function inTransaction<T>(
     } catch (err) {
       await client.query('rollback').catch((rollbackErr: unknown) => {
         broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
-        reportFailedRollback(broken, err, options);
+        withSuppressed(err, rollbackErr);
       });
       throw err;
     }
   } finally {
     if (owned) client.release(broken);
   }
-}
-
-function reportFailedRollback(rollbackErr: Error, cause: unknown, options: TransactionOptions): void {
-  if (options.logger) {
-    options.logger.error('transaction rollback failed', { err: rollbackErr, cause });
-    return;
-  }
-  const why = cause instanceof Error ? cause.message : String(cause);
-  process.emitWarning(`transaction rollback failed: ${rollbackErr.message} (rolling back after: ${why})`, {
-    type: 'TransactionRollbackWarning',
-    detail: rollbackErr.stack,
-  });
 }

@@ -292,7 +292,7 @@ export class HistoryPoller {
       const unique = [...new Set(affected)];
       await this.o.customers.publish(client, enterprise, unique);
       return unique;
-    }, { logger: this.o.logger });
+    });
     this.o.customers.changed(enterprise, phones);
   }
 
@@ -309,6 +309,6 @@ export class HistoryPoller {
     await inTransaction(client, async () => {
       await this.o.orders.apply(client, enterprise, ids, orders);
       await saveSinceId(client, enterprise.number, 'orders', lastId);
-    }, { logger: this.o.logger });
+    });
   }
 }
