@@ -17,6 +17,8 @@ import {
   AmiTimeoutError,
   AppError,
 } from '../lib/errors.js';
+import { backoffDelay, type BackoffPolicy } from '../lib/backoff.js';
+import { waitAtMost, withTimeout } from '../lib/deadline.js';
 import { AmiMessage, formatAction, parseMessage, type AmiActionFields } from './codec.js';
 import { AmiFramer, DEFAULT_MAX_BUFFER_BYTES } from './framer.js';
 import {
@@ -47,10 +49,9 @@ export const DEFAULT_RECONNECT_POLICY: ReconnectPolicy = Object.freeze({
   jitter: 0.2,
 });
 
-/** Delay before reconnect attempt number `attempt` (0-based): capped exponential, minus random jitter. */
-export function reconnectDelay(attempt: number, policy: ReconnectPolicy, random: () => number = Math.random): number {
-  const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.factor ** Math.max(0, attempt));
-  return Math.round(base * (1 - policy.jitter * random()));
+/** The reconnect policy in the terms of the service's one backoff policy. */
+export function reconnectBackoff(policy: ReconnectPolicy): BackoffPolicy {
+  return { initialMs: policy.initialDelayMs, maxMs: policy.maxDelayMs, factor: policy.factor, jitter: policy.jitter };
 }
 
 export interface AmiClientOptions {
@@ -161,19 +162,6 @@ function onAbort(signal: AbortSignal | undefined, fn: () => void): () => void {
 
 function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new AmiConnectionError('aborted');
-}
-
-/** Resolves true when `p` settles within `ms`, false otherwise; never leaves its timer behind. */
-async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([p.then(() => true, () => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 export class AmiClient extends EventEmitter<AmiClientEventMap> {
@@ -356,7 +344,7 @@ export class AmiClient extends EventEmitter<AmiClientEventMap> {
     });
     socket.once('close', () => this.onSocketClose(socket));
     try {
-      await this.withDeadline(
+      await withTimeout(
         new Promise<void>((resolve, reject) => {
           socket.once('connect', () => resolve());
           socket.once('close', () => reject(this.closedError('connect failed')));
@@ -367,7 +355,7 @@ export class AmiClient extends EventEmitter<AmiClientEventMap> {
       );
       socket.setNoDelay(true);
       socket.setKeepAlive(true, 10_000);
-      this.banner = await this.withDeadline(
+      this.banner = await withTimeout(
         banner,
         this.opts.loginTimeoutMs,
         () => new AmiTimeoutError('banner', this.opts.loginTimeoutMs),
@@ -422,7 +410,7 @@ export class AmiClient extends EventEmitter<AmiClientEventMap> {
 
   private scheduleReconnect(authFailed: boolean): void {
     if (this.currentState === 'closed' || this.policy === false || this.reconnectTimer) return;
-    let delay = reconnectDelay(this.reconnectAttempt, this.policy, this.opts.random);
+    let delay = backoffDelay(this.reconnectAttempt, reconnectBackoff(this.policy), this.opts.random);
     if (authFailed) delay = Math.max(delay, this.opts.authRetryDelayMs);
     this.reconnectAttempt++;
     this.log('info', 'AMI reconnect scheduled', { delayMs: delay, attempt: this.reconnectAttempt });
@@ -453,7 +441,8 @@ export class AmiClient extends EventEmitter<AmiClientEventMap> {
     }
     if (socket) {
       socket.end();
-      if (!(await settlesWithin(this.socketClosed, this.opts.logoffTimeoutMs))) socket.destroy();
+      const closed = this.socketClosed.then(() => undefined, () => undefined);
+      if (!(await waitAtMost(closed, this.opts.logoffTimeoutMs)).settled) socket.destroy();
       await this.socketClosed;
     }
     await Promise.allSettled([this.inFlight, this.backgroundAttempt, this.keepaliveTask]);
@@ -671,18 +660,6 @@ export class AmiClient extends EventEmitter<AmiClientEventMap> {
     const cause = this.lastSocketError;
     const detail = cause ? `: ${cause.message}` : '';
     return new AmiConnectionError(`AMI ${this.opts.host}:${this.opts.port} ${what}${detail}`, { cause });
-  }
-
-  private async withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(onTimeout()), ms);
-    });
-    try {
-      return await Promise.race([p, deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   private log(level: AmiLogLevel, msg: string, fields?: Record<string, unknown>): void {
