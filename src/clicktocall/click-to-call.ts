@@ -6,7 +6,7 @@
  *   is reported, otherwise "started" → the final OriginateResponse is written to the audit row when it arrives.
  * The background part is tracked (drain() at shutdown) and never rejects: it records its own outcome.
  */
-import { AmiOriginateError } from '../ami/client.js';
+import { AmiOriginateError } from '../ami/client-options.js';
 import { AmiActionError, AmiAuthError, AmiConnectionError, AmiTimeoutError, errorCode, errorMessage, InputError } from '../lib/errors.js';
 import type { Enterprise } from '../domain/enterprise.js';
 import type { ExtensionStore } from '../db/extension-store.js';

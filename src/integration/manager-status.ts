@@ -4,6 +4,8 @@
  * `manager_status` and read on the live call path from a per-enterprise in-memory copy refreshed after a short TTL
  * (so several instances converge within the TTL). `/incoming` uses `isAway` to skip a manager on break or dinner.
  */
+import type { LRUCache } from 'lru-cache';
+import { ttlCache } from '../lib/ttl-cache.js';
 import { InputError } from '../lib/errors.js';
 import type { Pool } from '../db/pool.js';
 
@@ -31,19 +33,21 @@ export interface ManagerStatusOptions {
 }
 
 interface Snapshot {
-  readonly loadedAt: number;
   readonly statuses: Map<number, ManagerStatus>;
 }
 
+/** Enterprises whose statuses are kept in memory at once. */
+const MAX_ENTERPRISES = 10_000;
+
 export class ManagerStatusDirectory {
-  private readonly snapshots = new Map<string, Snapshot>();
+  /** Undefined when ttlMs is 0: every read goes to the database. */
+  private readonly snapshots: LRUCache<string, Snapshot> | undefined;
   private readonly loading = new Map<string, Promise<Snapshot>>();
-  private readonly ttlMs: number;
-  private readonly now: () => number;
 
   constructor(private readonly opts: ManagerStatusOptions) {
-    this.ttlMs = opts.ttlMs ?? 5_000;
-    this.now = opts.now ?? Date.now;
+    const ttl = opts.ttlMs ?? 5_000;
+    const now = opts.now ?? Date.now;
+    this.snapshots = ttl > 0 ? ttlCache<string, Snapshot>({ max: MAX_ENTERPRISES, ttlMs: ttl, now }) : undefined;
   }
 
   /** The manager's last reported status; null when RetailCRM never reported one. */
@@ -59,7 +63,7 @@ export class ManagerStatusDirectory {
        on conflict (enterprise, user_id) do update set status = excluded.status, updated_at = now()`,
       [enterprise, userId, status],
     );
-    this.snapshots.get(enterprise)?.statuses.set(userId, status);
+    this.snapshots?.get(enterprise)?.statuses.set(userId, status);
   }
 
   /** Many statuses of one enterprise at once (the periodic read of RetailCRM's users); only changes are written. */
@@ -72,19 +76,19 @@ export class ManagerStatusDirectory {
        where manager_status.status is distinct from excluded.status`,
       [enterprise, statuses.map((s) => s.userId), statuses.map((s) => s.status)],
     );
-    const snapshot = this.snapshots.get(enterprise);
+    const snapshot = this.snapshots?.get(enterprise);
     for (const s of statuses) snapshot?.statuses.set(s.userId, s.status);
   }
 
   /** Forget the in-memory copy (another instance's change, tests). */
   invalidate(enterprise?: string): void {
-    if (enterprise === undefined) this.snapshots.clear();
-    else this.snapshots.delete(enterprise);
+    if (enterprise === undefined) this.snapshots?.clear();
+    else this.snapshots?.delete(enterprise);
   }
 
   private async snapshot(enterprise: string): Promise<Snapshot> {
-    const current = this.snapshots.get(enterprise);
-    if (current && this.now() - current.loadedAt < this.ttlMs) return current;
+    const current = this.snapshots?.get(enterprise);
+    if (current) return current;
     let pending = this.loading.get(enterprise);
     if (!pending) {
       pending = this.load(enterprise).finally(() => this.loading.delete(enterprise));
@@ -98,8 +102,8 @@ export class ManagerStatusDirectory {
       'select user_id, status from manager_status where enterprise = $1',
       [enterprise],
     );
-    const snapshot = { loadedAt: this.now(), statuses: new Map(rows.map((r) => [r.user_id, r.status])) };
-    this.snapshots.set(enterprise, snapshot);
+    const snapshot = { statuses: new Map(rows.map((r) => [r.user_id, r.status])) };
+    this.snapshots?.set(enterprise, snapshot);
     return snapshot;
   }
 }

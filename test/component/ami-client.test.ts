@@ -2,14 +2,14 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { expect } from 'chai';
+import { AmiClient } from '../../src/ami/client.js';
 import {
-  AmiClient,
   AmiOriginateError,
   DEFAULT_RECONNECT_POLICY,
   reconnectBackoff,
   type AmiClientOptions,
   type AmiClientState,
-} from '../../src/ami/client.js';
+} from '../../src/ami/client-options.js';
 import type { AmiMessage } from '../../src/ami/codec.js';
 import { backoffDelay } from '../../src/lib/backoff.js';
 import type { HangupEvent, OriginateResponseEvent } from '../../src/ami/types.js';
