@@ -4,122 +4,24 @@
  * query runs in a read-only transaction with its own statement_timeout, so a heavy range cannot hold a pool
  * connection beyond its deadline.
  */
-import { InputError } from '../lib/errors.js';
 import type { Pool } from '../db/pool.js';
+import {
+  AnalyticsTimeoutError,
+  checkOptions,
+  checkPeriodDays,
+  DEFAULT_OPTIONS,
+  type AnalyticsOptions,
+  type AnalyticsPeriod,
+  type CallBucket,
+  type CallFigures,
+  type DayBucket,
+  type HourBucket,
+  type ManagerFigures,
+  type MissedCallbackList,
+} from './analytics-model.js';
+import { BUCKET, CALL_FACTS, EXACT_P90, FIGURES, HISTOGRAM, IN_PERIOD, ROLLUP_FIGURES, ZONE_OK } from './analytics-sql.js';
 
-export interface AnalyticsPeriod {
-  readonly enterprise: string;
-  /** First local day included, YYYY-MM-DD. */
-  readonly from: string;
-  /** First local day excluded, YYYY-MM-DD. */
-  readonly to: string;
-  /** IANA zone the days and hours are counted in (enterprise.settings.crmTimezone). */
-  readonly timezone: string;
-}
-
-export interface AnalyticsOptions {
-  /** A missed call counts as called back when an answered call with that phone starts within this many minutes. */
-  readonly callbackMinutes: number;
-  /** An answered call converts when the customer's order is created within this many days after it started. */
-  readonly conversionDays: number;
-}
-
-export const DEFAULT_OPTIONS: AnalyticsOptions = Object.freeze({ callbackMinutes: 30, conversionDays: 7 });
-export const MAX_PERIOD_DAYS = 366;
-
-export interface CallFigures {
-  readonly callsIn: number;
-  readonly callsOut: number;
-  readonly answeredIn: number;
-  readonly answeredOut: number;
-  readonly missed: number;
-  readonly missedNotCalledBack: number;
-  readonly avgWaitSec: number | null;
-  readonly p90WaitSec: number | null;
-  readonly avgTalkSec: number | null;
-  readonly converted: number;
-  /** converted / (answeredIn + answeredOut), 0..1, rounded to 4 places; null without answered calls. */
-  readonly conversionRate: number | null;
-}
-
-export interface ManagerFigures extends CallFigures {
-  readonly managerCode: string | null;
-  readonly managerUserId: number | null;
-}
-
-export interface CallBucket {
-  readonly callsIn: number;
-  readonly callsOut: number;
-  readonly answered: number;
-  readonly missed: number;
-}
-export interface HourBucket extends CallBucket {
-  readonly hour: number;
-}
-export interface DayBucket extends CallBucket {
-  readonly day: string;
-}
-
-export interface MissedCallback {
-  readonly phone: string;
-  readonly customerId: number | null;
-  readonly customerName: string | null;
-  /** ISO instant of the latest missed call from this phone. */
-  readonly lastMissedAt: string;
-  /** Missed calls from this phone in the period with no answered call after them. */
-  readonly attempts: number;
-  readonly minutesAgo: number;
-  readonly managerCode: string | null;
-  readonly managerUserId: number | null;
-  readonly ringCodes: readonly string[];
-}
-
-export interface MissedCallbackList {
-  readonly total: number;
-  readonly items: readonly MissedCallback[];
-}
-
-export class AnalyticsTimeoutError extends Error {
-  readonly code = 'ANALYTICS_TIMEOUT';
-  constructor(options?: { cause?: unknown }) {
-    super('the analytics query ran past its deadline; choose a shorter period', options);
-    this.name = 'AnalyticsTimeoutError';
-  }
-}
-
-// ---- input ------------------------------------------------------------------------------------------------
-
-const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
-
-function dayNumber(value: string, name: string): number {
-  const m = DAY.exec(value);
-  const ms = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : NaN;
-  if (!m || Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== value) {
-    throw new InputError(`${name} must be a date YYYY-MM-DD (got ${JSON.stringify(value)})`, name);
-  }
-  return ms / 86_400_000;
-}
-
-/** Validates a [from, to) range of days: real dates, from before to, at most MAX_PERIOD_DAYS days. */
-export function checkPeriodDays(from: string, to: string): { days: number } {
-  const a = dayNumber(from, 'from');
-  const b = dayNumber(to, 'to');
-  if (b <= a) throw new InputError('to must be after from (the period is [from, to): to is excluded)', 'to');
-  if (b - a > MAX_PERIOD_DAYS) throw new InputError(`the period may span at most ${MAX_PERIOD_DAYS} days`, 'to');
-  return { days: b - a };
-}
-
-export function checkOptions(options: Partial<AnalyticsOptions>): AnalyticsOptions {
-  const callbackMinutes = options.callbackMinutes ?? DEFAULT_OPTIONS.callbackMinutes;
-  const conversionDays = options.conversionDays ?? DEFAULT_OPTIONS.conversionDays;
-  if (!Number.isInteger(callbackMinutes) || callbackMinutes < 1 || callbackMinutes > 10_080) {
-    throw new InputError('callbackMinutes must be a whole number of minutes from 1 to 10080', 'callbackMinutes');
-  }
-  if (!Number.isInteger(conversionDays) || conversionDays < 1 || conversionDays > 365) {
-    throw new InputError('conversionDays must be a whole number of days from 1 to 365', 'conversionDays');
-  }
-  return { callbackMinutes, conversionDays };
-}
+export * from './analytics-model.js';
 
 // ---- running ----------------------------------------------------------------------------------------------
 
@@ -148,80 +50,6 @@ async function inReadOnly<T>(pool: Pool, timeoutMs: number, fn: (run: Run) => Pr
     client.release();
   }
 }
-
-// $1 enterprise, $2 from day, $3 to day, $4 timezone: the bounds are instants, so the calls index serves them.
-const IN_PERIOD = `c.enterprise = $1
-  and c.started_at >= ($2::date::timestamp at time zone $4)
-  and c.started_at < ($3::date::timestamp at time zone $4)`;
-
-// The rollup (sql/006) counts local days of the enterprise's zone: usable when the period asks for that zone.
-const ZONE_OK = 'select analytics_zone($1) is not distinct from $2 as ok';
-
-const FIGURES = `
-  count(*) filter (where direction = 'in')::int as calls_in,
-  count(*) filter (where direction = 'out')::int as calls_out,
-  count(*) filter (where direction = 'in' and answered)::int as answered_in,
-  count(*) filter (where direction = 'out' and answered)::int as answered_out,
-  count(*) filter (where missed)::int as missed,
-  count(*) filter (where missed and not called_back)::int as missed_not_called_back,
-  round(avg(waiting_sec) filter (where direction = 'in' and answered), 1)::float8 as avg_wait_sec,
-  (percentile_disc(0.9) within group (order by waiting_sec) filter (where direction = 'in' and answered))::float8
-    as p90_wait_sec,
-  round(avg(duration_sec) filter (where answered), 1)::float8 as avg_talk_sec,
-  count(*) filter (where converted)::int as converted`;
-
-// Every call of the period with its two windowed facts, from the columns the triggers keep (sql/006):
-// called back ($5 minutes) ⇔ the first answered call of the phone at or after its start began by end + N;
-// converted ($6 days) ⇔ the first order of the customer at or after its start was created before start + N.
-const CALL_FACTS = `
-with f as (
-  select c.direction, c.answered, c.waiting_sec, c.duration_sec, c.manager_code,
-         coalesce(c.manager_user_id, x.user_id) as manager_user_id,
-         (c.direction = 'in' and c.answered is false) as missed,
-         coalesce(c.called_back_at <= coalesce(c.ended_at, c.started_at) + make_interval(mins => $5::int), false)
-           as called_back,
-         coalesce(c.answered and c.first_order_at < c.started_at + make_interval(days => $6::int), false) as converted
-  from calls c
-  left join extensions x on x.enterprise = c.enterprise and x.ext = c.manager_code
-  where ${IN_PERIOD}
-)`;
-
-// The same figures from the daily rollup with the default windows (30 min, 7 days); p90 is filled in apart.
-const ROLLUP_FIGURES = `
-with d as (
-  select d.*, coalesce(d.manager_user_id, x.user_id) as user_id
-  from call_stats_daily d
-  left join extensions x on x.enterprise = d.enterprise and x.ext = d.manager_code
-  where d.enterprise = $1 and d.day >= $2::date and d.day < $3::date
-)
-select grouping(manager_code, user_id) as is_total, manager_code, user_id as manager_user_id,
-  sum(calls_in)::int as calls_in, sum(calls_out)::int as calls_out, sum(answered_in)::int as answered_in,
-  sum(answered_out)::int as answered_out, sum(missed)::int as missed, sum(missed_nc30)::int as missed_not_called_back,
-  round(sum(wait_sum)::numeric / nullif(sum(wait_n), 0), 1)::float8 as avg_wait_sec, null::float8 as p90_wait_sec,
-  round(sum(talk_sum)::numeric / nullif(sum(talk_n), 0), 1)::float8 as avg_talk_sec, sum(converted7)::int as converted
-from d group by grouping sets ((), (manager_code, user_id))
-having sum(calls_in + calls_out) > 0
-order by is_total desc, sum(calls_in + calls_out) desc, manager_code nulls last, user_id nulls last`;
-
-// Exact p90 (percentile_disc) from the answered inbound calls of the period (partial covering index).
-const EXACT_P90 = `
-select grouping(manager_code, manager_user_id) as is_total, manager_code, manager_user_id,
-  (percentile_disc(0.9) within group (order by waiting_sec))::float8 as p90
-from (select c.manager_code, coalesce(c.manager_user_id, x.user_id) as manager_user_id, c.waiting_sec
-      from calls c left join extensions x on x.enterprise = c.enterprise and x.ext = c.manager_code
-      where ${IN_PERIOD} and c.direction = 'in' and c.answered and c.waiting_sec is not null) s
-group by grouping sets ((), (manager_code, manager_user_id))`;
-
-// The waiting-time histogram of the period (sql/006 analytics_wait_edges: bucket b holds [edge[b-1], edge[b])).
-const HISTOGRAM = `
-select grouping(manager_code, user_id) as is_total, manager_code, user_id as manager_user_id, h.b::int as b,
-  sum(h.n)::int as n, analytics_wait_edges() as edges
-from (select d.manager_code, coalesce(d.manager_user_id, x.user_id) as user_id, d.wait_hist
-      from call_stats_daily d left join extensions x on x.enterprise = d.enterprise and x.ext = d.manager_code
-      where d.enterprise = $1 and d.day >= $2::date and d.day < $3::date and d.wait_n > 0) s
-cross join lateral unnest(s.wait_hist) with ordinality as h(n, b)
-where h.n <> 0
-group by grouping sets ((h.b), (manager_code, user_id, h.b))`;
 
 /** Ranges up to this many days get an exact p90 from the calls; longer ones the histogram's bucket edge. */
 export const EXACT_P90_MAX_DAYS = 31;
@@ -309,12 +137,6 @@ export function busiestHours(hours: readonly HourBucket[], count = 3): { hour: n
     .sort((a, b) => b.calls - a.calls || a.hour - b.hour)
     .slice(0, count);
 }
-
-const BUCKET = `
-  count(*) filter (where c.direction = 'in')::int as calls_in,
-  count(*) filter (where c.direction = 'out')::int as calls_out,
-  count(*) filter (where c.answered)::int as answered,
-  count(*) filter (where c.direction = 'in' and c.answered is false)::int as missed`;
 
 interface BucketRow {
   calls_in: number | null;
