@@ -56,6 +56,19 @@ function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new AmiConnectionError('aborted');
 }
 
+/** Removes the waiter for `id` and stops its deadline and abort listener; the caller settles it. */
+function takeWaiter<W extends { readonly timer: NodeJS.Timeout; readonly detachSignal: () => void }>(
+  waiters: Map<string, W>,
+  id: string,
+): W | undefined {
+  const waiter = waiters.get(id);
+  if (!waiter) return undefined;
+  waiters.delete(id);
+  clearTimeout(waiter.timer);
+  waiter.detachSignal();
+  return waiter;
+}
+
 export class ActionCorrelator {
   private readonly pending = new Map<string, PendingAction>();
   private readonly originates = new Map<string, OriginateWaiter>();
@@ -114,11 +127,8 @@ export class ActionCorrelator {
 
   /** Removes an Originate waiter and settles it: with an error, or with its event. */
   settleOriginate(id: string, outcome: unknown, event?: OriginateResponseEvent): void {
-    const waiter = this.originates.get(id);
+    const waiter = takeWaiter(this.originates, id);
     if (!waiter) return;
-    this.originates.delete(id);
-    clearTimeout(waiter.timer);
-    waiter.detachSignal();
     if (event) waiter.resolve(event);
     else waiter.reject(outcome);
   }
@@ -174,11 +184,8 @@ export class ActionCorrelator {
 
   /** Removes a pending action and settles it: with an error, or with a result. */
   private settle(id: string, outcome: unknown, result?: AmiActionResult): void {
-    const entry = this.pending.get(id);
+    const entry = takeWaiter(this.pending, id);
     if (!entry) return;
-    this.pending.delete(id);
-    clearTimeout(entry.timer);
-    entry.detachSignal();
     if (result) entry.resolve(result);
     else entry.reject(outcome);
   }
