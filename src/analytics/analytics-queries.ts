@@ -20,6 +20,7 @@ import {
   type MissedCallbackList,
 } from './analytics-model.js';
 import { BUCKET, CALL_FACTS, EXACT_P90, FIGURES, HISTOGRAM, IN_PERIOD, ROLLUP_FIGURES, ZONE_OK } from './analytics-sql.js';
+import { withSuppressed } from '../lib/errors.js';
 
 export * from './analytics-model.js';
 
@@ -43,7 +44,7 @@ async function inReadOnly<T>(pool: Pool, timeoutMs: number, fn: (run: Run) => Pr
     await client.query('commit');
     return result;
   } catch (err) {
-    await client.query('rollback').catch(() => undefined);
+    await client.query('rollback').catch((rollbackErr: unknown) => withSuppressed(err, rollbackErr));
     if ((err as { code?: unknown }).code === '57014') throw new AnalyticsTimeoutError({ cause: err });
     throw err;
   } finally {
