@@ -2,15 +2,16 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { expect } from 'chai';
+import { AmiClient } from '../../src/ami/client.js';
 import {
-  AmiClient,
   AmiOriginateError,
   DEFAULT_RECONNECT_POLICY,
-  reconnectDelay,
+  reconnectBackoff,
   type AmiClientOptions,
   type AmiClientState,
-} from '../../src/ami/client.js';
+} from '../../src/ami/client-options.js';
 import type { AmiMessage } from '../../src/ami/codec.js';
+import { backoffDelay } from '../../src/lib/backoff.js';
 import type { HangupEvent, OriginateResponseEvent } from '../../src/ami/types.js';
 import {
   AmiActionError,
@@ -426,12 +427,12 @@ describe('AmiClient (against the fake AMI)', () => {
 
     it('computes capped exponential delays with jitter', () => {
       // GIVEN the default policy WHEN delays are computed for successive attempts THEN they double, are capped, and jitter lowers them
-      const p = DEFAULT_RECONNECT_POLICY;
-      expect([0, 1, 2, 3].map((a) => reconnectDelay(a, p, () => 0))).to.deep.equal([500, 1000, 2000, 4000]);
-      expect(reconnectDelay(20, p, () => 0)).to.equal(p.maxDelayMs);
-      expect(reconnectDelay(1000, p, () => 0)).to.equal(p.maxDelayMs);
-      expect(reconnectDelay(0, p, () => 1)).to.equal(400);
-      expect(reconnectDelay(0, { ...p, jitter: 0 }, () => 1)).to.equal(500);
+      const p = reconnectBackoff(DEFAULT_RECONNECT_POLICY);
+      expect([0, 1, 2, 3].map((a) => backoffDelay(a, p, () => 1))).to.deep.equal([500, 1000, 2000, 4000]);
+      expect(backoffDelay(20, p, () => 1)).to.equal(DEFAULT_RECONNECT_POLICY.maxDelayMs);
+      expect(backoffDelay(1000, p, () => 1)).to.equal(DEFAULT_RECONNECT_POLICY.maxDelayMs);
+      expect(backoffDelay(0, p, () => 0)).to.equal(400);
+      expect(backoffDelay(0, { ...p, jitter: 0 }, () => 0)).to.equal(500);
     });
   });
 
