@@ -165,6 +165,11 @@ export class OutboxWorker {
     if (metrics) metrics.addCollector('outbox', () => this.collectGauges(metrics));
   }
 
+  /** True while LISTEN is active, so a NOTIFY wakes this worker (tests wait on it instead of sleeping). */
+  get listening(): boolean {
+    return this.listener.listening;
+  }
+
   // ---- lifecycle ----------------------------------------------------------------------------------------------
 
   /** Starts listening, polling and the gauge refresh; the first claim runs at once. */

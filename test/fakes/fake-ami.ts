@@ -201,21 +201,6 @@ export class FakeAmi {
     await Promise.all(closed);
   }
 
-  /** Polls `predicate` until true; rejects after `timeoutMs`. */
-  async waitFor(predicate: () => boolean, timeoutMs = 3_000, what = 'condition'): Promise<void> {
-    const started = Date.now();
-    while (!predicate()) {
-      if (Date.now() - started > timeoutMs) throw new Error(`fake AMI: timed out waiting for ${what}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          this.timers.delete(t);
-          resolve();
-        }, 10);
-        this.timers.add(t);
-      });
-    }
-  }
-
   async close(): Promise<void> {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
