@@ -24,12 +24,22 @@ import { fixturePath } from '../helpers/paths.js';
 import { rejection, waitFor } from '../helpers/async.js';
 
 
-/** Waits for the client to reach `state`; the failure names the state it was in. */
+/**
+ * Waits for the client to reach `state`, counting a state it passed through since the call (a `disconnected` that
+ * lasts one reconnect delay is easy to miss by looking); the failure names the states it went through.
+ */
 async function waitForState(client: AmiClient, state: AmiClientState): Promise<void> {
-  await waitFor(`the client to be ${state}`, () => {
-    if (client.state !== state) throw new Error(`the client is ${client.state}`);
-    return true;
-  });
+  const seen: AmiClientState[] = [client.state];
+  const onState = (s: AmiClientState): number => seen.push(s);
+  client.on('state', onState);
+  try {
+    await waitFor(`the client to be ${state}`, () => {
+      if (!seen.includes(state)) throw new Error(`the client went through ${seen.join(' → ')}`);
+      return true;
+    });
+  } finally {
+    client.off('state', onState);
+  }
 }
 
 /** Collects the reconnect delays a client schedules (its `AMI reconnect scheduled` log lines), in order. */
