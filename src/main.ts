@@ -94,6 +94,8 @@ export interface ServiceOverrides {
   readonly notifier?: { maxInFlight?: number; maxQueued?: number };
   /** /ready thresholds (tests shorten them). */
   readonly readiness?: ReadinessThresholds;
+  /** The clock /hangup measures call durations with (tests pin it; default the real clock). */
+  readonly now?: () => number;
 }
 
 export async function startService(config: Config, logger: Logger, overrides: ServiceOverrides = {}): Promise<Service> {
@@ -255,7 +257,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       {
         incoming: (s) => handleIncoming(s, callDeps),
         outgoing: (s) => handleOutgoing(s, callDeps),
-        hangup: (s) => handleHangup(s, { ...callDeps, journal, recordingsDir: config.recordingsDir }),
+        hangup: (s) => handleHangup(s, { ...callDeps, journal, recordingsDir: config.recordingsDir, now: overrides.now }),
         ringing: (s) => handleRinging(s, { ...callDeps, journal, deliverNow: (id) => outbox.deliverNow(id), tasks: background }),
       },
       { logger, metrics },
