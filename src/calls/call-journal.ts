@@ -2,10 +2,12 @@
  * The durable record of every call: the `calls` row and, in the same transaction, the outbox jobs that carry it
  * to RetailCRM (popup events, the hangup event, the history upload, customer creation). After commit, a popup is
  * handed straight to the outbox for in-process delivery, so it does not wait for a worker to wake up.
+ * The `calls` SQL lives in call-store.ts; the outbox's in the outbox.
  */
 import type { CallEvent, CustomerCreate, UploadCall } from '../crm/types.js';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import { callEventOf } from './call-event.js';
+import { addRingCodes, callStartSource, findCall, insertCallStart, isCallEnded, lockCallForRinging, recordCallEnd } from './call-store.js';
 import { dropPendingJobs, enqueueClaimedJob, enqueueClaimedJobAfter, enqueueJob, notifyOutbox, outboxJobKey, type ClaimedBatch, type NewJob } from '../outbox/enqueue.js';
 import { expirePendingJobs, jobStateByKey } from '../outbox/outbox-store.js';
 
@@ -64,15 +66,6 @@ const POPUP_TTL_MS = 120_000;
 /** MixMonitor closes the file only after /hangup returns: upload a little later. */
 const UPLOAD_DELAY_MS = 1_500;
 
-/** A ringing call's row; a call already recorded (by /hangup, or a repeated /incoming) is left as it is. */
-const INSERT_START = `insert into calls (enterprise, linkedid, external_id, direction, phone, external_phone, site, customer_id,
-    ring_codes, started_at)
-  values ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9)
-  on conflict (enterprise, linkedid) do nothing`;
-
-const startParams = (call: CallStart): unknown[] => [call.enterprise, call.linkedid, call.direction, call.phone, call.externalPhone,
-  call.site, call.customerId, call.ringCodes, call.startedAt];
-
 export const popupKey = (enterprise: string, linkedid: string, type: 'in' | 'out' | 'hangup'): string =>
   outboxJobKey('call_event', enterprise, linkedid, type);
 
@@ -93,7 +86,7 @@ export class CallJournal {
     // A new call (the usual case): the call row and its claimed popup job in one statement, one round trip and
     // one commit. The job goes in only when the row was inserted here, i.e. no /hangup recorded the call before.
     const job = this.popupJob(call, popup);
-    const fast = await enqueueClaimedJobAfter(this.pool, { sql: `${INSERT_START} returning 1`, params: startParams(call) }, job, claimToken);
+    const fast = await enqueueClaimedJobAfter(this.pool, callStartSource(call), job, claimToken);
     if (fast !== null) return fast;
     // The row was there already (or the popup job was): the careful path decides whether the call is over.
     return inTransaction(this.pool, (db) => this.insertStart(db, call, popup, (j) => enqueueClaimedJob(db, j, claimToken)));
@@ -110,15 +103,11 @@ export class CallJournal {
   }
 
   private async insertStart<T>(db: PoolClient, call: CallStart, popup: CallEvent | null, insertJob: (job: NewJob) => Promise<T | null>): Promise<T | null> {
-    await db.query(INSERT_START, startParams(call));
+    await insertCallStart(db, call);
     if (!popup) return null;
     // /hangup may have come first (the caller hung up at once): a popup for a call that is over is never sent.
     // Either order is safe: the unique (enterprise, linkedid) makes the later transaction see the earlier one.
-    const { rows } = await db.query<{ ended: boolean }>(
-      'select ended_at is not null as ended from calls where enterprise = $1 and linkedid = $2',
-      [call.enterprise, call.linkedid],
-    );
-    if (rows[0]?.ended) return null;
+    if (await isCallEnded(db, call.enterprise, call.linkedid)) return null;
     return insertJob(this.popupJob(call, popup));
   }
 
@@ -130,18 +119,13 @@ export class CallJournal {
    */
   async recordRinging(enterprise: string, linkedid: string, codes: readonly string[]): Promise<number | null | 'unknown'> {
     return inTransaction(this.pool, async (db) => {
-      const { rows } = await db.query<{ phone: string; ring_codes: string[]; external_phone: string | null; site: string | null; ended: boolean }>(
-        'select phone, ring_codes, external_phone, site, ended_at is not null as ended from calls where enterprise = $1 and linkedid = $2 for update',
-        [enterprise, linkedid],
-      );
-      const call = rows[0];
+      const call = await lockCallForRinging(db, enterprise, linkedid);
       if (!call) return 'unknown';
       if (call.ended) return null;
-      const fresh = codes.filter((c) => !call.ring_codes.includes(c));
+      const fresh = codes.filter((c) => !call.ringCodes.includes(c));
       if (fresh.length === 0) return null;
-      await db.query('update calls set ring_codes = ring_codes || $3::text[], updated_at = now() where enterprise = $1 and linkedid = $2',
-        [enterprise, linkedid, fresh]);
-      const popup = callEventOf('in', { phone: call.phone, linkedid, codes: fresh, externalPhone: call.external_phone, site: call.site });
+      await addRingCodes(db, enterprise, linkedid, fresh);
+      const popup = callEventOf('in', { phone: call.phone, linkedid, codes: fresh, externalPhone: call.externalPhone, site: call.site });
       return enqueueJob(db, {
         enterprise,
         kind: 'call_event',
@@ -153,28 +137,7 @@ export class CallJournal {
   }
 
   async find(enterprise: string, linkedid: string): Promise<StoredCall | null> {
-    const { rows } = await this.pool.query<{
-      direction: 'in' | 'out';
-      phone: string;
-      external_phone: string | null;
-      site: string | null;
-      customer_id: number | null;
-      ring_codes: string[];
-      started_at: Date;
-      ended_at: Date | null;
-    }>('select * from calls where enterprise = $1 and linkedid = $2', [enterprise, linkedid]);
-    const r = rows[0];
-    if (!r) return null;
-    return {
-      direction: r.direction,
-      phone: r.phone,
-      externalPhone: r.external_phone,
-      site: r.site,
-      customerId: r.customer_id,
-      ringCodes: r.ring_codes,
-      startedAt: r.started_at,
-      endedAt: r.ended_at,
-    };
+    return findCall(this.pool, enterprise, linkedid);
   }
 
   /**
@@ -184,22 +147,7 @@ export class CallJournal {
    */
   async recordEnd(end: CallEnd): Promise<{ recorded: boolean; uploadJobId: number | null; hangupJobId: number | null }> {
     return inTransaction(this.pool, async (db) => {
-      const { rowCount } = await db.query(
-        `insert into calls (enterprise, linkedid, external_id, direction, phone, external_phone, site, ring_codes,
-           started_at, ended_at, answered, result, hangup_status, manager_code, manager_user_id, duration_sec,
-           waiting_sec, recording_file, dial_status, reconciled)
-         values ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
-         on conflict (enterprise, linkedid) do update set ended_at = excluded.ended_at, answered = excluded.answered,
-           result = excluded.result, hangup_status = excluded.hangup_status, manager_code = excluded.manager_code,
-           manager_user_id = excluded.manager_user_id, duration_sec = excluded.duration_sec,
-           waiting_sec = excluded.waiting_sec, recording_file = excluded.recording_file,
-           dial_status = excluded.dial_status, reconciled = excluded.reconciled, updated_at = now()
-         where calls.ended_at is null`,
-        [end.enterprise, end.linkedid, end.direction, end.phone, end.externalPhone, end.site, end.ringCodes,
-          end.startedAt, end.endedAt, end.answered, end.result, end.hangupStatus, end.managerCode, end.managerUserId,
-          end.durationSec, end.waitingSec, end.recordingFile, end.dialStatus, end.reconciled === true],
-      );
-      const recorded = (rowCount ?? 0) > 0;
+      const recorded = await recordCallEnd(db, end);
       if (!recorded || !end.deliverToCrm) return { recorded, uploadJobId: null, hangupJobId: null };
       const hangupJobId = await this.hangupEvent(db, end);
       const uploadJobId = await enqueueJob(db, {
