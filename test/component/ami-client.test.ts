@@ -429,7 +429,7 @@ describe('AmiClient (against the fake AMI)', () => {
       expect(client.state).to.not.equal('connected');
       await waitFor('six scheduled reconnects', () => log.delays.length >= 6);
       // Growing delays up to the cap, each lowered by the jitter (random 0.5 takes off a tenth): backoff, not a storm.
-      expect(log.delays.slice(0, 6)).to.deep.equal([0, 1, 2, 3, 4, 5].map((attempt) => reconnectDelay(attempt, policy, () => 0.5)));
+      expect(log.delays.slice(0, 6)).to.deep.equal([0, 1, 2, 3, 4, 5].map((attempt) => backoffDelay(attempt, reconnectBackoff(policy), () => 0.5)));
       expect(log.delays.slice(0, 6)).to.deep.equal([18, 36, 72, 144, 288, 360]);
       fake.refuseConnections = false;
       await waitForState(client, 'connected');
