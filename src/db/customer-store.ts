@@ -1,5 +1,5 @@
 /** The `retailcrm_customers` table: phone (E.164) → what RetailCRM last said about that caller, per enterprise. */
-import type { Pool } from './pool.js';
+import { inTransaction, type Pool, type PoolClient } from './pool.js';
 
 export interface StoredCustomer {
   readonly enterprise: string;
@@ -67,5 +67,16 @@ export class CustomerStore {
       [enterprise, customerId],
     );
     return rows.map((r) => r.phone);
+  }
+
+  /**
+   * Forgets one phone's row (a trigger named only the phone) and, in the same transaction, runs `alongside`
+   * (publishing the cache invalidation, so it goes out at commit).
+   */
+  async forgetPhone(enterprise: string, phone: string, alongside: (tx: PoolClient) => Promise<void>): Promise<void> {
+    await inTransaction(this.pool, async (tx) => {
+      await tx.query('delete from retailcrm_customers where enterprise = $1 and phone = $2', [enterprise, phone]);
+      await alongside(tx);
+    });
   }
 }
