@@ -2,7 +2,7 @@
  * RetailCRM's callers prove their tenant by the integration module's `clientId`; this finds the tenant for one,
  * and is the auth hook of every route RetailCRM calls with it (makeCallUrl, changeUserStatusUrl).
  */
-import type { FastifyReply, FastifyRequest, preValidationHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest, preValidationAsyncHookHandler } from 'fastify';
 import type { Enterprise } from '../domain/enterprise.js';
 import type { EnterpriseStore } from '../db/enterprise-store.js';
 import type { Logger } from '../lib/logger.js';
@@ -29,7 +29,7 @@ export interface ClientIdAuth {
    * preValidation hook: runs before the schema, so an unknown clientId gets the bare 403 `{"success":false}`
    * (revealing nothing to a prober) whatever else the request holds.
    */
-  readonly hook: preValidationHookHandler;
+  readonly hook: preValidationAsyncHookHandler;
   /** The tenant the hook let through. */
   enterpriseOf(request: FastifyRequest): Enterprise;
 }

@@ -3,7 +3,7 @@
  * `webhook` token in the URL) and the dashboard (the `dashboard` token, in the query or as a Bearer header).
  * A bad token and an unknown enterprise cost the same and get the same bare 403.
  */
-import type { FastifyReply, FastifyRequest, preValidationHookHandler } from 'fastify';
+import type { FastifyReply, FastifyRequest, preValidationAsyncHookHandler } from 'fastify';
 import type { TokenGenerations } from '../domain/enterprise.js';
 import { verifyEnterpriseToken, type TokenPurpose } from '../secrets/enterprise-tokens.js';
 import type { SecretBox } from '../secrets/secret-box.js';
@@ -19,7 +19,7 @@ export interface TokenAuthed<E> {
 }
 
 export interface EnterpriseTokenAuth<E> {
-  readonly hook: preValidationHookHandler;
+  readonly hook: preValidationAsyncHookHandler;
   authorizedOf(request: FastifyRequest): TokenAuthed<E>;
 }
 

@@ -13,7 +13,7 @@ import fastify, {
   type FastifyPluginAsync,
   type FastifyReply,
   type FastifyRequest,
-  type onRequestHookHandler,
+  type onRequestAsyncHookHandler,
 } from 'fastify';
 import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
@@ -24,7 +24,7 @@ import type { Logger } from '../lib/logger.js';
 declare module 'fastify' {
   interface FastifyInstance {
     /** onRequest hook for operator/admin routes: only addresses in HTTP_ADMIN_ALLOW get through. */
-    adminOnly: onRequestHookHandler;
+    adminOnly: onRequestAsyncHookHandler;
   }
   interface FastifyRequest {
     /** The service's logger with this request's id (`reqId`). */
@@ -89,6 +89,7 @@ const FORCE_CLOSE_AFTER_MS = 2_000;
 export class HttpServer {
   readonly app: FastifyInstance;
   private draining = false;
+  private closing: Promise<void> | undefined;
 
   constructor(private readonly opts: HttpServerOptions) {
     const app = fastify({
@@ -102,7 +103,8 @@ export class HttpServer {
         return typeof incoming === 'string' && INCOMING_REQUEST_ID.test(incoming) ? incoming : randomUUID();
       },
       ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
-      return503OnClosing: true,
+      // Our onRequest hook answers while draining, in the error shape and with the reason (fastify's own 503 has neither).
+      return503OnClosing: false,
     });
     app.server.headersTimeout = 10_000;
     this.app = app;
@@ -116,6 +118,11 @@ export class HttpServer {
       if (this.draining) {
         return reply.code(503).header('connection', 'close').send(errorBody('shutting down', { code: 'SHUTTING_DOWN' }));
       }
+    });
+    // An answer finished while draining closes its connection, so close() need not wait for keep-alive to time out.
+    app.addHook('onSend', async (_request, reply, payload) => {
+      if (this.draining) void reply.header('connection', 'close');
+      return payload;
     });
     app.addHook('onResponse', async (request, reply) => {
       request.logger.debug('http request', {
@@ -147,7 +154,7 @@ export class HttpServer {
     });
   }
 
-  private readonly adminOnly: onRequestHookHandler = async (request, reply) => {
+  private readonly adminOnly: onRequestAsyncHookHandler = async (request, reply) => {
     const remote = request.socket.remoteAddress;
     const allowed = this.opts.adminAllow ? this.opts.adminAllow(remote) : LOOPBACK.test(remote ?? '');
     if (allowed) return;
@@ -195,15 +202,21 @@ export class HttpServer {
     this.draining = true;
   }
 
-  /** Refuses new requests, lets in-flight ones finish, closes idle keep-alive connections; forces the rest after 2 s. */
-  async close(): Promise<void> {
+  /**
+   * Refuses new requests, lets in-flight ones finish, closes idle keep-alive connections; forces the rest after
+   * 2 s. Idempotent.
+   */
+  close(): Promise<void> {
     this.draining = true;
-    const force = setTimeout(() => this.app.server.closeAllConnections(), FORCE_CLOSE_AFTER_MS);
-    force.unref();
-    try {
-      await this.app.close();
-    } finally {
-      clearTimeout(force);
-    }
+    this.closing ??= (async () => {
+      const force = setTimeout(() => this.app.server.closeAllConnections(), FORCE_CLOSE_AFTER_MS);
+      force.unref();
+      try {
+        await this.app.close();
+      } finally {
+        clearTimeout(force);
+      }
+    })();
+    return this.closing;
   }
 }
