@@ -80,7 +80,8 @@ export const recordingsPlugin: FastifyPluginAsync<RecordingRoutesDeps> = async (
       headers: { type: 'object', properties: { range: { type: 'string', maxLength: 200 } } },
     },
     handler: async (request, reply) => {
-      const token = (request.params as { '*'?: string })['*'] ?? '';
+      // The token as signed: from the raw path, not the router's percent-decoded wildcard.
+      const token = (request.url.split('?')[0] ?? '').slice(PATHS.recordings.length);
       const r = await serveRecording(request, token, deps);
       void reply.code(r.status).headers(r.headers);
       return reply.send(r.body);

@@ -167,7 +167,8 @@ export const webhookPlugin: FastifyPluginAsync<WebhookRoutesDeps> = async (app, 
     purpose: 'webhook',
     enterprises: deps.enterprises,
     box: deps.box,
-    claim: (request) => parsePath((request.params as { '*'?: string })['*'] ?? ''),
+    // From the raw path, each part decoded once (the router's decoded wildcard would decode twice).
+    claim: (request) => parsePath((request.url.split('?')[0] ?? '').slice(PATHS.webhookPrefix.length)),
   });
 
   const common = {
