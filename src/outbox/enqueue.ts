@@ -3,4 +3,5 @@
  * NOTIFY, and dropping jobs that lost their point before delivery. The SQL lives in outbox-store.ts.
  */
 export { outboxJobKey } from './job-types.js';
-export { dropPendingJobs, enqueueClaimedJob, enqueueClaimedJobAfter, enqueueJob, notifyOutbox, type ClaimedBatch, type DropSelector, type NewJob } from './outbox-store.js';
+export { dropPendingJobs, enqueueJob, notifyOutbox, type ClaimedBatch, type DropSelector, type NewJob } from './outbox-store.js';
+export { enqueueClaimedJob, enqueueClaimedJobAfter } from './claimed-jobs-store.js';

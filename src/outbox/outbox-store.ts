@@ -1,24 +1,23 @@
 /**
- * The one owner of `outbox_jobs`: every statement that reads or writes the table lives here (writers on the call
- * path, the worker's claims and outcomes, the CLI, pruning, the backlog gauges). Functions take either the pool or
+ * The owner of `outbox_jobs` (with outbox-admin-store.ts and claimed-jobs-store.ts): every statement that reads or
+ * writes the table lives in these files. Here: writers on the call path, the worker's claims and outcomes. Functions take either the pool or
  * the caller's transaction client, so a job is inserted in the same transaction as the call row it belongs to.
  * Every time comes from the database clock, so several instances agree.
  */
-import type { Pool, PoolClient } from '../db/pool.js';
+import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import { OUTBOX_CHANNEL, outboxJobKey, type Job, type JobState } from './job-types.js';
-import { withSuppressed } from '../lib/errors.js';
 
 export type Db = Pool | PoolClient;
 
 const MS = "* interval '1 millisecond'";
 const JOB_COLUMNS = ['id', 'enterprise', 'kind', 'job_key', 'payload', 'state', 'attempts', 'deferrals', 'run_at', 'expires_at', 'last_error', 'created_at'];
-const COLUMNS = JOB_COLUMNS.join(', ');
-const UNLOCK = 'locked_at = null, locked_by = null, updated_at = now()';
+export const COLUMNS = JOB_COLUMNS.join(', ');
+export const UNLOCK = 'locked_at = null, locked_by = null, updated_at = now()';
 /** A lock nobody holds, or one older than the lock timeout ($N): its worker died. */
 const claimable = (alias: string, param: string): string =>
   `(${alias}locked_at is null or ${alias}locked_at < now() - ${param} ${MS})`;
 
-interface JobRow {
+export interface JobRow {
   id: number;
   enterprise: string;
   kind: string;
@@ -34,7 +33,7 @@ interface JobRow {
 }
 
 /** A claimed row carries the attempt it is on; handlers see the failed attempts before it. */
-function claimedJob(r: JobRow): Job {
+export function claimedJob(r: JobRow): Job {
   return {
     id: r.id,
     enterprise: r.enterprise,
@@ -75,51 +74,6 @@ export async function enqueueJob(db: Db, job: NewJob): Promise<number | null> {
     [job.enterprise, job.kind, job.jobKey ?? null, JSON.stringify(job.payload), job.runAt ?? null, job.expiresAt ?? null],
   );
   return rows[0]?.id ?? null;
-}
-
-/**
- * Inserts the job already claimed by `token` (attempt 1 on record, as a claim counts it), so the caller can run it
- * at once without a claiming transaction of its own; resolves with it as a one-job batch, or null when a job with
- * the same key exists already. Same rules as a claim: a worker that dies before recording the outcome leaves a
- * lock that goes stale after the lock timeout, and the job is then delivered (or expired) like any other.
- */
-export async function enqueueClaimedJob(db: Db, job: NewJob, token: string): Promise<ClaimedBatch | null> {
-  const { rows } = await db.query<JobRow>(
-    `insert into outbox_jobs (enterprise, kind, job_key, payload, run_at, expires_at, locked_at, locked_by, attempts)
-     values ($1, $2, $3, $4, coalesce($5, now()), $6, now(), $7, 1)
-     on conflict (job_key) do nothing
-     returning ${COLUMNS}`,
-    [job.enterprise, job.kind, job.jobKey ?? null, JSON.stringify(job.payload), job.runAt ?? null, job.expiresAt ?? null, token],
-  );
-  const row = rows[0];
-  return row ? { token, enterprise: row.enterprise, kind: row.kind, jobs: [claimedJob(row)] } : null;
-}
-
-/**
- * enqueueClaimedJob in the same statement as the caller's own write: `source` is a data-modifying CTE (named
- * `source`, using $1…$n) and the job is inserted only when it returned a row. One statement in autocommit is one
- * round trip and one commit where a transaction takes five round trips. Resolves with the claimed job, or null when
- * the source returned nothing or the job key exists already.
- */
-export async function enqueueClaimedJobAfter(
-  db: Db,
-  source: { readonly sql: string; readonly params: readonly unknown[] },
-  job: NewJob,
-  token: string,
-): Promise<ClaimedBatch | null> {
-  const n = source.params.length;
-  const p = (i: number): string => `$${n + i}`;
-  const { rows } = await db.query<JobRow>(
-    `with source as (${source.sql})
-     insert into outbox_jobs (enterprise, kind, job_key, payload, run_at, expires_at, locked_at, locked_by, attempts)
-     select ${p(1)}::text, ${p(2)}::text, ${p(3)}::text, ${p(4)}::jsonb, coalesce(${p(5)}::timestamptz, now()), ${p(6)}::timestamptz, now(), ${p(7)}::text, 1
-     from source limit 1
-     on conflict (job_key) do nothing
-     returning ${COLUMNS}`,
-    [...source.params, job.enterprise, job.kind, job.jobKey ?? null, JSON.stringify(job.payload), job.runAt ?? null, job.expiresAt ?? null, token],
-  );
-  const row = rows[0];
-  return row ? { token, enterprise: row.enterprise, kind: row.kind, jobs: [claimedJob(row)] } : null;
 }
 
 /** Wakes every worker listening on the database. Inside a transaction it is delivered at commit (or never). */
@@ -336,30 +290,22 @@ export class ClaimTransaction {
   }
 }
 
-/** Runs fn in one claiming transaction; rolls back on error. */
+/** Runs fn in one claiming transaction (the one transaction helper); rolls back on error. */
 export async function inClaimTransaction<T>(
   pool: Pool,
   scope: ClaimScope,
   fn: (tx: ClaimTransaction) => Promise<T>,
 ): Promise<{ result: T; sideOutcomes: SideOutcomes }> {
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
+  return inTransaction(pool, async (client) => {
     const tx = new ClaimTransaction(client, scope);
     const result = await fn(tx);
-    await client.query('commit');
     return { result, sideOutcomes: tx.sideOutcomes };
-  } catch (err) {
-    await client.query('rollback').catch((rollbackErr: unknown) => withSuppressed(err, rollbackErr));
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 // ---- the worker: recording outcomes -----------------------------------------------------------------------------
 
-type StateRows = { id: number; state: JobState }[];
+export type StateRows = { id: number; state: JobState }[];
 
 /**
  * Outcome statements, one per outcome, each only for rows this claim (token) still holds. The attempt was counted
@@ -438,47 +384,6 @@ export class OutcomeWriter {
   }
 }
 
-/**
- * "Done" for many claims in one statement: jobs delivered at the same moment (popups of concurrent calls) are
- * marked together while the previous statement runs, instead of one round trip each. Each caller gets the rows
- * of its own claim; a failed statement fails every caller of that group (their locks go stale, as for one).
- */
-export class DoneCoalescer {
-  private waiting: { ids: number[]; token: string; resolve: (rows: StateRows) => void; reject: (err: unknown) => void }[] = [];
-  private running = false;
-
-  constructor(private readonly pool: Pool) {}
-
-  done(ids: number[], token: string): Promise<StateRows> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ ids, token, resolve, reject });
-      if (!this.running) void this.flush();
-    });
-  }
-
-  private async flush(): Promise<void> {
-    this.running = true;
-    while (this.waiting.length > 0) {
-      const group = this.waiting;
-      this.waiting = [];
-      const ids = group.flatMap((w) => w.ids);
-      const tokens = group.flatMap((w) => w.ids.map(() => w.token));
-      try {
-        const rows = (await this.pool.query<{ id: number; state: JobState }>(
-          `update outbox_jobs j set state = 'done', attempts = greatest(j.attempts - 1, 0), last_error = null, ${UNLOCK}
-           from unnest($1::bigint[], $2::text[]) as u(id, token)
-           where j.id = u.id and j.locked_by = u.token returning j.id, j.state`,
-          [ids, tokens],
-        )).rows;
-        for (const w of group) w.resolve(rows.filter((r) => w.ids.includes(Number(r.id))));
-      } catch (err) {
-        for (const w of group) w.reject(err);
-      }
-    }
-    this.running = false;
-  }
-}
-
 /** RetailCRM throttles this account: its other due, unlocked jobs wait too. Resolves with how many. */
 export async function holdBackEnterprise(db: Db, enterprise: string, delayMs: number): Promise<number> {
   const { rowCount } = await db.query(
@@ -491,93 +396,3 @@ export async function holdBackEnterprise(db: Db, enterprise: string, delayMs: nu
 
 // ---- upkeep and reading -----------------------------------------------------------------------------------------
 
-/** Deletes up to `limit` done/dropped rows finished more than retainMs ago; resolves with how many. */
-export async function pruneFinishedJobs(db: Db, retainMs: number, limit = 10_000): Promise<number> {
-  const { rowCount } = await db.query(
-    `delete from outbox_jobs where id in (
-       select id from outbox_jobs where state in ('done', 'dropped') and updated_at < now() - $1 ${MS} limit $2)`,
-    [retainMs, limit],
-  );
-  return rowCount ?? 0;
-}
-
-export interface OutboxBacklog {
-  readonly enterprise: string;
-  readonly pending: number;
-  readonly failed: number;
-  readonly oldestPendingSeconds: number;
-}
-
-/**
- * Per enterprise: pending and failed jobs and the age of the oldest pending one, by the database clock (cheap:
- * partial indexes cover pending and failed rows). For /metrics and /ready.
- */
-export async function outboxBacklog(db: Db): Promise<OutboxBacklog[]> {
-  const { rows } = await db.query<OutboxBacklog>(
-    `select enterprise, count(*) filter (where state = 'pending')::int as pending,
-             count(*) filter (where state = 'failed')::int as failed,
-             coalesce(extract(epoch from now() - min(created_at) filter (where state = 'pending')), 0)::float8
-               as "oldestPendingSeconds"
-           from outbox_jobs where state in ('pending', 'failed') group by enterprise order by enterprise`,
-  );
-  return rows;
-}
-
-export interface ListedJob {
-  id: number;
-  enterprise: string;
-  kind: string;
-  state: string;
-  attempts: number;
-  run_at: Date;
-  last_error: string | null;
-}
-
-/** Newest first: failed jobs, or pending and failed ones. */
-export async function listJobs(db: Db, opts: { enterprise: string | null; failedOnly: boolean; limit: number }): Promise<ListedJob[]> {
-  const { rows } = await db.query<ListedJob>(
-    `select id, enterprise, kind, state, attempts, run_at, last_error from outbox_jobs
-     where ($1::text is null or enterprise = $1)
-       and (case when $2 then state = 'failed' else state in ('pending', 'failed') end)
-     order by id desc limit $3`,
-    [opts.enterprise, opts.failedOnly, opts.limit],
-  );
-  return rows;
-}
-
-/**
- * Back to pending with attempts reset (last_error stays as a record of what went wrong): one failed or dropped job
- * by id, or every failed job (of one enterprise).
- */
-export async function requeueJobs(
-  db: Db,
-  sel: { readonly id: number } | { readonly enterprise: string | null },
-): Promise<{ id: number; enterprise: string }[]> {
-  const set = `state = 'pending', attempts = 0, deferrals = 0, run_at = now(), ${UNLOCK}`;
-  const { rows } = await db.query<{ id: number; enterprise: string }>(
-    'id' in sel
-      ? `update outbox_jobs set ${set} where id = $1 and state in ('failed', 'dropped') returning id, enterprise`
-      : `update outbox_jobs set ${set} where state = 'failed' and ($1::text is null or enterprise = $1) returning id, enterprise`,
-    ['id' in sel ? sel.id : sel.enterprise],
-  );
-  return rows;
-}
-
-export interface JobStats {
-  enterprise: string;
-  kind: string;
-  state: string;
-  n: number;
-  oldest: Date | null;
-}
-
-/** Jobs by (enterprise, kind, state) and the oldest pending run_at. */
-export async function jobStats(db: Db, enterprise: string | null): Promise<JobStats[]> {
-  const { rows } = await db.query<JobStats>(
-    `select enterprise, kind, state, count(*)::int as n, min(run_at) filter (where state = 'pending') as oldest
-     from outbox_jobs where ($1::text is null or enterprise = $1)
-     group by enterprise, kind, state order by enterprise, kind, state`,
-    [enterprise],
-  );
-  return rows;
-}

@@ -7,7 +7,8 @@ import { CrmNetworkError, CrmRateLimitedError, errorMessage } from '../lib/error
 import type { Logger } from '../lib/logger.js';
 import { retryDelay } from '../crm/retry-policy.js';
 import type { Job, JobOutcome, JobResult, JobState } from './job-types.js';
-import { holdBackEnterprise, OutcomeWriter, type ClaimedBatch, type DoneCoalescer } from './outbox-store.js';
+import type { DoneCoalescer } from './claimed-jobs-store.js';
+import { holdBackEnterprise, OutcomeWriter, type ClaimedBatch } from './outbox-store.js';
 import type { Pool } from '../db/pool.js';
 
 const MAX_REASON = 2000;

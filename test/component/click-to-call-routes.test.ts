@@ -7,11 +7,11 @@ import { expect } from 'chai';
 import { CallerLookup } from '../../src/customers/caller-lookup.js';
 import { AmiPool } from '../../src/clicktocall/ami-pool.js';
 import { ClickToCallAudit, type AuditRow } from '../../src/clicktocall/audit-store.js';
-import { registerClickToCallRoutes } from '../../src/clicktocall/click-to-call-routes.js';
+import { clickToCallPlugin } from '../../src/clicktocall/click-to-call-routes.js';
 import { ClickToCall } from '../../src/clicktocall/click-to-call.js';
 import { ManagerStatusDirectory } from '../../src/integration/manager-status.js';
 import { PbxStore } from '../../src/clicktocall/pbx-store.js';
-import { registerUserStatusRoutes } from '../../src/integration/user-status-routes.js';
+import { userStatusPlugin } from '../../src/integration/user-status-routes.js';
 import { CustomerStore } from '../../src/db/customer-store.js';
 import { EnterpriseStore } from '../../src/db/enterprise-store.js';
 import { ExtensionStore } from '../../src/db/extension-store.js';
@@ -83,8 +83,8 @@ describe('click-to-call routes', function () {
     c2c = new ClickToCall({ audit, extensions, pbx: pool, lookup, logger });
     statuses = new ManagerStatusDirectory({ pool: db.pool, ttlMs: 1_000 });
     http = new HttpServer({ logger });
-    registerClickToCallRoutes(http, { enterprises, clickToCall: c2c, logger });
-    registerUserStatusRoutes(http, { enterprises, extensions, statuses, logger });
+    http.register(clickToCallPlugin, { enterprises, clickToCall: c2c, logger });
+    http.register(userStatusPlugin, { enterprises, extensions, statuses, logger });
     base = `http://127.0.0.1:${await http.listen(0, '127.0.0.1')}`;
   });
 

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { HttpServer } from '../../src/http/http-server.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { createRecordingLinks, type RecordingLinks } from '../../src/recordings/recording-links.js';
-import { registerRecordingRoutes } from '../../src/recordings/recording-routes.js';
+import { recordingsPlugin } from '../../src/recordings/recording-routes.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
 import { waitFor } from '../helpers/async.js';
 import { fixturePath } from '../helpers/paths.js';
@@ -40,10 +40,12 @@ describe('recording routes over HTTP', function () {
     await symlink(path.join(root, 'secret.wav'), path.join(dir, 'escape.wav'));
 
     http = new HttpServer({ logger: createLogger({ level: 'error', silent: true }) });
+    // The links need the server's URL, known only after listen; plugins are registered before it.
+    const lateLinks = new Proxy({} as RecordingLinks, { get: (_t, key) => Reflect.get(links, key) as unknown });
+    http.register(recordingsPlugin, { links: lateLinks, recordingsDir: dir, logger: createLogger({ level: 'error', silent: true }) });
     const port = await http.listen(0, '127.0.0.1');
     base = `http://127.0.0.1:${port}`;
     links = createRecordingLinks({ publicUrl: base, recordingsDir: dir, box: createSecretBox('r'.repeat(40)) });
-    registerRecordingRoutes(http, { links, recordingsDir: dir, logger: createLogger({ level: 'error', silent: true }) });
   });
 
   after(async () => {

@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { HttpServer } from '../../src/http/http-server.js';
 import { PATHS } from '../../src/http/public-paths.js';
-import { registerWebhookRoutes, webhookTarget } from '../../src/sync/webhook-routes.js';
+import { webhookPlugin, webhookTarget } from '../../src/sync/webhook-routes.js';
 import { TaskTracker } from '../../src/lib/task-tracker.js';
 import { editCustomer, editOrder } from '../fakes/fake-retailcrm-history.js';
 import { createSyncFixture, customerRows, ENTERPRISE, orderRows, type SyncFixture } from '../helpers/sync-fixture.js';
@@ -31,7 +31,7 @@ describe('webhook routes over HTTP', function () {
     f = await createSyncFixture();
     tasks = new TaskTracker();
     http = new HttpServer({ logger: f.logger });
-    registerWebhookRoutes(http, {
+    http.register(webhookPlugin, {
       pool: f.db.pool,
       enterprises: f.enterprises,
       box: f.box,
