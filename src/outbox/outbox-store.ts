@@ -159,11 +159,12 @@ export class ClaimTransaction {
     private readonly scope: ClaimScope,
   ) {}
 
-  /** Popups past their expiry are dropped, never sent late (a stale lock does not protect them). */
+  /** Expired popups are dropped, never sent late (a stale lock does not protect them). The clock, not now() (this
+   * transaction's start): a /hangup that expired a popup after the claim began still stops it; claims skip them too. */
   async expireDue(): Promise<void> {
     const { rows } = await this.client.query<{ kind: string }>(
       `update outbox_jobs set state = 'dropped', last_error = 'expired before delivery', ${UNLOCK}
-       where state = 'pending' and expires_at <= now() and kind = any($1) and ${claimable('', '$2')}
+       where state = 'pending' and expires_at <= clock_timestamp() and kind = any($1) and ${claimable('', '$2')}
        returning kind`,
       [this.scope.kinds, this.scope.lockTimeoutMs],
     );
@@ -220,7 +221,7 @@ export class ClaimTransaction {
     const { rows } = await this.client.query<{ id: number }>(
       `select id from outbox_jobs
        where enterprise = $1 and kind = $2 and state = 'pending' and run_at <= now() and ${claimable('', '$3')}
-         and id <> all($4)
+         and id <> all($4) and (expires_at is null or expires_at > clock_timestamp())
        order by id limit $5 for update skip locked`,
       [group.enterprise, group.kind, this.scope.lockTimeoutMs, exclude, batchSize],
     );
@@ -278,7 +279,7 @@ export class ClaimTransaction {
     const { rows } = await this.client.query<JobRow>(
       `update outbox_jobs j set locked_at = now(), locked_by = $2, attempts = j.attempts + 1, updated_at = now()
        where j.id = $1 and j.state = 'pending' and j.run_at <= now()
-         and (j.expires_at is null or j.expires_at > now()) and ${claimable('j.', '$3')}
+         and (j.expires_at is null or j.expires_at > clock_timestamp()) and ${claimable('j.', '$3')}
          and not ($4 and exists (
            select 1 from outbox_jobs e where e.enterprise = j.enterprise and e.kind = j.kind and e.state = 'pending'
              and (e.id < j.id or e.locked_at >= now() - $3 ${MS})))
