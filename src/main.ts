@@ -20,6 +20,8 @@ import { createCrmNotifier } from './calls/crm-notifier.js';
 import { handleRinging } from './calls/ringing-call.js';
 import { handleHangup } from './calls/hangup-call.js';
 import { createCrmHandlers } from './outbox/crm-handlers.js';
+import { createWorkHandlers } from './work/work-handlers.js';
+import { LeadRequests } from './work/leads.js';
 import { OutboxWorker } from './outbox/worker.js';
 import { createRecordingLinks } from './recordings/recording-links.js';
 import { registerRecordingRoutes } from './recordings/recording-routes.js';
@@ -157,6 +159,8 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     cleanups.push(() => lookup.drain());
 
     const links = createRecordingLinks({ publicUrl: config.publicUrl, recordingsDir: config.recordingsDir, box });
+    const jobState = async (jobKey: string): Promise<string | null> =>
+      (await pool.query<{ state: string }>('select state from outbox_jobs where job_key = $1', [jobKey])).rows[0]?.state ?? null;
     const crmHandlers = createCrmHandlers({
       client: crm,
       enterprises,
@@ -168,8 +172,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
         },
       },
       onCustomerKnown: (enterprise, phone, info) => lookup.remember(enterprise, phone, info),
-      jobState: async (jobKey) =>
-        (await pool.query<{ state: string }>('select state from outbox_jobs where job_key = $1', [jobKey])).rows[0]?.state ?? null,
+      jobState,
       logger,
       requestTimeoutMs: config.crmTimeoutMs,
       // Serial uploads wait behind an open recording: look again soon (MixMonitor closes ~1 s after /hangup).
@@ -178,9 +181,10 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       onPopup: (outcome) => metrics.popups.inc({ outcome }),
       ...(overrides.outbox?.popupLateMs !== undefined ? { popupLateMs: overrides.outbox.popupLateMs } : {}),
     });
+    const workHandlers = createWorkHandlers({ client: crm, enterprises, pool, jobState, logger, requestTimeoutMs: config.crmTimeoutMs });
     const outbox = new OutboxWorker({
       pool,
-      handlers: crmHandlers,
+      handlers: { ...crmHandlers, ...workHandlers },
       workerId: `${os.hostname()}:${process.pid}`,
       concurrency: config.outbox.concurrency,
       pollIntervalMs: overrides.outbox?.pollIntervalMs ?? config.outbox.pollIntervalMs,
@@ -237,6 +241,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     const journal = new CallJournal(pool);
     const notify = createCrmNotifier({
       journal,
+      leads: new LeadRequests(pool),
       deliverNow: (id) => outbox.deliverNow(id),
       tasks: background,
       logger,

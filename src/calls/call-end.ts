@@ -75,6 +75,7 @@ export function buildCallEnd(view: EnterpriseView, f: CallEndFacts): CallEnd {
     upload,
     hangupEvent,
     deliverToCrm: e.settings.telephonyEvents,
+    callbackTasks: e.settings.callbackTasks.enabled,
     ...(f.reconciled ? { reconciled: true } : {}),
   };
 }

@@ -7,6 +7,7 @@ import type { CallEvent, CustomerCreate, UploadCall } from '../crm/types.js';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import { callEventOf } from './call-event.js';
 import { dropPendingJobs, enqueueJob, notifyOutbox, outboxJobKey } from '../outbox/enqueue.js';
+import { recordCallForCallbacks, type CallbackEffect } from '../work/callback-tasks.js';
 
 export interface CallStart {
   readonly enterprise: string;
@@ -45,6 +46,8 @@ export interface CallEnd {
   readonly deliverToCrm: boolean;
   /** Recorded from Asterisk's CDRs by the reconciler (src/reconcile/), not by /hangup. */
   readonly reconciled?: boolean;
+  /** The enterprise makes call-back tasks of missed calls (src/work/); absent: off. */
+  readonly callbackTasks?: boolean;
 }
 
 export interface StoredCall {
@@ -159,7 +162,7 @@ export class CallJournal {
    * yet delivered is dropped instead), and the history upload. A second /hangup for the same call (h-extension
    * and hangup handler both configured) changes nothing: the job keys deduplicate.
    */
-  async recordEnd(end: CallEnd): Promise<{ recorded: boolean; uploadJobId: number | null; hangupJobId: number | null }> {
+  async recordEnd(end: CallEnd): Promise<{ recorded: boolean; uploadJobId: number | null; hangupJobId: number | null; callback?: CallbackEffect }> {
     return inTransaction(this.pool, async (db) => {
       const { rowCount } = await db.query(
         `insert into calls (enterprise, linkedid, external_id, direction, phone, external_phone, site, ring_codes,
@@ -177,7 +180,9 @@ export class CallJournal {
           end.durationSec, end.waitingSec, end.recordingFile, end.dialStatus, end.reconciled === true],
       );
       const recorded = (rowCount ?? 0) > 0;
-      if (!recorded || !end.deliverToCrm) return { recorded, uploadJobId: null, hangupJobId: null };
+      // Call-back tasks do not depend on telephony events: a missed call is one whoever shows the popups.
+      const callback = recorded ? await recordCallForCallbacks(db, { ...end, callbackTasks: end.callbackTasks === true }) : null;
+      if (!recorded || !end.deliverToCrm) return { recorded, uploadJobId: null, hangupJobId: null, callback };
       const hangupJobId = await this.hangupEvent(db, end);
       const uploadJobId = await enqueueJob(db, {
         enterprise: end.enterprise,
@@ -187,7 +192,7 @@ export class CallJournal {
         runAt: new Date(end.endedAt.getTime() + (end.recordingFile ? UPLOAD_DELAY_MS : 0)),
       });
       await notifyOutbox(db, end.enterprise);
-      return { recorded, uploadJobId, hangupJobId };
+      return { recorded, uploadJobId, hangupJobId, callback };
     });
   }
 

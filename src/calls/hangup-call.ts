@@ -69,7 +69,7 @@ export async function handleHangup(session: AgiChannel, deps: HangupDeps): Promi
     }
     const recordingFile = await existingRecording(deps.recordingsDir, vars.MIXMONITOR_FILENAME ?? '', ctx.log);
     const end = decideCallEnd(resolved.view, linkedid, vars, start, session, (deps.now ?? Date.now)(), recordingFile);
-    const { uploadJobId, hangupJobId } = await deps.journal.recordEnd(end);
+    const { uploadJobId, hangupJobId, callback } = await deps.journal.recordEnd(end);
     ctx.log.info('call ended', {
       call: linkedid,
       direction: end.direction,
@@ -79,6 +79,7 @@ export async function handleHangup(session: AgiChannel, deps: HangupDeps): Promi
       waiting: end.waitingSec,
       queued: uploadJobId !== null,
       hangupEvent: hangupJobId !== null,
+      callbackTask: callback ? `${callback.kind} #${callback.taskId}` : undefined,
     });
   } catch (err) {
     ctx.log.error('cannot record the end of the call', { code: errorCode(err), err });
