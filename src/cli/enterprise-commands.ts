@@ -2,7 +2,7 @@
 import { parseCidrList } from '../lib/address-allow-list.js';
 import { InputError } from '../lib/errors.js';
 import type { EnterpriseInput } from '../db/enterprise-store.js';
-import type { Enterprise } from '../domain/enterprise.js';
+import { DEFAULT_CALLBACK_TASKS, DEFAULT_LEADS, type CallbackTaskSettings, type Enterprise, type LeadSettings } from '../domain/enterprise.js';
 import { enterpriseUrls } from '../http/public-paths.js';
 import { randomSecret } from '../secrets/secret-box.js';
 import { enterpriseToken } from '../secrets/enterprise-tokens.js';
@@ -28,6 +28,15 @@ const FLAGS = {
   timezone: { type: 'string' },
   'external-phones': { type: 'string' },
   'pbx-addresses': { type: 'string' },
+  // Leads and call-back tasks (docs/leads-and-tasks.md), off by default.
+  'callback-tasks': { type: 'string' },
+  'callback-default-user': { type: 'string' },
+  'callback-due-minutes': { type: 'string' },
+  leads: { type: 'string' },
+  'lead-site': { type: 'string' },
+  'lead-order-method': { type: 'string' },
+  'lead-status': { type: 'string' },
+  'lead-period-hours': { type: 'string' },
 } as const;
 
 type Flags = Record<string, string | boolean | undefined>;
@@ -58,7 +67,44 @@ function pbxAddresses(value: string): string[] {
   return [...parsed.cidrs];
 }
 
-function settingsFrom(flags: Flags): NonNullable<EnterpriseInput['settings']> {
+/** A RetailCRM reference code (order method, status, site); '' or `none` clears it. */
+function code(value: string, name: string): string | null {
+  if (value === '' || value === 'none') return null;
+  if (!/^[A-Za-z0-9_.-]{1,100}$/.test(value)) throw new InputError(`--${name} must be a RetailCRM code (letters, digits, _ . -)`, name);
+  return value;
+}
+
+/** The call-back task settings the flags ask for, over `current`; undefined when no flag names them. */
+export function callbackTasksFrom(flags: Flags, current: CallbackTaskSettings = DEFAULT_CALLBACK_TASKS): CallbackTaskSettings | undefined {
+  const on = a.str(flags, 'callback-tasks');
+  const user = a.str(flags, 'callback-default-user');
+  const due = a.str(flags, 'callback-due-minutes');
+  if (on === undefined && user === undefined && due === undefined) return undefined;
+  return {
+    enabled: on === undefined ? current.enabled : a.onOff(on, 'callback-tasks'),
+    defaultUserId: user === undefined ? current.defaultUserId : user === '' || user === 'none' ? null : a.positiveInt(user, 'callback-default-user'),
+    dueMinutes: due === undefined ? current.dueMinutes : a.positiveInt(due, 'callback-due-minutes'),
+  };
+}
+
+/** The lead settings the flags ask for, over `current`; undefined when no flag names them. */
+export function leadsFrom(flags: Flags, current: LeadSettings = DEFAULT_LEADS): LeadSettings | undefined {
+  const on = a.str(flags, 'leads');
+  const site = a.str(flags, 'lead-site');
+  const method = a.str(flags, 'lead-order-method');
+  const status = a.str(flags, 'lead-status');
+  const period = a.str(flags, 'lead-period-hours');
+  if ([on, site, method, status, period].every((v) => v === undefined)) return undefined;
+  return {
+    enabled: on === undefined ? current.enabled : a.onOff(on, 'leads'),
+    site: site === undefined ? current.site : code(site, 'lead-site'),
+    orderMethod: method === undefined ? current.orderMethod : code(method, 'lead-order-method'),
+    status: status === undefined ? current.status : code(status, 'lead-status'),
+    periodHours: period === undefined ? current.periodHours : a.positiveInt(period, 'lead-period-hours'),
+  };
+}
+
+function settingsFrom(flags: Flags, current?: Enterprise['settings']): NonNullable<EnterpriseInput['settings']> {
   const s: Record<string, unknown> = {};
   const auto = a.str(flags, 'auto-create-customers');
   if (auto !== undefined) s['autoCreateCustomers'] = a.onOff(auto, 'auto-create-customers');
@@ -72,6 +118,10 @@ function settingsFrom(flags: Flags): NonNullable<EnterpriseInput['settings']> {
   if (phones !== undefined) s['externalPhones'] = externalPhones(phones);
   const pbx = a.str(flags, 'pbx-addresses');
   if (pbx !== undefined) s['pbxAddresses'] = pbxAddresses(pbx);
+  const callbacks = callbackTasksFrom(flags, current?.callbackTasks);
+  if (callbacks !== undefined) s['callbackTasks'] = callbacks;
+  const leads = leadsFrom(flags, current?.leads);
+  if (leads !== undefined) s['leads'] = leads;
   return s as NonNullable<EnterpriseInput['settings']>;
 }
 
@@ -100,6 +150,18 @@ export function describeEnterprise(ctx: CliContext, e: Enterprise, reveal: boole
     timezone: e.settings.crmTimezone,
     externalPhones: e.settings.externalPhones,
     pbxAddresses: e.settings.pbxAddresses.length > 0 ? e.settings.pbxAddresses.join(', ') : '(any address AGI_ALLOW admits)',
+    callbackTasks: {
+      enabled: e.settings.callbackTasks.enabled ? 'on' : 'off',
+      defaultUserId: e.settings.callbackTasks.defaultUserId ?? '(none: only callers with a manager get a task)',
+      dueMinutes: e.settings.callbackTasks.dueMinutes,
+    },
+    leads: {
+      enabled: e.settings.leads.enabled ? 'on' : 'off',
+      site: e.settings.leads.site ?? `(the enterprise's: ${e.site ?? '-'})`,
+      orderMethod: e.settings.leads.orderMethod ?? "(RetailCRM's default)",
+      status: e.settings.leads.status ?? "(RetailCRM's default)",
+      periodHours: e.settings.leads.periodHours,
+    },
     webhookToken: reveal ? tokens.webhook : mask(tokens.webhook),
     dashboardToken: reveal ? tokens.dashboard : mask(tokens.dashboard),
     urls: reveal
@@ -218,6 +280,8 @@ export async function enterpriseCommand(ctx: CliContext, sub: string | undefined
         const needs = {
           telephonyEvents: settings['telephonyEvents'] !== false,
           autoCreateCustomers: settings['autoCreateCustomers'] !== false,
+          callbackTasks: (settings['callbackTasks'] as CallbackTaskSettings | undefined)?.enabled === true,
+          leads: (settings['leads'] as LeadSettings | undefined)?.enabled === true,
           site,
         };
         const check = await checkAccount(ctx, input.crmUrl, input.apiKey, needs, number);
@@ -241,7 +305,13 @@ export async function enterpriseCommand(ctx: CliContext, sub: string | undefined
     case 'check': {
       const flags = a.parseFlags(argv, { number: { type: 'string' } });
       const e = await ctx.enterprises.get(a.enterpriseNumber(a.required(flags, 'number')));
-      const needs = { telephonyEvents: e.settings.telephonyEvents, autoCreateCustomers: e.settings.autoCreateCustomers, site: e.site };
+      const needs = {
+        telephonyEvents: e.settings.telephonyEvents,
+        autoCreateCustomers: e.settings.autoCreateCustomers,
+        callbackTasks: e.settings.callbackTasks.enabled,
+        leads: e.settings.leads.enabled,
+        site: e.site,
+      };
       const check = await checkAccount(ctx, e.crmUrl, e.apiKey, needs, e.number);
       if (check.timezone !== null && check.timezone !== e.settings.crmTimezone) {
         ctx.io.err(
@@ -269,7 +339,7 @@ export async function enterpriseCommand(ctx: CliContext, sub: string | undefined
         ...(cid !== undefined ? { clientId: a.clientId(cid) } : {}),
         ...(ctry !== undefined ? { country: a.country(ctry) } : {}),
         ...(st !== undefined ? { site: a.site(st) } : {}),
-        settings: settingsFrom(flags),
+        settings: settingsFrom(flags, before.settings),
       });
       await ctx.recordChange({
         action: 'enterprise.set', enterprise: number, before: enterpriseSnapshot(ctx.box, before), after: enterpriseSnapshot(ctx.box, updated),
