@@ -40,7 +40,7 @@ export interface WorkHandlerDeps {
   readonly logger: Logger;
   /** Deadline of one RetailCRM request; default 10 s. */
   readonly requestTimeoutMs?: number;
-  /** Pause before looking again at a customer creation still pending; default 2 s. */
+  /** First pause before looking again at a customer creation still pending (then longer each time); default 2 s. */
   readonly customerWaitMs?: number;
 }
 
@@ -110,6 +110,12 @@ export function createWorkHandlers(deps: WorkHandlerDeps): WorkHandlers {
    * Whether the number's customer creation is still to come: the job asked by /incoming during the call
    * (its key names the UTC day it was asked on, which lies between the call's start and end).
    */
+  /**
+   * How long to wait before looking again: growing with each wait, so a customer creation held back by a RetailCRM
+   * outage of hours does not use up the worker's deferral cap (500) within minutes and fail the task or lead.
+   */
+  const waitDelay = (job: Job): number => Math.min(waitMs * (1 + job.deferrals), 600_000);
+
   async function customerPending(enterprise: string, phone: string, times: readonly Date[]): Promise<boolean> {
     const days = new Set(times.map((t) => t.toISOString().slice(0, 10)));
     for (const day of days) {
@@ -148,7 +154,7 @@ export function createWorkHandlers(deps: WorkHandlerDeps): WorkHandlers {
     if (current.crmTaskId !== null) return { kind: 'done' };
     if (current.state !== 'open') return { kind: 'dropped', reason: 'the caller was reached before the task was created' };
     if (await customerPending(number, p.phone, [new Date(p.startedAt), new Date(p.endedAt)])) {
-      return { kind: 'later', delayMs: waitMs, reason: 'waiting for the customer to be created' };
+      return { kind: 'later', delayMs: waitDelay(job), reason: 'waiting for the customer to be created' };
     }
     let known: ManagerLookup;
     try {
@@ -214,7 +220,7 @@ export function createWorkHandlers(deps: WorkHandlerDeps): WorkHandlers {
       // The creation has not run (it will see the row completed and create nothing) or is under way: wait for it.
       const createState = await deps.jobState(outboxJobKey(CALLBACK_TASK_CREATE, acc.enterprise.number, String(p.taskId)));
       if (row.createSentAt !== null && createState === 'pending') {
-        return { kind: 'later', delayMs: waitMs, reason: 'waiting for the task to be created' };
+        return { kind: 'later', delayMs: waitDelay(job), reason: 'waiting for the task to be created' };
       }
       return { kind: 'dropped', reason: 'no task was created in RetailCRM for this call-back' };
     }
@@ -237,7 +243,7 @@ export function createWorkHandlers(deps: WorkHandlerDeps): WorkHandlers {
     if (lead.crmOrderId !== null) return { kind: 'done' };
     const calledAt = new Date(p.calledAt);
     if (await customerPending(number, p.phone, [calledAt, job.createdAt])) {
-      return { kind: 'later', delayMs: waitMs, reason: 'waiting for the customer to be created' };
+      return { kind: 'later', delayMs: waitDelay(job), reason: 'waiting for the customer to be created' };
     }
     const settings = acc.enterprise.settings.leads;
     const site = settings.site ?? acc.enterprise.site ?? undefined;

@@ -198,6 +198,25 @@ describe('leads and call-back tasks (real PostgreSQL, fake RetailCRM)', function
     expect(fake.account().tasks.size).to.equal(1);
   });
 
+  // GIVEN a new number whose customer creation RetailCRM refuses twice (502) WHEN its missed call's task runs THEN
+  // it waits (not an attempt) and is linked to the customer once that is made
+  it('waits for the customer creation and links the task to the new customer', async () => {
+    const phone = '+375291230012';
+    const day = new Date().toISOString().slice(0, 10);
+    await enqueueJob(db.pool, { enterprise: ENT, kind: 'customer_create', jobKey: `customer_create:${ENT}:${phone}:${day}`, payload: { phone, customer: { phones: [{ number: phone }] } } });
+    fake.failNext(2, { status: 502, route: '/api/v5/customers/create' });
+    await journal.recordEnd(ended(phone));
+    worker().start();
+    await waitFor('the task', () => fake.account().tasks.size === 1);
+    await waitFor('the jobs to end', settled);
+    const customer = [...fake.account().customers.values()].find((c) => c.phones.includes(phone));
+    expect([...fake.account().tasks.values()][0]).to.deep.include({ customerId: customer?.id, performerId: 7 });
+    const rows = (await db.pool.query('select kind, attempts, deferrals from outbox_jobs order by id')).rows;
+    expect(rows[0]).to.deep.include({ kind: 'customer_create', attempts: 2 });
+    expect(rows[1]).to.deep.include({ kind: 'callback_task_create', attempts: 0 });
+    expect(rows[1]?.deferrals).to.be.at.least(1);
+  });
+
   // GIVEN a key without task_write WHEN the task is created THEN the job fails at once with the reason, not retried
   it('fails the job with the reason when the key lacks task_write', async () => {
     fake.account().scopes = SCOPES.filter((s) => s !== 'task_write');
