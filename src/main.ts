@@ -23,6 +23,7 @@ import { createCrmHandlers } from './outbox/crm-handlers.js';
 import { createWorkHandlers } from './work/work-handlers.js';
 import { LeadRequests } from './work/leads.js';
 import { OutboxWorker } from './outbox/worker.js';
+import { jobStateByKey } from './outbox/outbox-store.js';
 import { createRecordingLinks } from './recordings/recording-links.js';
 import { registerRecordingRoutes } from './recordings/recording-routes.js';
 import { TaskTracker } from './lib/task-tracker.js';
@@ -110,7 +111,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     cleanups.push(() => db.release());
     logger.info('database', { database: db.description, embedded: db.embedded, envFile: config.envFile });
 
-    const pool: Pool = createPool({ connectionString: db.url, max: config.dbPoolMax });
+    const pool: Pool = createPool({ connectionString: db.url, max: config.dbPoolMax, logger });
     cleanups.push(() => pool.end());
     const applied = await migrate(pool);
     if (applied.length > 0) logger.info('database migrated', { applied });
@@ -124,7 +125,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     const extensions = new ExtensionStore(pool);
     const customers = new CustomerStore(pool);
     // The live call path reads through its own small pool, so deliveries and syncs can never starve a lookup.
-    const callPool: Pool = createPool({ connectionString: db.url, max: config.dbCallPoolMax, applicationName: 'retailcrm-agi-calls' });
+    const callPool: Pool = createPool({ connectionString: db.url, max: config.dbCallPoolMax, applicationName: 'retailcrm-agi-calls', logger });
     cleanups.push(() => callPool.end());
     const directory = new EnterpriseDirectory(new EnterpriseStore(callPool, box), new ExtensionStore(callPool));
 
@@ -159,8 +160,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     cleanups.push(() => lookup.drain());
 
     const links = createRecordingLinks({ publicUrl: config.publicUrl, recordingsDir: config.recordingsDir, box });
-    const jobState = async (jobKey: string): Promise<string | null> =>
-      (await pool.query<{ state: string }>('select state from outbox_jobs where job_key = $1', [jobKey])).rows[0]?.state ?? null;
+    const jobState = async (jobKey: string): Promise<string | null> => (await jobStateByKey(pool, jobKey))?.state ?? null;
     const crmHandlers = createCrmHandlers({
       client: crm,
       enterprises,
@@ -199,7 +199,9 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       ...(overrides.outbox?.retryBaseMs !== undefined ? { retryBaseMs: overrides.outbox.retryBaseMs } : {}),
     });
     outbox.start();
-    cleanups.push(() => outbox.stop({ drainMs: config.shutdownDrainMs }));
+    cleanups.push(async () => {
+      await outbox.stop({ drainMs: config.shutdownDrainMs });
+    });
 
     // Changes from RetailCRM: webhooks and history polling rewrite the phone→customer table; every instance
     // drops its cached entries through LISTEN/NOTIFY.
@@ -329,6 +331,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       max: config.dbAnalyticsPoolMax,
       applicationName: 'retailcrm-agi-analytics',
       statementTimeoutMs: 35_000,
+      logger,
     });
     cleanups.push(() => analyticsPool.end());
     registerAnalyticsRoutes(http, {
