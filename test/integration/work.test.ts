@@ -125,6 +125,8 @@ describe('leads and call-back tasks (real PostgreSQL, fake RetailCRM)', function
     const back = await journal.recordEnd(ended(phone, { direction: 'out', answered: true, result: 'answered', hangupStatus: 'answered' }));
     expect(back.callback).to.deep.equal({ kind: 'completed', taskId: first.callback?.taskId });
     await waitFor('the task completed', () => task?.complete === true);
+    // The row notes it once RetailCRM has answered.
+    await waitFor('the row to know', async () => (await findCallbackTask(db.pool, first.callback?.taskId ?? 0))?.crmCompletedAt != null);
     expect(fake.requests({ path: '/api/v5/tasks/create' })).to.have.length(1);
     const row = await findCallbackTask(db.pool, first.callback?.taskId ?? 0);
     expect(row).to.deep.include({ state: 'completed', missedCount: 2, crmTaskId: task?.id });
