@@ -44,7 +44,7 @@ import { OrderRefresher } from './sync/order-refresh.js';
 import { registerWebhookRoutes } from './sync/webhook-routes.js';
 import { ReconcileMetrics } from './reconcile/reconcile-metrics.js';
 import { Reconciler } from './reconcile/reconciler.js';
-import { createAnalyticsQueries } from './analytics/analytics-queries.js';
+import { createAnalyticsQueries } from './analytics/analytics-store.js';
 import { registerAnalyticsRoutes } from './analytics/analytics-routes.js';
 import { RetailCrmClient } from './crm/client.js';
 import { RateLimiter } from './crm/rate-limiter.js';
@@ -61,6 +61,7 @@ import { HttpServer } from './http/http-server.js';
 import type { Logger } from './lib/logger.js';
 import { endpointLabel, Metrics } from './metrics/metrics.js';
 import { CrmReachability } from './crm/reachability.js';
+import { keyCheckRecords } from './db/key-check-store.js';
 import { openCheckedSecretBox } from './secrets/key-check.js';
 
 export interface Service {
@@ -116,7 +117,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     const applied = await migrate(pool);
     if (applied.length > 0) logger.info('database migrated', { applied });
 
-    const box = await openCheckedSecretBox(pool, config, (file) =>
+    const box = await openCheckedSecretBox(keyCheckRecords(pool), config, (file) =>
       logger.warn('SECRET_KEY is not set: generated one; back it up or set SECRET_KEY, or stored API keys become unreadable', { file }),
     );
     const metrics = new Metrics();

@@ -3,11 +3,11 @@
  * destruction (never handed back to the pool with a LISTEN on it), reconnects with exponential backoff when the
  * connection is lost or cannot be made, and tells its owner each time it is listening again (messages sent while
  * it was deaf are lost: the owner decides what to do about that). It owns its reconnect timer and every connect
- * attempt, and stop() ends all of them.
+ * attempt, and stop() ends all of them. `notify` is the sending side.
  */
 import type { Logger } from '../lib/logger.js';
 import { TaskTracker } from '../lib/task-tracker.js';
-import type { Pool, PoolClient } from './pool.js';
+import type { Pool, PoolClient, Queryable } from './pool.js';
 
 /** LISTEN takes an identifier, not a parameter: only plain lower-case names are accepted, so nothing is quoted. */
 const CHANNEL_NAME = /^[a-z_][a-z0-9_]*$/;
@@ -141,4 +141,9 @@ export class PgListener {
       this.tasks.track(this.connect());
     }, delay);
   }
+}
+
+/** NOTIFY on `channel`; inside a transaction PostgreSQL sends it at commit, or never. */
+export async function notify(db: Queryable, channel: string, payload: string): Promise<void> {
+  await db.query('select pg_notify($1, $2)', [channel, payload]);
 }

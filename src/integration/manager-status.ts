@@ -6,6 +6,7 @@
  */
 import { InputError } from '../lib/errors.js';
 import type { Pool } from '../db/pool.js';
+import { readManagerStatuses, saveManagerStatus, saveManagerStatuses } from './manager-status-store.js';
 
 export const MANAGER_STATUSES = ['free', 'busy', 'dinner', 'break'] as const;
 export type ManagerStatus = (typeof MANAGER_STATUSES)[number];
@@ -54,24 +55,14 @@ export class ManagerStatusDirectory {
 
   async set(enterprise: string, userId: number, status: ManagerStatus): Promise<void> {
     if (!Number.isInteger(userId) || userId <= 0) throw new InputError('userId must be a RetailCRM user id', 'userId');
-    await this.opts.pool.query(
-      `insert into manager_status (enterprise, user_id, status) values ($1, $2, $3)
-       on conflict (enterprise, user_id) do update set status = excluded.status, updated_at = now()`,
-      [enterprise, userId, status],
-    );
+    await saveManagerStatus(this.opts.pool, enterprise, userId, status);
     this.snapshots.get(enterprise)?.statuses.set(userId, status);
   }
 
   /** Many statuses of one enterprise at once (the periodic read of RetailCRM's users); only changes are written. */
   async setMany(enterprise: string, statuses: readonly { readonly userId: number; readonly status: ManagerStatus }[]): Promise<void> {
     if (statuses.length === 0) return;
-    await this.opts.pool.query(
-      `insert into manager_status (enterprise, user_id, status)
-       select $1, u.user_id, u.status from unnest($2::int[], $3::text[]) as u(user_id, status)
-       on conflict (enterprise, user_id) do update set status = excluded.status, updated_at = now()
-       where manager_status.status is distinct from excluded.status`,
-      [enterprise, statuses.map((s) => s.userId), statuses.map((s) => s.status)],
-    );
+    await saveManagerStatuses(this.opts.pool, enterprise, statuses);
     const snapshot = this.snapshots.get(enterprise);
     for (const s of statuses) snapshot?.statuses.set(s.userId, s.status);
   }
@@ -94,11 +85,9 @@ export class ManagerStatusDirectory {
   }
 
   private async load(enterprise: string): Promise<Snapshot> {
-    const { rows } = await this.opts.pool.query<{ user_id: number; status: ManagerStatus }>(
-      'select user_id, status from manager_status where enterprise = $1',
-      [enterprise],
-    );
-    const snapshot = { loadedAt: this.now(), statuses: new Map(rows.map((r) => [r.user_id, r.status])) };
+    const rows = await readManagerStatuses(this.opts.pool, enterprise);
+    // Only this module writes the column, always a ManagerStatus.
+    const snapshot = { loadedAt: this.now(), statuses: new Map(rows.map((r) => [r.userId, r.status as ManagerStatus])) };
     this.snapshots.set(enterprise, snapshot);
     return snapshot;
   }
