@@ -3,9 +3,7 @@
  * back", opened by a missed inbound call, completed by an answered call with the number. At most one open row per
  * number (a partial unique index), so several misses before the call-back make one task, on any instance.
  */
-import type { Pool, PoolClient } from '../db/pool.js';
-
-type Db = Pool | PoolClient;
+import type { Queryable as Db } from '../db/pool.js';
 
 export type CallbackTaskState = 'open' | 'completed';
 

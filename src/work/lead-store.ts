@@ -3,9 +3,7 @@
  * caller RetailCRM did not know), at most one per number per period. The unique (enterprise, phone, period_start)
  * makes concurrent calls of one number, on any instance, claim one row.
  */
-import type { Pool, PoolClient } from '../db/pool.js';
-
-type Db = Pool | PoolClient;
+import type { Queryable as Db } from '../db/pool.js';
 
 export interface Lead {
   readonly id: number;
