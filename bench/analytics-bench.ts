@@ -11,7 +11,7 @@ import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
 import { createAnalyticsQueries } from '../src/analytics/analytics-store.js';
-import { registerAnalyticsRoutes } from '../src/analytics/analytics-routes.js';
+import { analyticsPlugin } from '../src/analytics/analytics-routes.js';
 import { EnterpriseStore } from '../src/db/enterprise-store.js';
 import { migrate } from '../src/db/migrate.js';
 import { createPool, type Pool } from '../src/db/pool.js';
@@ -109,7 +109,7 @@ export async function runAnalyticsBench(): Promise<string> {
     const t0 = performance.now();
     const calls = await generateCalls(pool, { enterprise: 'busy', calls: CALLS, from: '2025-01-01', timezone: 'Europe/Minsk' });
     const genSec = (performance.now() - t0) / 1000;
-    registerAnalyticsRoutes(http, { queries: createAnalyticsQueries(pool, { timeoutMs: 60_000 }), enterprises, box, logger, cacheMs: 0 });
+    http.register(analyticsPlugin, { queries: createAnalyticsQueries(pool, { timeoutMs: 60_000 }), enterprises, box, logger, cacheMs: 0 });
     const base = `http://127.0.0.1:${await http.listen(0, '127.0.0.1')}`;
     const token = box.sign('dashboard', 'busy');
     const rows: string[] = [];

@@ -25,27 +25,21 @@ import { LeadRequests } from './work/leads.js';
 import { OutboxWorker } from './outbox/worker.js';
 import { jobStateByKey } from './outbox/outbox-store.js';
 import { createRecordingLinks } from './recordings/recording-links.js';
-import { registerRecordingRoutes } from './recordings/recording-routes.js';
 import { TaskTracker } from './lib/task-tracker.js';
 import os from 'node:os';
 import { AmiPool } from './clicktocall/ami-pool.js';
 import { ClickToCallAudit } from './clicktocall/audit-store.js';
 import { ClickToCall } from './clicktocall/click-to-call.js';
-import { registerClickToCallRoutes } from './clicktocall/click-to-call-routes.js';
 import { ManagerStatusDirectory } from './integration/manager-status.js';
 import { ManagerStatusSync } from './integration/manager-status-sync.js';
 import { PbxStore } from './clicktocall/pbx-store.js';
-import { registerLogoRoute } from './integration/registration.js';
-import { registerUserStatusRoutes } from './integration/user-status-routes.js';
 import { InvalidationListener } from './sync/cache-invalidation.js';
 import { CustomerRefresher } from './sync/customer-refresh.js';
 import { HistoryPoller } from './sync/history-poller.js';
 import { OrderRefresher } from './sync/order-refresh.js';
-import { registerWebhookRoutes } from './sync/webhook-routes.js';
 import { ReconcileMetrics } from './reconcile/reconcile-metrics.js';
 import { Reconciler } from './reconcile/reconciler.js';
 import { createAnalyticsQueries } from './analytics/analytics-store.js';
-import { registerAnalyticsRoutes } from './analytics/analytics-routes.js';
 import { RetailCrmClient } from './crm/client.js';
 import { RateLimiter } from './crm/rate-limiter.js';
 import { openDatabase, type DatabaseHandle } from './db/connect.js';
@@ -55,9 +49,9 @@ import { ExtensionStore } from './db/extension-store.js';
 import { migrate } from './db/migrate.js';
 import { createPool, type Pool } from './db/pool.js';
 import { errorCode } from './lib/errors.js';
-import { registerHealthRoutes } from './health/health-routes.js';
 import type { ReadinessThresholds } from './health/readiness.js';
 import { HttpServer } from './http/http-server.js';
+import { registerHttpApi } from './http-api.js';
 import type { Logger } from './lib/logger.js';
 import { endpointLabel, Metrics } from './metrics/metrics.js';
 import { CrmReachability } from './crm/reachability.js';
@@ -96,6 +90,8 @@ export interface ServiceOverrides {
   readonly notifier?: { maxInFlight?: number; maxQueued?: number };
   /** /ready thresholds (tests shorten them). */
   readonly readiness?: ReadinessThresholds;
+  /** The clock /hangup measures call durations with (tests pin it; default the real clock). */
+  readonly now?: () => number;
 }
 
 export async function startService(config: Config, logger: Logger, overrides: ServiceOverrides = {}): Promise<Service> {
@@ -260,7 +256,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       {
         incoming: (s) => handleIncoming(s, callDeps),
         outgoing: (s) => handleOutgoing(s, callDeps),
-        hangup: (s) => handleHangup(s, { ...callDeps, journal, recordingsDir: config.recordingsDir }),
+        hangup: (s) => handleHangup(s, { ...callDeps, journal, recordingsDir: config.recordingsDir, now: overrides.now }),
         ringing: (s) => handleRinging(s, { ...callDeps, journal, deliverNow: (id) => outbox.deliverNow(id), tasks: background }),
       },
       { logger, metrics },
@@ -303,28 +299,6 @@ export async function startService(config: Config, logger: Logger, overrides: Se
         }
       },
     });
-    registerHealthRoutes(http, {
-      pool,
-      liveCalls,
-      metrics,
-      agi,
-      enterpriseNumbers: () => enterprises.numbers(),
-      reachability,
-      amiStates: () => amiPool.states(),
-      outboxBacklog: () => outbox.backlog(),
-      ...(overrides.readiness ? { thresholds: overrides.readiness } : {}),
-    });
-    registerRecordingRoutes(http, { links, recordingsDir: config.recordingsDir, logger });
-    registerClickToCallRoutes(http, { enterprises, clickToCall, logger });
-    const audit = new AuditLog(pool);
-    registerUserStatusRoutes(http, {
-      enterprises,
-      extensions,
-      statuses: managerStatus,
-      logger,
-      recordChange: (entry) => audit.append({ ...entry, source: 'http' }),
-    });
-    registerLogoRoute(http);
     // Dashboard queries get a small pool of their own and a bound on requests at once: a few dashboard users can
     // never hold the connections that deliver popups and record calls.
     const analyticsPool: Pool = createPool({
@@ -335,16 +309,44 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       logger,
     });
     cleanups.push(() => analyticsPool.end());
-    registerAnalyticsRoutes(http, {
-      queries: createAnalyticsQueries(analyticsPool, { timeoutMs: 30_000 }),
-      enterprises,
-      box,
-      logger,
-      maxConcurrent: config.dbAnalyticsPoolMax * 2,
-    });
+    const audit = new AuditLog(pool);
     const webhookTasks = new TaskTracker((err) => logger.error('webhook refresh failed', { err }));
-    registerWebhookRoutes(http, { pool, enterprises, box, customers: customerRefresher, orders: orderRefresher, tasks: webhookTasks, logger });
     cleanups.push(() => webhookTasks.drain());
+    registerHttpApi(http, {
+      health: {
+        pool,
+        liveCalls,
+        metrics,
+        agi,
+        enterpriseNumbers: () => enterprises.numbers(),
+        reachability,
+        amiStates: () => amiPool.states(),
+        outboxBacklog: () => outbox.backlog(),
+        ...(overrides.readiness ? { thresholds: overrides.readiness } : {}),
+      },
+      recordings: { links, recordingsDir: config.recordingsDir, logger },
+      clickToCall: {
+        enterprises,
+        clickToCall,
+        logger,
+        rateLimit: { max: config.makeCallRatePerMinute, windowMs: 60_000 },
+      },
+      userStatus: {
+        enterprises,
+        extensions,
+        statuses: managerStatus,
+        logger,
+        recordChange: (entry) => audit.append({ ...entry, source: 'http' }),
+      },
+      analytics: {
+        queries: createAnalyticsQueries(analyticsPool, { timeoutMs: 30_000 }),
+        enterprises,
+        box,
+        logger,
+        maxConcurrent: config.dbAnalyticsPoolMax * 2,
+      },
+      webhooks: { pool, enterprises, box, customers: customerRefresher, orders: orderRefresher, tasks: webhookTasks, logger },
+    });
     const httpPort = await http.listen(config.httpPort, config.httpHost);
     cleanups.push(() => http.close());
     metrics.addCollector('lookup-cache', () => metrics.lookupCacheEntries.set(lookup.cacheSize));

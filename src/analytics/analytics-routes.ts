@@ -1,14 +1,16 @@
 /**
- * The analytics HTTP surface: JSON (`/api/analytics/summary|managers|hourly|daily|missed`), CSV exports
+ * The analytics plugin: JSON (`/api/analytics/summary|managers|hourly|daily|missed`), CSV exports
  * (`managers.csv`, `missed.csv`) and the dashboard page. The per-enterprise dashboard token (query `token` or
  * `Authorization: Bearer`) is the only credential; anything else gets a bare 403. Figures of one period are
  * computed once and shared for a few seconds, because a page load asks for summary and managers together.
  */
 import { randomBytes } from 'node:crypto';
+import { ttlCache } from '../lib/ttl-cache.js';
 import { InputError } from '../lib/errors.js';
-import { json, type HttpReply, type HttpRequest, type HttpServer } from '../http/http-server.js';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { errorBody } from '../http/http-server.js';
 import { PATHS } from '../http/public-paths.js';
-import { verifyEnterpriseToken } from '../secrets/enterprise-tokens.js';
+import { enterpriseTokenAuth, type TokenAuthed } from '../access/enterprise-token-auth.js';
 import { type TokenGenerations } from '../domain/enterprise.js';
 import type { Logger } from '../lib/logger.js';
 import type { SecretBox } from '../secrets/secret-box.js';
@@ -48,23 +50,6 @@ export interface AnalyticsRoutesDeps {
 }
 
 const ENTERPRISE = /^[A-Za-z0-9_-]{1,32}$/;
-const forbidden = (): HttpReply => json(403, { success: false, error: 'forbidden' });
-
-interface Authorized {
-  readonly enterprise: AnalyticsEnterprise;
-  readonly token: string;
-}
-
-async function authorize(req: HttpRequest, deps: AnalyticsRoutesDeps): Promise<Authorized | null> {
-  const number = req.url.searchParams.get('enterprise') ?? '';
-  const bearer = /^Bearer\s+(\S+)$/i.exec(String(req.headers.authorization ?? ''))?.[1];
-  const token = req.url.searchParams.get('token') ?? bearer ?? '';
-  if (!ENTERPRISE.test(number) || token === '') return null;
-  const enterprise = await deps.enterprises.find(number);
-  // Verified whether or not the enterprise exists, so both cost the same.
-  const valid = verifyEnterpriseToken(deps.box, 'dashboard', number, enterprise?.settings.tokenGenerations, token);
-  return enterprise && valid ? { enterprise, token } : null;
-}
 
 /** The local calendar day of `now` in `timezone`, YYYY-MM-DD. */
 export function localDay(now: Date, timezone: string, offsetDays = 0): string {
@@ -109,17 +94,15 @@ export function csv(header: readonly string[], rows: readonly (readonly unknown[
   return [header, ...rows].map((r) => r.map(csvCell).join(',')).join('\r\n') + '\r\n';
 }
 
-function csvReply(name: string, body: string): HttpReply {
-  return {
-    status: 200,
-    headers: {
+function sendCsv(reply: FastifyReply, name: string, body: string): FastifyReply {
+  return reply
+    .headers({
       'content-type': 'text/csv; charset=utf-8',
       'content-disposition': `attachment; filename="${name}"`,
       'cache-control': 'no-store',
       'x-content-type-options': 'nosniff',
-    },
-    body: `\ufeff${body}`,
-  };
+    })
+    .send(`\ufeff${body}`);
 }
 
 const MANAGER_COLUMNS = [
@@ -132,89 +115,119 @@ const MISSED_COLUMNS = [
 
 // ---- routes -----------------------------------------------------------------------------------------------
 
-export function registerAnalyticsRoutes(http: HttpServer, deps: AnalyticsRoutesDeps): void {
+const ANALYTICS_QUERY = {
+  type: 'object',
+  properties: {
+    enterprise: { type: 'string', maxLength: 32 },
+    token: { type: 'string', maxLength: 512, description: 'the dashboard token (or Authorization: Bearer)' },
+    from: { type: 'string', maxLength: 10, description: 'first local day, YYYY-MM-DD' },
+    to: { type: 'string', maxLength: 10, description: 'day after the last, YYYY-MM-DD' },
+    callbackMinutes: { type: 'string', maxLength: 6 },
+    conversionDays: { type: 'string', maxLength: 6 },
+  },
+} as const;
+
+type Handler = (request: FastifyRequest, reply: FastifyReply, a: TokenAuthed<AnalyticsEnterprise>, r: AnalyticsRequest) => Promise<unknown>;
+
+export const analyticsPlugin: FastifyPluginAsync<AnalyticsRoutesDeps> = async (app, deps) => {
   const cacheMs = deps.cacheMs ?? 15_000;
   const now = deps.now ?? (() => new Date());
-  const cache = new Map<string, { at: number; value: Promise<PeriodFigures> }>();
+  // At most 100 distinct queries are kept, each for cacheMs: the dashboard reloads every few seconds.
+  const cache = cacheMs > 0 ? ttlCache<string, Promise<PeriodFigures>>({ max: 100, ttlMs: cacheMs }) : undefined;
   const maxConcurrent = deps.maxConcurrent ?? 4;
   let running = 0;
+  const auth = enterpriseTokenAuth({
+    purpose: 'dashboard',
+    enterprises: deps.enterprises,
+    box: deps.box,
+    claim: (request) => {
+      const query = request.query as Record<string, string | undefined>;
+      const number = query['enterprise'] ?? '';
+      const bearer = /^Bearer\s+(\S+)$/i.exec(String(request.headers.authorization ?? ''))?.[1];
+      const token = query['token'] ?? bearer ?? '';
+      return ENTERPRISE.test(number) && token !== '' ? { enterprise: number, token } : null;
+    },
+  });
 
   const figures = (r: AnalyticsRequest): Promise<PeriodFigures> => {
     const key = JSON.stringify([r.period, r.options]);
-    const hit = cache.get(key);
-    const t = Date.now();
-    if (hit && t - hit.at < cacheMs) return hit.value;
+    const hit = cache?.get(key);
+    if (hit) return hit;
     const value = deps.queries.figures(r.period, r.options);
-    if (cacheMs > 0) {
-      for (const [k, v] of cache) if (t - v.at >= cacheMs || cache.size >= 100) cache.delete(k);
-      cache.set(key, { at: t, value });
+    if (cache) {
+      cache.set(key, value);
       value.catch(() => cache.delete(key));
     }
     return value;
   };
 
-  const guarded = (handler: (req: HttpRequest, a: Authorized, r: AnalyticsRequest) => Promise<HttpReply>) =>
-    async (req: HttpRequest): Promise<HttpReply> => {
-      const a = await authorize(req, deps);
-      if (!a) return forbidden();
-      const r = analyticsRequest(req.url.searchParams, a.enterprise, now());
-      if (running >= maxConcurrent) {
-        return json(503, { success: false, error: 'the analytics are busy; try again in a few seconds' }, { 'retry-after': '5' });
-      }
-      running++;
-      try {
-        return await handler(req, a, r);
-      } catch (err) {
-        if (err instanceof AnalyticsTimeoutError) {
-          deps.logger.warn('analytics query timed out', { enterprise: r.period.enterprise, from: r.period.from, to: r.period.to });
-          return json(503, { success: false, error: err.message });
+  const route = (url: string, summary: string, handler: Handler): void => {
+    app.route({
+      method: ['GET'],
+      url,
+      schema: { summary, tags: ['analytics'], querystring: ANALYTICS_QUERY },
+      onRequest: app.adminOnly,
+      preValidation: auth.hook,
+      handler: async (request, reply) => {
+        const a = auth.authorizedOf(request);
+        const query = new URLSearchParams(request.query as Record<string, string>);
+        const r = analyticsRequest(query, a.enterprise, now());
+        if (running >= maxConcurrent) {
+          return reply.code(503).header('retry-after', '5').send(errorBody('the analytics are busy; try again in a few seconds'));
         }
-        throw err;
-      } finally {
-        running--;
-      }
-    };
+        running++;
+        try {
+          return await handler(request, reply, a, r);
+        } catch (err) {
+          if (err instanceof AnalyticsTimeoutError) {
+            request.logger.warn('analytics query timed out', { enterprise: r.period.enterprise, from: r.period.from, to: r.period.to });
+            return reply.code(503).send(errorBody(err.message));
+          }
+          throw err;
+        } finally {
+          running--;
+        }
+      },
+    });
+  };
+  const api = (name: string, summary: string, handler: Handler): void => route(`${ANALYTICS_API}${name}`, summary, handler);
 
-  const api = (name: string, handler: Parameters<typeof guarded>[0]): void =>
-    http.route(['GET'], `${ANALYTICS_API}${name}`, guarded(handler), { access: 'admin' });
-
-  api('summary', async (_req, _a, r) => {
+  api('summary', 'Call figures of a period', async (_req, _reply, _a, r) => {
     const [f, hours] = await Promise.all([figures(r), deps.queries.hourly(r.period)]);
-    return json(200, { success: true, period: r.period, options: r.options, summary: f.summary, busiestHours: busiestHours(hours) });
+    return { success: true, period: r.period, options: r.options, summary: f.summary, busiestHours: busiestHours(hours) };
   });
-  api('managers', async (_req, _a, r) => json(200, { success: true, period: r.period, managers: (await figures(r)).managers }));
-  api('hourly', async (_req, _a, r) => {
+  api('managers', 'Figures per manager', async (_req, _reply, _a, r) => ({ success: true, period: r.period, managers: (await figures(r)).managers }));
+  api('hourly', 'Calls per hour of the day', async (_req, _reply, _a, r) => {
     const hours = await deps.queries.hourly(r.period);
-    return json(200, { success: true, period: r.period, hours, busiestHours: busiestHours(hours) });
+    return { success: true, period: r.period, hours, busiestHours: busiestHours(hours) };
   });
-  api('daily', async (_req, _a, r) => json(200, { success: true, period: r.period, days: await deps.queries.daily(r.period) }));
-  api('missed', async (_req, a, r) => {
+  api('daily', 'Calls per day', async (_req, _reply, _a, r) => ({ success: true, period: r.period, days: await deps.queries.daily(r.period) }));
+  api('missed', 'Missed calls not called back', async (_req, _reply, a, r) => {
     const list = await deps.queries.missedWaiting(r.period);
-    return json(200, { success: true, period: r.period, crmUrl: a.enterprise.crmUrl, ...list });
+    return { success: true, period: r.period, crmUrl: a.enterprise.crmUrl, ...list };
   });
-  api('managers.csv', async (_req, _a, r) => {
+  api('managers.csv', 'Figures per manager as CSV', async (_req, reply, _a, r) => {
     const rows = (await figures(r)).managers.map((m) => [
       m.managerCode, m.managerUserId, m.callsIn, m.callsOut, m.answeredIn, m.answeredOut, m.missed, m.missedNotCalledBack,
       m.avgWaitSec, m.p90WaitSec, m.avgTalkSec, m.converted, m.conversionRate,
     ]);
-    return csvReply(`managers-${r.period.enterprise}-${r.period.from}-${r.period.to}.csv`, csv(MANAGER_COLUMNS, rows));
+    return sendCsv(reply, `managers-${r.period.enterprise}-${r.period.from}-${r.period.to}.csv`, csv(MANAGER_COLUMNS, rows));
   });
-  api('missed.csv', async (_req, _a, r) => {
+  api('missed.csv', 'Missed calls not called back as CSV', async (_req, reply, _a, r) => {
     const list = await deps.queries.missedWaiting(r.period, 5_000);
     const rows = list.items.map((m) => [
       m.phone, m.customerName, m.customerId, m.lastMissedAt, m.attempts, m.minutesAgo, m.managerCode, m.managerUserId,
     ]);
-    return csvReply(`missed-${r.period.enterprise}-${r.period.from}-${r.period.to}.csv`, csv(MISSED_COLUMNS, rows));
+    return sendCsv(reply, `missed-${r.period.enterprise}-${r.period.from}-${r.period.to}.csv`, csv(MISSED_COLUMNS, rows));
   });
 
-  http.route(['GET'], PATHS.dashboard, guarded(async (_req, a, r) => {
+  route(PATHS.dashboard, 'The analytics dashboard page', async (_req, reply, a, r) => {
     const [f, hours, days, missed] = await Promise.all([
       figures(r), deps.queries.hourly(r.period), deps.queries.daily(r.period), deps.queries.missedWaiting(r.period, 200),
     ]);
     const nonce = randomBytes(16).toString('base64');
-    return {
-      status: 200,
-      headers: {
+    return reply
+      .headers({
         'content-type': 'text/html; charset=utf-8',
         'cache-control': 'no-store',
         // the token is in the URL: never send it on as a Referer (tel: and RetailCRM links)
@@ -224,11 +237,10 @@ export function registerAnalyticsRoutes(http: HttpServer, deps: AnalyticsRoutesD
         'content-security-policy':
           `default-src 'none'; style-src 'unsafe-inline'; script-src 'nonce-${nonce}'; img-src data:; ` +
           `connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`,
-      },
-      body: renderDashboardPage({
+      })
+      .send(renderDashboardPage({
         enterprise: a.enterprise.number, crmUrl: a.enterprise.crmUrl, token: a.token, period: r.period, options: r.options,
         figures: f, hours, busiestHours: busiestHours(hours), days, missed, nonce,
-      }),
-    };
-  }), { access: 'admin' });
-}
+      }));
+  });
+};

@@ -35,6 +35,8 @@ export interface Config {
   readonly httpAdminAllow: readonly string[];
   readonly httpHost: string;
   readonly httpPort: number;
+  /** makeCallUrl requests allowed per RetailCRM clientId per minute; 0: no limit. */
+  readonly makeCallRatePerMinute: number;
   /** Base URL RetailCRM and browsers use to reach the HTTP server (recordings, click-to-call, webhooks). */
   readonly publicUrl: string;
   /** The most the live call path may wait on RetailCRM. */
@@ -200,6 +202,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd(), opts: LoadOpti
     httpAdminAllow: r.cidrs('HTTP_ADMIN_ALLOW', LOOPBACK_CIDRS),
     httpHost: r.string('HTTP_HOST', '0.0.0.0'),
     httpPort,
+    makeCallRatePerMinute: r.int('MAKE_CALL_RATE_PER_MINUTE', 60, 0, 100_000),
     publicUrl,
     lookupBudgetMs: r.int('LOOKUP_BUDGET_MS', 1500, 50, 60_000),
     secretKey,

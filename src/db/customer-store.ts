@@ -3,7 +3,7 @@
  * Its only owner: the lookup chain reads and writes it through CustomerStore; the sync rewrites a customer's
  * rows through the functions below, which run in the caller's transaction.
  */
-import type { Pool, Queryable } from './pool.js';
+import { inTransaction, type Pool, type PoolClient, type Queryable } from './pool.js';
 
 export interface StoredCustomer {
   readonly enterprise: string;
@@ -60,6 +60,17 @@ export class CustomerStore {
 
   async removeCustomer(enterprise: string, customerId: number): Promise<string[]> {
     return removeCustomerPhones(this.pool, enterprise, customerId);
+  }
+
+  /**
+   * Forgets one phone's row (a trigger named only the phone) and, in the same transaction, runs `alongside`
+   * (publishing the cache invalidation, so it goes out at commit).
+   */
+  async forgetPhone(enterprise: string, phone: string, alongside: (tx: PoolClient) => Promise<void>): Promise<void> {
+    await inTransaction(this.pool, async (tx) => {
+      await removeCustomerPhone(tx, enterprise, phone);
+      await alongside(tx);
+    });
   }
 }
 

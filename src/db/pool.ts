@@ -84,3 +84,8 @@ export async function inTransaction<T>(
     if (owned) client.release(broken);
   }
 }
+
+/** One round trip to the database: is it there and answering? (/ready) */
+export async function pingDatabase(db: Queryable): Promise<void> {
+  await db.query('select 1');
+}

@@ -1,5 +1,5 @@
 /**
- * `/health` (alive: the process answers; open to anyone, for load balancers and systemd), `/ready` (the
+ * The health plugin: `/health` (alive: the process answers; open to anyone, for load balancers and systemd), `/ready` (the
  * database, and per enterprise RetailCRM, AMI and the outbox, with reasons) and `/metrics` (Prometheus); the
  * last two only for HTTP_ADMIN_ALLOW. /ready is 503 only for what makes this instance useless (database down,
  * shutting down); one enterprise's problems make it "degraded" with the reasons.
@@ -7,11 +7,11 @@
 import type { AgiServer } from '../agi/server.js';
 import type { LiveCalls } from '../calls/live-calls.js';
 import type { CrmReachability } from '../crm/reachability.js';
-import type { Pool } from '../db/pool.js';
+import { pingDatabase, type Pool } from '../db/pool.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { OutboxBacklog } from '../outbox/worker.js';
 import { raceDeadline } from '../lib/deadline.js';
-import { json, type HttpServer } from '../http/http-server.js';
+import type { FastifyPluginAsync } from 'fastify';
 import { PATHS } from '../http/public-paths.js';
 import { enterpriseReadiness, type EnterpriseReadiness, type ReadinessThresholds } from './readiness.js';
 
@@ -31,7 +31,7 @@ const CHECK_DEADLINE_MS = 2_000;
 
 async function checkDatabase(pool: Pool): Promise<string> {
   try {
-    await raceDeadline(pool.query('select 1'), Date.now() + CHECK_DEADLINE_MS);
+    await raceDeadline(pingDatabase(pool), Date.now() + CHECK_DEADLINE_MS);
     return 'ok';
   } catch {
     return 'unreachable';
@@ -65,33 +65,48 @@ async function enterprisesReadiness(deps: HealthDeps): Promise<Record<string, En
   );
 }
 
-export function registerHealthRoutes(http: HttpServer, deps: HealthDeps): void {
-  http.route(['GET', 'HEAD'], PATHS.health, async () =>
-    json(200, { status: 'ok', liveCalls: deps.liveCalls.count, agiSessions: deps.agi.activeSessions }),
-  );
+export const healthPlugin: FastifyPluginAsync<HealthDeps> = async (app, deps) => {
+  app.route({
+    method: ['GET'],
+    url: PATHS.health,
+    schema: { summary: 'Alive: the process answers (503 with the reason while shutting down)', tags: ['operations'] },
+    handler: async () => ({ status: 'ok', liveCalls: deps.liveCalls.count, agiSessions: deps.agi.activeSessions }),
+  });
 
-  http.route(['GET', 'HEAD'], PATHS.ready, async () => {
-    const database = await checkDatabase(deps.pool);
-    if (database !== 'ok') return json(503, { status: 'unavailable', database, reasons: ['database unreachable'] });
-    let enterprises: Record<string, EnterpriseReadiness>;
-    try {
-      enterprises = await enterprisesReadiness(deps);
-    } catch {
-      return json(503, { status: 'unavailable', database, reasons: ['database too slow to read enterprise state'] });
-    }
-    const degraded = Object.values(enterprises).some((e) => !e.ok);
-    return json(200, {
-      status: degraded ? 'degraded' : 'ready',
-      database,
-      liveCalls: deps.liveCalls.count,
-      agiSessions: deps.agi.activeSessions,
-      enterprises,
-    });
-  }, { access: 'admin' });
+  app.route({
+    method: ['GET'],
+    url: PATHS.ready,
+    schema: { summary: 'Ready: the database, and per enterprise RetailCRM, AMI and the outbox, with reasons', tags: ['operations'] },
+    onRequest: app.adminOnly,
+    handler: async (_request, reply) => {
+      const database = await checkDatabase(deps.pool);
+      if (database !== 'ok') return reply.code(503).send({ status: 'unavailable', database, reasons: ['database unreachable'] });
+      let enterprises: Record<string, EnterpriseReadiness>;
+      try {
+        enterprises = await enterprisesReadiness(deps);
+      } catch {
+        return reply.code(503).send({ status: 'unavailable', database, reasons: ['database too slow to read enterprise state'] });
+      }
+      const degraded = Object.values(enterprises).some((e) => !e.ok);
+      return {
+        status: degraded ? 'degraded' : 'ready',
+        database,
+        liveCalls: deps.liveCalls.count,
+        agiSessions: deps.agi.activeSessions,
+        enterprises,
+      };
+    },
+  });
 
-  http.route(['GET'], PATHS.metrics, async () => {
-    deps.metrics.liveCalls.set(deps.liveCalls.count);
-    const body = await deps.metrics.render();
-    return { status: 200, headers: { 'content-type': deps.metrics.contentType }, body };
-  }, { access: 'admin' });
-}
+  app.route({
+    method: ['GET'],
+    url: PATHS.metrics,
+    schema: { summary: 'Prometheus metrics', tags: ['operations'] },
+    onRequest: app.adminOnly,
+    handler: async (_request, reply) => {
+      deps.metrics.liveCalls.set(deps.liveCalls.count);
+      const body = await deps.metrics.render();
+      return reply.type(deps.metrics.contentType).send(body);
+    },
+  });
+};

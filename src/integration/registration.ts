@@ -10,7 +10,7 @@ import type { EnterpriseStore } from '../db/enterprise-store.js';
 import type { Enterprise } from '../domain/enterprise.js';
 import type { ExtensionMapping, ExtensionStore } from '../db/extension-store.js';
 import { crmAccount } from '../domain/crm-account.js';
-import type { HttpServer } from '../http/http-server.js';
+import type { FastifyPluginAsync } from 'fastify';
 import { PATHS } from '../http/public-paths.js';
 import { randomSecret } from '../secrets/secret-box.js';
 
@@ -144,11 +144,9 @@ export function unregister(deps: RegistrationDeps, enterprise: string, opts: { d
   return send(deps, enterprise, false, opts.dryRun ?? false);
 }
 
-/** `GET /logo.svg`: the module's logo, referenced from the registration. */
-export function registerLogoRoute(http: HttpServer): void {
-  http.route(['GET', 'HEAD'], LOGO_PATH, async () => ({
-    status: 200,
-    headers: { 'content-type': 'image/svg+xml', 'cache-control': 'public, max-age=86400' },
-    body: LOGO_SVG,
-  }));
-}
+/** The logo plugin, `GET /logo.svg`: the module's logo, referenced from the registration. */
+export const logoPlugin: FastifyPluginAsync = async (app) => {
+  app.get(LOGO_PATH, { schema: { summary: "The integration module's SVG logo", tags: ['RetailCRM callbacks'] } }, async (_request, reply) =>
+    reply.type('image/svg+xml').header('cache-control', 'public, max-age=86400').send(LOGO_SVG),
+  );
+};

@@ -1,19 +1,18 @@
 /**
- * `GET|POST /api/changeuserstatus` (RetailCRM's changeUserStatusUrl): clientId → enterprise as for click-to-call,
+ * The user-status plugin: `GET|POST /api/changeuserstatus` (RetailCRM's changeUserStatusUrl): clientId → enterprise as for click-to-call,
  * `status` ∈ free|busy|dinner|break, the manager by `userId` (or by `code` through the extension mapping), stored
  * in the ManagerStatusDirectory. Nothing is echoed back to RetailCRM (that would loop).
  */
 import { errorCode, InputError } from '../lib/errors.js';
 import type { EnterpriseStore } from '../db/enterprise-store.js';
 import type { ExtensionStore } from '../db/extension-store.js';
-import { json, type HttpReply, type HttpServer } from '../http/http-server.js';
+import type { FastifyPluginAsync, RouteHandlerMethod } from 'fastify';
+import { callerInput, errorBody, ERROR_SCHEMA, inputText } from '../http/http-server.js';
 import { PATHS } from '../http/public-paths.js';
 import type { Logger } from '../lib/logger.js';
 import type { AuditEntry } from '../audit/audit-store.js';
-import { enterpriseByClientId } from '../access/client-id.js';
+import { clientIdAuth } from '../access/client-id.js';
 import { parseManagerStatus, type ManagerStatusDirectory } from './manager-status.js';
-
-const FORBIDDEN: HttpReply = json(403, { success: false });
 
 export interface UserStatusRouteDeps {
   readonly enterprises: Pick<EnterpriseStore, 'findByClientId'>;
@@ -35,30 +34,46 @@ async function managerUserId(deps: UserStatusRouteDeps, enterprise: string, user
   return hit.userId;
 }
 
-export function registerUserStatusRoutes(http: HttpServer, deps: UserStatusRouteDeps): void {
-  http.route(['GET', 'POST'], PATHS.userStatus, async (req) => {
-    const params = await req.params();
-    const enterprise = await enterpriseByClientId(deps.enterprises, params.get('clientId'));
-    if (!enterprise) {
-      deps.logger.warn('user status refused: unknown clientId', { remote: req.raw.socket.remoteAddress });
-      return FORBIDDEN;
-    }
+/** What RetailCRM sends to changeUserStatusUrl (docs: retailcrm-api.md §3.2), as a GET query or a POST form. */
+const USER_STATUS_INPUT = {
+  type: 'object',
+  properties: {
+    clientId: { type: 'string', description: 'the tenant secret set at registration' },
+    userId: { type: 'string', maxLength: 32, description: "the manager's RetailCRM user id" },
+    code: { type: 'string', maxLength: 64, description: "the manager's extension (when userId is absent)" },
+    status: { type: 'string', maxLength: 32, description: 'free, busy, dinner or break' },
+  },
+} as const;
+
+export const userStatusPlugin: FastifyPluginAsync<UserStatusRouteDeps> = async (app, deps) => {
+  const auth = clientIdAuth({ enterprises: deps.enterprises, logger: deps.logger, what: 'user status' });
+  const common = {
+    summary: "changeUserStatusUrl: RetailCRM reports a manager's status",
+    tags: ['RetailCRM callbacks'],
+    response: { 200: { type: 'object', properties: { success: { type: 'boolean' } } }, '4xx': ERROR_SCHEMA, '5xx': ERROR_SCHEMA },
+  };
+  const handler: RouteHandlerMethod = async (request, reply) => {
+    const enterprise = auth.enterpriseOf(request);
+    const input = callerInput(request);
     try {
-      const status = parseManagerStatus(params.get('status'));
-      const userId = await managerUserId(deps, enterprise.number, params.get('userId')?.trim() ?? '', params.get('code')?.trim() ?? '');
+      const status = parseManagerStatus(inputText(input, 'status'));
+      const userId = await managerUserId(deps, enterprise.number, inputText(input, 'userId')?.trim() ?? '', inputText(input, 'code')?.trim() ?? '');
       await deps.statuses.set(enterprise.number, userId, status);
-      deps.logger.info('manager status changed', { enterprise: enterprise.number, userId, status });
+      request.logger.info('manager status changed', { enterprise: enterprise.number, userId, status });
       await deps.recordChange?.({
-        actor: `RetailCRM user ${userId} via changeUserStatusUrl from ${req.raw.socket.remoteAddress ?? 'unknown'}`,
+        actor: `RetailCRM user ${userId} via changeUserStatusUrl from ${request.socket.remoteAddress ?? 'unknown'}`,
         action: 'manager.status',
         enterprise: enterprise.number,
         after: { userId, status },
-      }).catch((err: unknown) => deps.logger.error('audit log not written', { code: errorCode(err), err }));
-      return json(200, { success: true });
+      }).catch((err: unknown) => request.logger.error('audit log not written', { code: errorCode(err), err }));
+      return { success: true };
     } catch (err) {
-      if (err instanceof InputError) return json(400, { success: false, error: err.message });
-      deps.logger.error('manager status not stored', { enterprise: enterprise.number, code: errorCode(err), err });
-      return json(500, { success: false, error: 'internal error' });
+      if (err instanceof InputError) return reply.code(400).send(errorBody(err.message));
+      request.logger.error('manager status not stored', { enterprise: enterprise.number, code: errorCode(err), err });
+      return reply.code(500).send(errorBody('internal error'));
     }
-  });
-}
+  };
+  // RetailCRM sends a GET with a query (retailcrm-api.md §3.2); a POST form or JSON body is accepted too.
+  app.get(PATHS.userStatus, { preValidation: auth.hook, schema: { ...common, querystring: USER_STATUS_INPUT } }, handler);
+  app.post(PATHS.userStatus, { preValidation: auth.hook, schema: { ...common, body: USER_STATUS_INPUT } }, handler);
+};

@@ -1,11 +1,12 @@
 /**
- * `GET`/`HEAD /recordings/<token>`: serves a recording to a manager's browser (or RetailCRM's fetcher) with
+ * The recordings plugin, `GET`/`HEAD /recordings/<token>`: serves a recording to a manager's browser (or RetailCRM's fetcher) with
  * Range support so players can seek. The signed token is the only credential: a bad one gets a bare 403.
  * Multiple ranges (`bytes=0-1,5-9`) are answered with the whole file (200), which RFC 9110 allows.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { json, type HttpReply, type HttpRequest, type HttpServer } from '../http/http-server.js';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { errorBody } from '../http/http-server.js';
 import { PATHS } from '../http/public-paths.js';
 import type { Logger } from '../lib/logger.js';
 import type { RecordingLinks } from './recording-links.js';
@@ -48,8 +49,14 @@ export function parseRange(header: string | undefined, size: number): ByteRange 
   return { kind: 'partial', start, end: last === '' ? size - 1 : Math.min(Number(last), size - 1) };
 }
 
-const forbidden = (): HttpReply => json(403, { success: false, error: 'forbidden' });
-const notFound = (): HttpReply => json(404, { success: false, error: 'recording not found' });
+interface RecordingReply {
+  readonly status: number;
+  readonly headers: Record<string, string | number>;
+  readonly body?: unknown;
+}
+
+const forbidden = (): RecordingReply => ({ status: 403, headers: {}, body: errorBody('forbidden') });
+const notFound = (): RecordingReply => ({ status: 404, headers: {}, body: errorBody('recording not found') });
 
 function isGone(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
@@ -62,20 +69,35 @@ export interface RecordingRoutesDeps {
   readonly logger: Logger;
 }
 
-export function registerRecordingRoutes(http: HttpServer, deps: RecordingRoutesDeps): void {
-  http.route(['GET', 'HEAD'], (pathname) => pathname.startsWith(PATHS.recordings), (req) => serveRecording(req, deps));
-}
+export const recordingsPlugin: FastifyPluginAsync<RecordingRoutesDeps> = async (app, deps) => {
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: `${PATHS.recordings}*`,
+    schema: {
+      summary: 'A call recording through its signed link, with Range support',
+      tags: ['recordings'],
+      params: { type: 'object', properties: { '*': { type: 'string', maxLength: 2048, description: 'the signed token' } } },
+      headers: { type: 'object', properties: { range: { type: 'string', maxLength: 200 } } },
+    },
+    handler: async (request, reply) => {
+      // The token as signed: from the raw path, not the router's percent-decoded wildcard.
+      const token = (request.url.split('?')[0] ?? '').slice(PATHS.recordings.length);
+      const r = await serveRecording(request, token, deps);
+      void reply.code(r.status).headers(r.headers);
+      return reply.send(r.body);
+    },
+  });
+};
 
-async function serveRecording(req: HttpRequest, deps: RecordingRoutesDeps): Promise<HttpReply> {
-  const token = req.url.pathname.slice(PATHS.recordings.length);
+async function serveRecording(request: FastifyRequest, token: string, deps: RecordingRoutesDeps): Promise<RecordingReply> {
   const ref = deps.links.parse(token);
   if (ref === null) {
-    deps.logger.debug('recording link refused: bad token');
+    request.logger.debug('recording link refused: bad token');
     return forbidden();
   }
   const relativePath = await resolveRecordingPath(deps.recordingsDir, ref.relativePath);
   if (relativePath === null) {
-    deps.logger.warn('recording link points outside the recordings directory', { enterprise: ref.enterprise });
+    request.logger.warn('recording link points outside the recordings directory', { enterprise: ref.enterprise });
     return forbidden();
   }
 
@@ -90,7 +112,7 @@ async function serveRecording(req: HttpRequest, deps: RecordingRoutesDeps): Prom
   try {
     const stat = await handle.stat();
     if (!stat.isFile()) return notFound();
-    const reply = replyFor(req, handle, stat.size, recordingContentType(relativePath));
+    const reply = replyFor(request, handle, stat.size, recordingContentType(relativePath));
     handedOver = reply.body !== undefined;
     return reply;
   } finally {
@@ -98,13 +120,13 @@ async function serveRecording(req: HttpRequest, deps: RecordingRoutesDeps): Prom
   }
 }
 
-function replyFor(req: HttpRequest, handle: fs.FileHandle, size: number, contentType: string): HttpReply {
+function replyFor(request: FastifyRequest, handle: fs.FileHandle, size: number, contentType: string): RecordingReply {
   const common = {
     'accept-ranges': 'bytes',
     'cache-control': 'private, max-age=3600',
     'x-content-type-options': 'nosniff',
   };
-  const range = parseRange(req.headers.range, size);
+  const range = parseRange(request.headers.range, size);
   if (range.kind === 'unsatisfiable') {
     return { status: 416, headers: { ...common, 'content-range': `bytes */${size}`, 'content-length': 0 } };
   }
@@ -117,15 +139,15 @@ function replyFor(req: HttpRequest, handle: fs.FileHandle, size: number, content
   };
   if (range.kind === 'partial') headers['content-range'] = `bytes ${start}-${end}/${size}`;
   const status = range.kind === 'partial' ? 206 : 200;
-  if (req.method === 'HEAD' || size === 0) return { status, headers };
-  return { status, headers, body: streamFile(req, handle, start, end) };
+  if (request.method === 'HEAD' || size === 0) return { status, headers };
+  return { status, headers, body: streamFile(request, handle, start, end) };
 }
 
 /** Streams [start, end] from the open handle; the handle is closed when the stream ends or the client goes away. */
-function streamFile(req: HttpRequest, handle: fs.FileHandle, start: number, end: number): NodeJS.ReadableStream {
+function streamFile(request: FastifyRequest, handle: fs.FileHandle, start: number, end: number): NodeJS.ReadableStream {
   const stream = handle.createReadStream({ start, end, autoClose: true });
-  // pipe() stops on a closed response but never destroys its source; without this the handle would stay open.
-  const socket = req.raw.socket;
+  // A client gone mid-file must not leave the handle open, whatever the server does with the stream.
+  const socket = request.raw.socket;
   const onClientGone = (): void => {
     stream.destroy();
   };

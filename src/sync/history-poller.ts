@@ -17,6 +17,7 @@ import type { Enterprise } from '../domain/enterprise.js';
 import { withSessionLock } from '../db/advisory-lock.js';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import { errorCode } from '../lib/errors.js';
+import { backoffDelay } from '../lib/backoff.js';
 import type { Logger } from '../lib/logger.js';
 import { PeriodicTask } from '../lib/periodic-task.js';
 import type { CustomerRefresher } from './customer-refresh.js';
@@ -186,7 +187,7 @@ export class HistoryPoller {
       } catch (err) {
         if (this.loop.stopped) return; // stop() aborted the poll: nothing to report
         const attempts = (b?.attempts ?? 0) + 1;
-        const delay = Math.min(this.intervalMs * 2 ** (attempts - 1), this.o.maxBackoffMs ?? 900_000);
+        const delay = backoffDelay(attempts - 1, { initialMs: this.intervalMs, maxMs: this.o.maxBackoffMs ?? 900_000 });
         this.backoff.set(enterprise.number, { attempts, until: this.now() + delay });
         this.o.logger.warn('history poll failed; backing off', {
           enterprise: enterprise.number,

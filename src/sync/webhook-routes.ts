@@ -1,17 +1,20 @@
 /**
- * `POST|GET /retailcrm/webhook/{enterprise}/{token}`: RetailCRM triggers ("HTTP request" action) telling us a
+ * The webhook plugin, `POST|GET /retailcrm/webhook/{enterprise}/{token}`: RetailCRM triggers ("HTTP request" action) telling us a
  * customer or an order changed. RetailCRM signs nothing, so the per-enterprise token in the URL is the only
  * credential (a bad one, or an unknown enterprise, gets the same bare 403), and the payload is only a hint: we
  * re-read the customer or order by id and rewrite our rows from what RetailCRM says. The answer comes within
  * `answerWithinMs`; slower work finishes in tracked background work (202). Parameters: docs/retailcrm-triggers.md.
  */
+import { waitAtMost } from '../lib/deadline.js';
 import { errorCode, InputError } from '../lib/errors.js';
-import { json, type HttpReply, type HttpRequest, type HttpServer } from '../http/http-server.js';
+import type { FastifyPluginAsync, RouteHandlerMethod } from 'fastify';
+import { callerInput, errorBody } from '../http/http-server.js';
 import { PATHS } from '../http/public-paths.js';
-import { verifyEnterpriseToken } from '../secrets/enterprise-tokens.js';
+import { enterpriseTokenAuth, type TokenClaim } from '../access/enterprise-token-auth.js';
+import { CustomerStore } from '../db/customer-store.js';
 import type { EnterpriseStore } from '../db/enterprise-store.js';
 import type { Enterprise } from '../domain/enterprise.js';
-import { inTransaction, type Pool } from '../db/pool.js';
+import type { Pool } from '../db/pool.js';
 import type { Logger } from '../lib/logger.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import type { TaskTracker } from '../lib/task-tracker.js';
@@ -123,20 +126,14 @@ export async function applyWebhook(
       // Only a phone: forget what we know about it, so the next call from it asks RetailCRM afresh.
       const n = normalisePhone(target.phone, enterprise.country);
       if (n.kind !== 'e164') throw new InputError('the phone parameter is not a usable phone number', 'phone');
-      await inTransaction(deps.pool, async (tx) => {
-        await tx.query('delete from retailcrm_customers where enterprise = $1 and phone = $2', [enterprise.number, n.e164]);
-        await deps.customers.publish(tx, enterprise, [n.e164]);
-      });
+      await new CustomerStore(deps.pool).forgetPhone(enterprise.number, n.e164, (tx) => deps.customers.publish(tx, enterprise, [n.e164]));
       deps.customers.changed(enterprise, [n.e164]);
       return { kind: 'phone', phones: 1 };
     }
   }
 }
 
-const forbidden = (): HttpReply => json(403, { success: false, error: 'forbidden' });
-
-function parsePath(pathname: string): { enterprise: string; token: string } | null {
-  const rest = pathname.slice(PATHS.webhookPrefix.length);
+function parsePath(rest: string): TokenClaim | null {
   const parts = rest.split('/');
   if (parts.length !== 2 || parts[0] === '' || parts[1] === '') return null;
   try {
@@ -146,51 +143,72 @@ function parsePath(pathname: string): { enterprise: string; token: string } | nu
   }
 }
 
-export function registerWebhookRoutes(http: HttpServer, deps: WebhookRoutesDeps): void {
+/** A trigger's parameters as `webhookTarget` reads them; nested JSON objects stay JSON text (`{"id":123}`). */
+function triggerParams(input: Record<string, unknown>): URLSearchParams {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(input)) {
+    if (v === null || v === undefined) continue;
+    params.set(k, typeof v === 'object' ? JSON.stringify(v) : String(v as string | number | boolean));
+  }
+  return params;
+}
+
+const TRIGGER_FIELDS = {
+  event: { type: 'string', maxLength: 64, description: 'customer.create, customer.edit, order.create, order.edit' },
+  id: { type: 'string', maxLength: 32 },
+  customer_id: { type: 'string', maxLength: 32 },
+  order_id: { type: 'string', maxLength: 32 },
+  phone: { type: 'string', maxLength: 64 },
+} as const;
+
+export const webhookPlugin: FastifyPluginAsync<WebhookRoutesDeps> = async (app, deps) => {
   const answerWithinMs = deps.answerWithinMs ?? 3_000;
   const refreshTimeoutMs = deps.refreshTimeoutMs ?? 20_000;
+  const auth = enterpriseTokenAuth({
+    purpose: 'webhook',
+    enterprises: deps.enterprises,
+    box: deps.box,
+    // From the raw path, each part decoded once (the router's decoded wildcard would decode twice).
+    claim: (request) => parsePath((request.url.split('?')[0] ?? '').slice(PATHS.webhookPrefix.length)),
+  });
 
-  const handle = async (req: HttpRequest): Promise<HttpReply> => {
-    const path = parsePath(req.url.pathname);
-    if (!path) return forbidden();
-    const enterprise = await deps.enterprises.find(path.enterprise);
-    // Verified whether or not the enterprise exists, so an unknown enterprise costs the same as a bad token.
-    const valid = verifyEnterpriseToken(deps.box, 'webhook', path.enterprise, enterprise?.settings.tokenGenerations, path.token);
-    if (!enterprise || !valid) return forbidden();
-    const target = webhookTarget(await req.params());
+  const common = {
+    summary: 'RetailCRM trigger: a customer or an order changed (docs/retailcrm-triggers.md)',
+    description: 'The path is `/retailcrm/webhook/{enterprise}/{token}`. GET carries the parameters in the query, POST in a form or JSON body.',
+    tags: ['RetailCRM callbacks'],
+    params: { type: 'object', properties: { '*': { type: 'string', maxLength: 300, description: '{enterprise}/{token}' } } },
+  };
+  const handler: RouteHandlerMethod = async (request, reply) => {
+    const { enterprise } = auth.authorizedOf(request);
+    const target = webhookTarget(triggerParams(callerInput(request)));
 
     const work = applyWebhook(deps, enterprise, target, AbortSignal.timeout(refreshTimeoutMs));
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), answerWithinMs);
-    });
     try {
-      const outcome = await Promise.race([work, late]);
-      if (outcome === 'late') {
+      const waited = await waitAtMost(work, answerWithinMs);
+      if (!waited.settled) {
         deps.tasks.track(
           work.catch((err: unknown) => {
-            deps.logger.warn('webhook refresh failed in the background; the history poller will catch up', {
+            request.logger.warn('webhook refresh failed in the background; the history poller will catch up', {
               enterprise: enterprise.number,
               code: errorCode(err),
               err,
             });
           }),
         );
-        return json(202, { success: true, accepted: true });
+        return reply.code(202).send({ success: true, accepted: true });
       }
-      return json(200, { success: true, ...outcome });
+      return { success: true, ...waited.value };
     } catch (err) {
       if (err instanceof InputError) throw err;
-      deps.logger.warn('webhook refresh failed; the history poller will catch up', {
+      request.logger.warn('webhook refresh failed; the history poller will catch up', {
         enterprise: enterprise.number,
         code: errorCode(err),
         err,
       });
-      return json(502, { success: false, error: 'RetailCRM could not be read now; the change will be picked up by polling', code: errorCode(err) });
-    } finally {
-      clearTimeout(timer);
+      return reply.code(502).send(errorBody('RetailCRM could not be read now; the change will be picked up by polling', { code: errorCode(err) }));
     }
   };
-
-  http.route(['GET', 'POST'], (pathname) => pathname.startsWith(PATHS.webhookPrefix), handle);
-}
+  const url = `${PATHS.webhookPrefix}*`;
+  app.get(url, { preValidation: auth.hook, schema: { ...common, querystring: { type: 'object', properties: TRIGGER_FIELDS } } }, handler);
+  app.post(url, { preValidation: auth.hook, schema: { ...common, body: { type: 'object', properties: TRIGGER_FIELDS, additionalProperties: true } } }, handler);
+};

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import type { BrowserContext } from 'playwright-core';
 import { createAnalyticsQueries } from '../../src/analytics/analytics-store.js';
-import { registerAnalyticsRoutes } from '../../src/analytics/analytics-routes.js';
+import { analyticsPlugin } from '../../src/analytics/analytics-routes.js';
 import { HttpServer } from '../../src/http/http-server.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
@@ -53,7 +53,7 @@ describe('dashboard in Chromium', function () {
     await seedAnalyticsFixture(db.pool);
     const logger = createLogger({ level: 'error', silent: true });
     http = new HttpServer({ logger });
-    registerAnalyticsRoutes(http, {
+    http.register(analyticsPlugin, {
       queries: createAnalyticsQueries(db.pool, { timeoutMs: 10_000 }), box, logger,
       enterprises: { find: async (n) => (n === FIXTURE.enterprise ? { number: n, crmUrl: FIXTURE.crmUrl, settings: { crmTimezone: FIXTURE.timezone } } : null) },
     });

@@ -1,7 +1,7 @@
 /** Component: the analytics routes on the real HttpServer with in-process fake queries (no database). */
 import { expect } from 'chai';
 import type { AnalyticsQueries, CallFigures } from '../../src/analytics/analytics-queries.js';
-import { registerAnalyticsRoutes } from '../../src/analytics/analytics-routes.js';
+import { analyticsPlugin } from '../../src/analytics/analytics-routes.js';
 import { HttpServer } from '../../src/http/http-server.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
@@ -36,7 +36,7 @@ describe('analytics routes over HTTP', () => {
 
   before(async () => {
     http = new HttpServer({ logger: createLogger({ level: 'error', silent: true }) });
-    registerAnalyticsRoutes(http, {
+    http.register(analyticsPlugin, {
       queries: fakeQueries, box, logger: createLogger({ level: 'error', silent: true }),
       enterprises: { find: async (n) => (n === 'acme' ? { number: 'acme', crmUrl: 'https://acme.retailcrm.ru', settings: { crmTimezone: 'Europe/Minsk' } } : null) },
     });

@@ -6,8 +6,9 @@ import { expect } from 'chai';
 import { HttpServer } from '../../src/http/http-server.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { createRecordingLinks, type RecordingLinks } from '../../src/recordings/recording-links.js';
-import { registerRecordingRoutes } from '../../src/recordings/recording-routes.js';
+import { recordingsPlugin } from '../../src/recordings/recording-routes.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
+import { waitFor } from '../helpers/async.js';
 import { fixturePath } from '../helpers/paths.js';
 
 /** How many of this process's file descriptors point at `file` (Linux /proc). */
@@ -39,10 +40,12 @@ describe('recording routes over HTTP', function () {
     await symlink(path.join(root, 'secret.wav'), path.join(dir, 'escape.wav'));
 
     http = new HttpServer({ logger: createLogger({ level: 'error', silent: true }) });
+    // The links need the server's URL, known only after listen; plugins are registered before it.
+    const lateLinks = new Proxy({} as RecordingLinks, { get: (_t, key) => Reflect.get(links, key) as unknown });
+    http.register(recordingsPlugin, { links: lateLinks, recordingsDir: dir, logger: createLogger({ level: 'error', silent: true }) });
     const port = await http.listen(0, '127.0.0.1');
     base = `http://127.0.0.1:${port}`;
     links = createRecordingLinks({ publicUrl: base, recordingsDir: dir, box: createSecretBox('r'.repeat(40)) });
-    registerRecordingRoutes(http, { links, recordingsDir: dir, logger: createLogger({ level: 'error', silent: true }) });
   });
 
   after(async () => {
@@ -203,8 +206,7 @@ describe('recording routes over HTTP', function () {
     expect(res.status).to.equal(200);
     ac.abort();
     await res.body?.cancel().catch(() => undefined);
-    for (let i = 0; i < 100 && (await openHandlesTo(big)) > 0; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(await openHandlesTo(big)).to.equal(0);
+    await waitFor('the server to close the file', async () => expect(await openHandlesTo(big)).to.equal(0));
     const again = await get(url(), { range: 'bytes=0-3' });
     expect(again.body.toString('latin1')).to.equal('RIFF');
   });

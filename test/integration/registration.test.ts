@@ -5,7 +5,7 @@ import { AuditLog } from '../../src/audit/audit-store.js';
 import { registerCommand, unregisterCommand, usersCommand, pbxCommand } from '../../src/cli/clicktocall-commands.js';
 import type { CliContext } from '../../src/cli/cli-context.js';
 import { PbxStore } from '../../src/clicktocall/pbx-store.js';
-import { LOGO_SVG, registerLogoRoute } from '../../src/integration/registration.js';
+import { LOGO_SVG, logoPlugin } from '../../src/integration/registration.js';
 import { loadConfig } from '../../src/config/config.js';
 import { EnterpriseStore } from '../../src/db/enterprise-store.js';
 import { ExtensionStore } from '../../src/db/extension-store.js';
@@ -239,7 +239,7 @@ describe('registration and users sync', function () {
   // GIVEN the logo route WHEN fetched THEN an SVG
   it('serves the logo', async () => {
     const http = new HttpServer({ logger: createLogger({ level: 'error', silent: true }) });
-    registerLogoRoute(http);
+    http.register(logoPlugin, {});
     try {
       const port = await http.listen(0, '127.0.0.1');
       const res = await fetch(`http://127.0.0.1:${port}/logo.svg`);
