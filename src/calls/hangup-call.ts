@@ -22,6 +22,8 @@ export interface HangupDeps extends CallContextDeps {
   readonly directory: EnterpriseDirectory;
   readonly journal: CallJournal;
   readonly recordingsDir: string;
+  /** This instance's PUBLIC_URL: the host that holds the recordings of the calls it ends. */
+  readonly publicUrl?: string;
   readonly now?: () => number;
 }
 
@@ -68,7 +70,7 @@ export async function handleHangup(session: AgiChannel, deps: HangupDeps): Promi
       ctx.log.warn('cannot read the call start', { code: errorCode(err) });
     }
     const recordingFile = await existingRecording(deps.recordingsDir, vars.MIXMONITOR_FILENAME ?? '', ctx.log);
-    const end = decideCallEnd(resolved.view, linkedid, vars, start, session, (deps.now ?? Date.now)(), recordingFile);
+    const end = decideCallEnd(resolved.view, linkedid, vars, start, session, (deps.now ?? Date.now)(), recordingFile, deps.publicUrl);
     const { uploadJobId, hangupJobId } = await deps.journal.recordEnd(end);
     ctx.log.info('call ended', {
       call: linkedid,
@@ -122,6 +124,7 @@ export function decideCallEnd(
   session: AgiChannel,
   nowMs: number,
   recordingPath: string | null,
+  recordingHost?: string,
 ): Parameters<CallJournal['recordEnd']>[0] {
   const e = view.enterprise;
   const isExtension = (code: string): boolean => view.userByExtension.has(code);
@@ -187,6 +190,7 @@ export function decideCallEnd(
     talkSec: talk,
     waitingSec: Math.max(0, total - talk),
     recordingFile: recordingPath,
+    ...(recordingHost !== undefined ? { recordingHost } : {}),
     dialStatus: vars.DIALSTATUS ?? null,
   });
 }

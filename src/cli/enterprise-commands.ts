@@ -28,6 +28,7 @@ const FLAGS = {
   timezone: { type: 'string' },
   'external-phones': { type: 'string' },
   'pbx-addresses': { type: 'string' },
+  'recording-retention-days': { type: 'string' },
 } as const;
 
 type Flags = Record<string, string | boolean | undefined>;
@@ -58,6 +59,15 @@ function pbxAddresses(value: string): string[] {
   return [...parsed.cidrs];
 }
 
+/** `off` (keep forever) or a whole number of days, 1 to 36500. */
+function retentionDays(value: string): number | null {
+  if (value.trim().toLowerCase() === 'off') return null;
+  if (!/^\d+$/.test(value.trim()) || Number(value) < 1 || Number(value) > 36_500) {
+    throw new InputError(`--recording-retention-days is a number of days (1-36500) or off (got ${JSON.stringify(value)})`, 'recording-retention-days');
+  }
+  return Number(value);
+}
+
 function settingsFrom(flags: Flags): NonNullable<EnterpriseInput['settings']> {
   const s: Record<string, unknown> = {};
   const auto = a.str(flags, 'auto-create-customers');
@@ -72,6 +82,8 @@ function settingsFrom(flags: Flags): NonNullable<EnterpriseInput['settings']> {
   if (phones !== undefined) s['externalPhones'] = externalPhones(phones);
   const pbx = a.str(flags, 'pbx-addresses');
   if (pbx !== undefined) s['pbxAddresses'] = pbxAddresses(pbx);
+  const retention = a.str(flags, 'recording-retention-days');
+  if (retention !== undefined) s['recordingRetentionDays'] = retentionDays(retention);
   return s as NonNullable<EnterpriseInput['settings']>;
 }
 
@@ -100,6 +112,7 @@ export function describeEnterprise(ctx: CliContext, e: Enterprise, reveal: boole
     timezone: e.settings.crmTimezone,
     externalPhones: e.settings.externalPhones,
     pbxAddresses: e.settings.pbxAddresses.length > 0 ? e.settings.pbxAddresses.join(', ') : '(any address AGI_ALLOW admits)',
+    recordingRetentionDays: e.settings.recordingRetentionDays ?? '(kept forever)',
     webhookToken: reveal ? tokens.webhook : mask(tokens.webhook),
     dashboardToken: reveal ? tokens.dashboard : mask(tokens.dashboard),
     urls: reveal

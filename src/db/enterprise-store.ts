@@ -34,6 +34,11 @@ interface Row {
   updated_at: Date;
 }
 
+/** A whole number of days ≥ 1; anything else (unset, 0, garbage) keeps recordings forever. */
+function retentionDays(v: unknown): number | null {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : null;
+}
+
 function parseSettings(raw: Record<string, unknown>): EnterpriseSettings {
   const phones = Array.isArray(raw['externalPhones']) ? raw['externalPhones'] : [];
   return Object.freeze({
@@ -50,6 +55,7 @@ function parseSettings(raw: Record<string, unknown>): EnterpriseSettings {
       ? raw['pbxAddresses'].filter((c: unknown): c is string => typeof c === 'string')
       : [],
     tokenGenerations: parseGenerations(raw['tokenGenerations']),
+    recordingRetentionDays: retentionDays(raw['recordingRetentionDays']),
     extra: typeof raw['extra'] === 'object' && raw['extra'] !== null ? (raw['extra'] as Record<string, unknown>) : {},
   });
 }
@@ -169,6 +175,7 @@ export function settingsToJson(s: EnterpriseSettings): Record<string, unknown> {
     externalPhones: s.externalPhones,
     pbxAddresses: s.pbxAddresses,
     tokenGenerations: s.tokenGenerations,
+    recordingRetentionDays: s.recordingRetentionDays,
     extra: s.extra,
   };
 }

@@ -30,6 +30,8 @@ export interface EnterpriseSettings {
   readonly pbxAddresses: readonly string[];
   /** Generations of the webhook and dashboard tokens (`enterprise rotate`); 0 until first rotated. */
   readonly tokenGenerations: TokenGenerations;
+  /** Recordings older than this many days are deleted (links answer 410, the call stays); null: kept forever. */
+  readonly recordingRetentionDays: number | null;
   readonly extra: Readonly<Record<string, unknown>>;
 }
 

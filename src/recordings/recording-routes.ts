@@ -8,19 +8,12 @@ import path from 'node:path';
 import { json, type HttpReply, type HttpRequest, type HttpServer } from '../http/http-server.js';
 import { PATHS } from '../http/public-paths.js';
 import type { Logger } from '../lib/logger.js';
+import { recordingContentType } from './recording-content-type.js';
+import { goneBody, type ExpiryCheck } from './recording-expiry.js';
 import type { RecordingLinks } from './recording-links.js';
 import { resolveRecordingPath } from './recording-path.js';
 
-const CONTENT_TYPES: Readonly<Record<string, string>> = {
-  '.wav': 'audio/wav',
-  '.mp3': 'audio/mpeg',
-  '.ogg': 'audio/ogg',
-  '.gsm': 'audio/gsm',
-};
-
-export function recordingContentType(relativePath: string): string {
-  return CONTENT_TYPES[path.posix.extname(relativePath).toLowerCase()] ?? 'application/octet-stream';
-}
+export { recordingContentType };
 
 export type ByteRange =
   | { readonly kind: 'whole' }
@@ -60,6 +53,8 @@ export interface RecordingRoutesDeps {
   readonly links: RecordingLinks;
   readonly recordingsDir: string;
   readonly logger: Logger;
+  /** Retention: an expired recording answers 410 Gone. */
+  readonly isExpired?: ExpiryCheck;
 }
 
 export function registerRecordingRoutes(http: HttpServer, deps: RecordingRoutesDeps): void {
@@ -73,6 +68,7 @@ async function serveRecording(req: HttpRequest, deps: RecordingRoutesDeps): Prom
     deps.logger.debug('recording link refused: bad token');
     return forbidden();
   }
+  if (deps.isExpired !== undefined && (await deps.isExpired(ref))) return json(410, goneBody);
   const relativePath = await resolveRecordingPath(deps.recordingsDir, ref.relativePath);
   if (relativePath === null) {
     deps.logger.warn('recording link points outside the recordings directory', { enterprise: ref.enterprise });
