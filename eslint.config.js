@@ -74,6 +74,8 @@ export default tseslint.config(
           { allow: { to: { module: { origin: 'core' } } } },
         ],
       }],
+      // main.ts, cli.ts and shutdown.ts belong to no folder: nothing in a folder may import them.
+      'boundaries/no-unknown-dependencies': 2,
     },
   },
   {
