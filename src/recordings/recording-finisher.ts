@@ -3,7 +3,8 @@
  * MixMonitor has finished the WAV (recording-state.ts), then has the MP3 made in a worker thread
  * (mp3-converter.ts) and settles the row, so any instance can publish the link. Deletes the WAV after a
  * successful conversion when RECORDING_KEEP_WAV is off (never when the WAV link was already published).
- * A restart loses nothing: unfinished rows are picked up again on the next scan.
+ * A restart loses nothing: unfinished rows are picked up again (a conversion cut short once it is stale).
+ * Instances that share a PUBLIC_URL must share RECORDINGS_DIR (docs/recordings.md): they see the same rows.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -28,6 +29,8 @@ export interface RecordingFinisherOptions {
   readonly logger: Logger;
   /** Non-WAV files count as complete after this long unmodified (recording-state.ts); default 5 s. */
   readonly settleMs?: number;
+  /** A conversion `converting` this long is taken over (default 10 min, above the converter's deadline). */
+  readonly staleMs?: number;
   readonly onConverted?: (outcome: 'mp3' | 'failed', audioSeconds: number) => void;
 }
 
@@ -59,7 +62,8 @@ export class RecordingFinisher {
       if (this.task.stopped) return;
       if (this.inFlight.has(row.id)) continue;
       if (row.state === 'converting') {
-        if (this.opts.converter?.hasRoom) this.startConversion(row);
+        // Left by a stopped or dead instance (a live one has it in flight and keeps it fresh enough).
+        if (this.opts.converter?.hasRoom && (await this.opts.store.claimStale(row.id, this.opts.staleMs ?? 10 * 60_000))) this.startConversion(row);
         continue;
       }
       await this.checkRecording(row);

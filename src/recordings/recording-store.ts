@@ -112,6 +112,19 @@ export class RecordingStore {
   }
 
   /**
+   * Takes over a conversion left `converting` for `staleMs` (its instance died or restarted mid-way): true for the
+   * one instance that gets it. Instances sharing a PUBLIC_URL (and so a RECORDINGS_DIR) never convert a file twice.
+   */
+  async claimStale(id: number, staleMs: number): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      `update recordings set updated_at = now() where id = $1 and state = 'converting'
+         and updated_at < now() - make_interval(secs => $2::double precision / 1000)`,
+      [id, staleMs],
+    );
+    return (rowCount ?? 0) > 0;
+  }
+
+  /**
    * → ready. From `converting` with the MP3 (or with `error` and no MP3), or from `recording` when no conversion
    * applies. False when someone else settled it first (an upload that stopped waiting published the WAV).
    */
