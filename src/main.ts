@@ -287,7 +287,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       {
         incoming: (s) => handleIncoming(s, callDeps),
         outgoing: (s) => handleOutgoing(s, callDeps),
-        hangup: (s) => handleHangup(s, { ...callDeps, journal, recordingsDir: config.recordingsDir, publicUrl: config.publicUrl }),
+        hangup: (s) => handleHangup(s, { ...callDeps, journal, recordingsDir: config.recordingsDir, publicUrl: config.publicUrl, onRecording: () => finisher.kick() }),
         ringing: (s) => handleRinging(s, { ...callDeps, journal, deliverNow: (id) => outbox.deliverNow(id), tasks: background }),
       },
       { logger, metrics },

@@ -24,6 +24,8 @@ export interface HangupDeps extends CallContextDeps {
   readonly recordingsDir: string;
   /** This instance's PUBLIC_URL: the host that holds the recordings of the calls it ends. */
   readonly publicUrl?: string;
+  /** A recording was registered for this host to finish (recordings/recording-finisher.ts kick()). */
+  readonly onRecording?: () => void;
   readonly now?: () => number;
 }
 
@@ -71,7 +73,8 @@ export async function handleHangup(session: AgiChannel, deps: HangupDeps): Promi
     }
     const recordingFile = await existingRecording(deps.recordingsDir, vars.MIXMONITOR_FILENAME ?? '', ctx.log);
     const end = decideCallEnd(resolved.view, linkedid, vars, start, session, (deps.now ?? Date.now)(), recordingFile, deps.publicUrl);
-    const { uploadJobId, hangupJobId } = await deps.journal.recordEnd(end);
+    const { recorded, uploadJobId, hangupJobId } = await deps.journal.recordEnd(end);
+    if (recorded && end.recordingFile !== null && end.recordingHost) deps.onRecording?.();
     ctx.log.info('call ended', {
       call: linkedid,
       direction: end.direction,

@@ -3,12 +3,14 @@
  * MixMonitor has finished the WAV (recording-state.ts), then has the MP3 made in a worker thread
  * (mp3-converter.ts) and settles the row, so any instance can publish the link. Deletes the WAV after a
  * successful conversion when RECORDING_KEEP_WAV is off (never when the WAV link was already published).
- * A restart loses nothing: unfinished rows are picked up again (a conversion cut short once it is stale).
+ * It looks only while there is something to look for: once `scanMs` after start (what a previous run left), and
+ * after each /hangup here that registered a recording (kick()), every `scanMs` until no row is open; an idle
+ * instance sends no queries. A restart loses nothing: unfinished rows are picked up again (a conversion cut short
+ * once it is stale).
  * Instances that share a PUBLIC_URL must share RECORDINGS_DIR (docs/recordings.md): they see the same rows.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { PeriodicTask } from '../lib/periodic-task.js';
 import type { Logger } from '../lib/logger.js';
 import { TaskTracker } from '../lib/task-tracker.js';
 import { ConverterBusyError, type Mp3Converter } from './mp3-converter.js';
@@ -35,31 +37,64 @@ export interface RecordingFinisherOptions {
 }
 
 export class RecordingFinisher {
-  private readonly task: PeriodicTask;
+  private readonly runs: TaskTracker;
   private readonly conversions: TaskTracker;
   private readonly inFlight = new Set<number>();
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private kicked = false;
+  private stopRequested = false;
 
   constructor(private readonly opts: RecordingFinisherOptions) {
-    this.task = new PeriodicTask(() => this.scan(), opts.scanMs, (err) => opts.logger.error('recording scan failed', { err }));
+    this.runs = new TaskTracker((err) => opts.logger.error('recording scan failed', { err }));
     this.conversions = new TaskTracker((err) => opts.logger.error('recording conversion failed', { err }));
   }
 
   start(): void {
-    this.task.start();
+    this.stopRequested = false;
+    this.schedule();
+  }
+
+  /** A recording was registered here (/hangup): look for it soon, and keep looking until it is settled. */
+  kick(): void {
+    this.kicked = true;
+    if (!this.running) this.schedule();
   }
 
   async stop(): Promise<void> {
-    await this.task.stop();
+    this.stopRequested = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.runs.drain();
     await this.opts.converter?.close();
     await this.conversions.drain();
   }
 
-  /** One pass over this host's unfinished recordings (exported for tests through the class). */
-  async scan(): Promise<void> {
-    const limit = 50;
-    const rows = await this.opts.store.open(this.opts.hostUrl, limit);
+  private schedule(): void {
+    if (this.stopRequested || this.timer !== undefined) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.runs.track(this.run());
+    }, this.opts.scanMs);
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    this.kicked = false;
+    let more = true; // a failed scan is tried again
+    try {
+      more = await this.scan();
+    } finally {
+      this.running = false;
+      if (more || this.kicked || this.inFlight.size > 0) this.schedule();
+    }
+  }
+
+  /** One pass over this host's unfinished recordings; true when some are still open. */
+  async scan(): Promise<boolean> {
+    const rows = await this.opts.store.open(this.opts.hostUrl, 50);
     for (const row of rows) {
-      if (this.task.stopped) return;
+      if (this.stopRequested) break;
       if (this.inFlight.has(row.id)) continue;
       if (row.state === 'converting') {
         // Left by a stopped or dead instance (a live one has it in flight and keeps it fresh enough).
@@ -68,6 +103,7 @@ export class RecordingFinisher {
       }
       await this.checkRecording(row);
     }
+    return rows.length > 0;
   }
 
   private async absolute(relative: string): Promise<string | null> {
@@ -109,10 +145,10 @@ export class RecordingFinisher {
     try {
       result = await converter.convert(wav, mp3);
     } catch (err) {
-      if (err instanceof ConverterBusyError || this.task.stopped) return; // stays `converting`: the next scan retries
+      if (err instanceof ConverterBusyError || this.stopRequested) return; // stays `converting`: the next scan retries
       throw err;
     }
-    if (this.task.stopped && !result.ok) return; // shutdown ended the thread: the next start converts it again
+    if (this.stopRequested && !result.ok) return; // shutdown ended the thread: the next start converts it again
     const log = { enterprise: row.enterprise, call: row.linkedid, file: row.wavFile };
     if (!result.ok) {
       this.opts.logger.warn('recording not converted to MP3: the WAV is linked', { ...log, reason: result.reason });

@@ -25,16 +25,19 @@ export interface RecordingRetentionOptions {
 
 export class RecordingRetention {
   private readonly task: PeriodicTask;
+  private firstRun: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: RecordingRetentionOptions) {
     this.task = new PeriodicTask(() => this.sweep(), opts.intervalMs, (err) => opts.logger.error('recording retention sweep failed', { err }));
   }
 
+  /** The first sweep comes one interval (at most a minute) after start, not amid the start-up's own queries. */
   start(): void {
-    this.task.start();
+    this.firstRun ??= setTimeout(() => this.task.start(), Math.min(this.opts.intervalMs, 60_000));
   }
 
   stop(): Promise<void> {
+    clearTimeout(this.firstRun);
     return this.task.stop();
   }
 
