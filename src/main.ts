@@ -21,6 +21,7 @@ import { handleRinging } from './calls/ringing-call.js';
 import { handleHangup } from './calls/hangup-call.js';
 import { createCrmHandlers } from './outbox/crm-handlers.js';
 import { OutboxWorker } from './outbox/worker.js';
+import { jobStateByKey } from './outbox/outbox-store.js';
 import { createRecordingLinks } from './recordings/recording-links.js';
 import { registerRecordingRoutes } from './recordings/recording-routes.js';
 import { expiryCheck } from './recordings/recording-expiry.js';
@@ -114,7 +115,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     cleanups.push(() => db.release());
     logger.info('database', { database: db.description, embedded: db.embedded, envFile: config.envFile });
 
-    const pool: Pool = createPool({ connectionString: db.url, max: config.dbPoolMax });
+    const pool: Pool = createPool({ connectionString: db.url, max: config.dbPoolMax, logger });
     cleanups.push(() => pool.end());
     const applied = await migrate(pool);
     if (applied.length > 0) logger.info('database migrated', { applied });
@@ -128,7 +129,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     const extensions = new ExtensionStore(pool);
     const customers = new CustomerStore(pool);
     // The live call path reads through its own small pool, so deliveries and syncs can never starve a lookup.
-    const callPool: Pool = createPool({ connectionString: db.url, max: config.dbCallPoolMax, applicationName: 'retailcrm-agi-calls' });
+    const callPool: Pool = createPool({ connectionString: db.url, max: config.dbCallPoolMax, applicationName: 'retailcrm-agi-calls', logger });
     cleanups.push(() => callPool.end());
     const directory = new EnterpriseDirectory(new EnterpriseStore(callPool, box), new ExtensionStore(callPool));
 
@@ -203,8 +204,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
         resolve: (enterprise, file, callEndedAt, _signal, host) => publisher.resolve(enterprise, file, callEndedAt, host),
       },
       onCustomerKnown: (enterprise, phone, info) => lookup.remember(enterprise, phone, info),
-      jobState: async (jobKey) =>
-        (await pool.query<{ state: string }>('select state from outbox_jobs where job_key = $1', [jobKey])).rows[0]?.state ?? null,
+      jobState: async (jobKey) => (await jobStateByKey(pool, jobKey))?.state ?? null,
       logger,
       requestTimeoutMs: config.crmTimeoutMs,
       // Serial uploads wait behind an open recording: look again soon (MixMonitor closes ~1 s after /hangup).
@@ -230,7 +230,9 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       ...(overrides.outbox?.retryBaseMs !== undefined ? { retryBaseMs: overrides.outbox.retryBaseMs } : {}),
     });
     outbox.start();
-    cleanups.push(() => outbox.stop({ drainMs: config.shutdownDrainMs }));
+    cleanups.push(async () => {
+      await outbox.stop({ drainMs: config.shutdownDrainMs });
+    });
 
     // Changes from RetailCRM: webhooks and history polling rewrite the phone→customer table; every instance
     // drops its cached entries through LISTEN/NOTIFY.
@@ -359,6 +361,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       max: config.dbAnalyticsPoolMax,
       applicationName: 'retailcrm-agi-analytics',
       statementTimeoutMs: 35_000,
+      logger,
     });
     cleanups.push(() => analyticsPool.end());
     registerAnalyticsRoutes(http, {

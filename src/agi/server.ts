@@ -127,8 +127,9 @@ class FastAgiServer extends EventEmitter<AgiServerEvents> implements AgiServer {
       socket.destroy();
       try {
         this.emit('sessionRefused', socket.remoteAddress, reason);
-      } catch {
-        // A throwing listener must not take the listener down.
+      } catch (err) {
+        // A throwing listener must not take the listener down; it is reported as a process warning (stderr).
+        process.emitWarning(err instanceof Error ? err : String(err));
       }
       return;
     }
@@ -167,8 +168,10 @@ class FastAgiServer extends EventEmitter<AgiServerEvents> implements AgiServer {
   private report(err: unknown, session: AgiSession): void {
     try {
       this.emit('sessionError', err, session);
-    } catch {
-      // A throwing listener must not take the process down with it.
+    } catch (listenerErr) {
+      // A throwing listener must not take the process down with it; both failures go to stderr as warnings.
+      process.emitWarning(listenerErr instanceof Error ? listenerErr : String(listenerErr));
+      process.emitWarning(err instanceof Error ? err : String(err));
     }
   }
 }

@@ -688,8 +688,9 @@ export class AmiClient extends EventEmitter<AmiClientEventMap> {
   private log(level: AmiLogLevel, msg: string, fields?: Record<string, unknown>): void {
     try {
       this.opts.onLog(level, msg, { host: this.opts.host, port: this.opts.port, ...fields });
-    } catch {
-      // diagnostics must never break the connection
+    } catch (err) {
+      // diagnostics must never break the connection: a failing log callback is reported as a process warning
+      process.emitWarning(err instanceof Error ? err : String(err));
     }
   }
 }

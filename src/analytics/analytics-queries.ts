@@ -6,6 +6,7 @@
  */
 import { InputError } from '../lib/errors.js';
 import type { Pool } from '../db/pool.js';
+import { withSuppressed } from '../lib/errors.js';
 
 export interface AnalyticsPeriod {
   readonly enterprise: string;
@@ -141,7 +142,7 @@ async function inReadOnly<T>(pool: Pool, timeoutMs: number, fn: (run: Run) => Pr
     await client.query('commit');
     return result;
   } catch (err) {
-    await client.query('rollback').catch(() => undefined);
+    await client.query('rollback').catch((rollbackErr: unknown) => withSuppressed(err, rollbackErr));
     if ((err as { code?: unknown }).code === '57014') throw new AnalyticsTimeoutError({ cause: err });
     throw err;
   } finally {

@@ -5,6 +5,7 @@
  */
 import type { Pool } from '../db/pool.js';
 import { auditContent, rowHash, verifyChain, type AuditContent, type ChainBreak, type ChainedRow } from './audit-chain.js';
+import { withSuppressed } from '../lib/errors.js';
 
 export interface AuditEntry {
   readonly source: 'cli' | 'http';
@@ -82,7 +83,7 @@ export class AuditLog {
       await client.query('commit');
       return fromRow(rows[0] as Row);
     } catch (err) {
-      await client.query('rollback').catch(() => undefined);
+      await client.query('rollback').catch((rollbackErr: unknown) => withSuppressed(err, rollbackErr));
       throw err;
     } finally {
       client.release();

@@ -8,6 +8,7 @@ import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import { callEventOf } from './call-event.js';
 import { registerRecording } from '../recordings/recording-store.js';
 import { dropPendingJobs, enqueueJob, notifyOutbox, outboxJobKey } from '../outbox/enqueue.js';
+import { expirePendingJobs, jobStateByKey } from '../outbox/outbox-store.js';
 
 export interface CallStart {
   readonly enterprise: string;
@@ -215,15 +216,8 @@ export class CallJournal {
       reason: 'the call ended before the popup was delivered',
     });
     // A popup being delivered right now was not dropped: make sure a failed attempt is not retried later.
-    await db.query(
-      `update outbox_jobs set expires_at = least(coalesce(expires_at, now()), now()) where job_key = any($1) and state = 'pending'`,
-      [[popupKey(end.enterprise, end.linkedid, 'in'), popupKey(end.enterprise, end.linkedid, 'out')]],
-    );
-    const { rows } = await db.query<{ state: string; locked: boolean }>(
-      'select state, locked_at is not null as locked from outbox_jobs where job_key = $1',
-      [key],
-    );
-    const popup = rows[0];
+    await expirePendingJobs(db, [popupKey(end.enterprise, end.linkedid, 'in'), popupKey(end.enterprise, end.linkedid, 'out')]);
+    const popup = await jobStateByKey(db, key);
     // Close the popup only where one was shown (or is being delivered right now).
     if (!popup || !(popup.state === 'done' || (popup.state === 'pending' && popup.locked))) return null;
     return enqueueJob(db, {

@@ -1,6 +1,6 @@
 /** `retailcrm-agi outbox list|retry|stats`: seeing and un-sticking RetailCRM writes that did not go through. */
 import { InputError } from '../lib/errors.js';
-import { notifyOutbox } from '../outbox/enqueue.js';
+import { jobStats, listJobs, notifyOutbox, requeueJobs } from '../outbox/outbox-store.js';
 import * as a from './args.js';
 import type { CliContext } from './cli-context.js';
 
@@ -15,16 +15,6 @@ const FLAGS = {
   id: { type: 'string' },
 } as const;
 
-interface ListRow {
-  id: number;
-  enterprise: string;
-  kind: string;
-  state: string;
-  attempts: number;
-  run_at: Date;
-  last_error: string | null;
-}
-
 function oneLine(text: string | null): string {
   return text === null ? '-' : text.replace(/\s+/g, ' ').slice(0, 200);
 }
@@ -37,13 +27,7 @@ export async function outboxCommand(ctx: CliContext, sub: string | undefined, ar
     case 'list': {
       const limitFlag = a.str(flags, 'limit');
       const limit = limitFlag === undefined ? 50 : Math.min(a.positiveInt(limitFlag, 'limit'), 10_000);
-      const { rows } = await ctx.pool.query<ListRow>(
-        `select id, enterprise, kind, state, attempts, run_at, last_error from outbox_jobs
-         where ($1::text is null or enterprise = $1)
-           and (case when $2 then state = 'failed' else state in ('pending', 'failed') end)
-         order by id desc limit $3`,
-        [enterprise, flags['failed'] === true, limit],
-      );
+      const rows = await listJobs(ctx.pool, { enterprise, failedOnly: flags['failed'] === true, limit });
       if (rows.length === 0) ctx.io.out(flags['failed'] === true ? 'no failed jobs' : 'no pending or failed jobs');
       else ctx.io.out('id\tenterprise\tkind\tstate\tattempts\trun_at\tlast_error');
       for (const r of rows) {
@@ -59,16 +43,7 @@ export async function outboxCommand(ctx: CliContext, sub: string | undefined, ar
         throw new InputError('outbox retry takes --id N or --failed [--enterprise N]');
       }
       // Back to pending with attempts reset; last_error stays as a record of what went wrong.
-      const { rows } = await ctx.pool.query<{ id: number; enterprise: string }>(
-        idFlag !== undefined
-          ? `update outbox_jobs set state = 'pending', attempts = 0, deferrals = 0, run_at = now(), locked_at = null,
-               locked_by = null, updated_at = now()
-             where id = $1 and state in ('failed', 'dropped') returning id, enterprise`
-          : `update outbox_jobs set state = 'pending', attempts = 0, deferrals = 0, run_at = now(), locked_at = null,
-               locked_by = null, updated_at = now()
-             where state = 'failed' and ($1::text is null or enterprise = $1) returning id, enterprise`,
-        [idFlag !== undefined ? a.positiveInt(idFlag, 'id') : enterprise],
-      );
+      const rows = await requeueJobs(ctx.pool, idFlag !== undefined ? { id: a.positiveInt(idFlag, 'id') } : { enterprise });
       if (idFlag !== undefined && rows.length === 0) {
         throw new InputError(`job ${idFlag} does not exist or is not failed or dropped`, 'id');
       }
@@ -81,12 +56,7 @@ export async function outboxCommand(ctx: CliContext, sub: string | undefined, ar
       return;
     }
     case 'stats': {
-      const { rows } = await ctx.pool.query<{ enterprise: string; kind: string; state: string; n: number; oldest: Date | null }>(
-        `select enterprise, kind, state, count(*)::int as n, min(run_at) filter (where state = 'pending') as oldest
-         from outbox_jobs where ($1::text is null or enterprise = $1)
-         group by enterprise, kind, state order by enterprise, kind, state`,
-        [enterprise],
-      );
+      const rows = await jobStats(ctx.pool, enterprise);
       if (rows.length === 0) ctx.io.out('the outbox is empty');
       else ctx.io.out('enterprise\tkind\tstate\tjobs\toldest_pending_run_at');
       for (const r of rows) {

@@ -249,8 +249,9 @@ export class RetailCrmClient {
     const observe = (): void => {
       try {
         this.onRequest?.({ account: account.key, path: spec.path, status, seconds: (performance.now() - started) / 1000 });
-      } catch {
-        // An observer's failure must not turn into a failed request.
+      } catch (err) {
+        // An observer's failure must not turn into a failed request; it is reported as a process warning (stderr).
+        process.emitWarning(err instanceof Error ? err : String(err));
       }
     };
     let release: () => void;

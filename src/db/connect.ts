@@ -46,7 +46,7 @@ export async function checkReachable(url: string, timeoutMs = CONNECT_TIMEOUT_MS
     const reason = (err as Error).message || (err as NodeJS.ErrnoException).code || String(err);
     throw new DatabaseUnreachableError(`cannot use the database ${redactDatabaseUrl(url)}: ${reason}`, { cause: err });
   } finally {
-    await client.end().catch(() => undefined);
+    await client.end().catch((err: unknown) => process.emitWarning(err instanceof Error ? err : String(err)));
   }
 }
 

@@ -1,5 +1,6 @@
 /** Extension ↔ RetailCRM user mapping per enterprise (RetailCRM's `additionalCodes`). */
 import type { Pool } from './pool.js';
+import { withSuppressed } from '../lib/errors.js';
 
 export interface ExtensionMapping {
   readonly ext: string;
@@ -28,7 +29,7 @@ export class ExtensionStore {
       );
       await client.query('commit');
     } catch (err) {
-      await client.query('rollback').catch(() => undefined);
+      await client.query('rollback').catch((rollbackErr: unknown) => withSuppressed(err, rollbackErr));
       throw err;
     } finally {
       client.release();

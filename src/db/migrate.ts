@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MigrationError } from '../lib/errors.js';
 import type { Pool } from './pool.js';
+import { withSuppressed } from '../lib/errors.js';
 
 const LOCK_KEY = 7_361_540_221; // arbitrary, fixed: "retailcrm-agi migrations"
 
@@ -58,12 +59,13 @@ export async function migrate(pool: Pool, dir: string = defaultSqlDir): Promise<
           await client.query('commit');
           applied.push(m.name);
         } catch (err) {
-          await client.query('rollback').catch(() => undefined);
+          await client.query('rollback').catch((rollbackErr: unknown) => withSuppressed(err, rollbackErr));
           throw new MigrationError(`migration ${m.name} failed: ${(err as Error).message}`, { cause: err });
         }
       }
     } finally {
-      await client.query('select pg_advisory_unlock($1)', [LOCK_KEY]).catch(() => undefined);
+      // A failed unlock means a broken connection: the pool drops it and the session lock dies with it.
+      await client.query('select pg_advisory_unlock($1)', [LOCK_KEY]).catch((err: unknown) => process.emitWarning(err instanceof Error ? err : String(err)));
     }
   } finally {
     client.release();

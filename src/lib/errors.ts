@@ -309,3 +309,14 @@ export function errorCode(err: unknown): string {
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * A second failure met while handling a first (a rollback that fails after the statement that failed): it rides
+ * along on the first as `suppressed`, so the error that is rethrown keeps its type and code and the log shows both.
+ */
+export function withSuppressed(primary: unknown, secondary: unknown): void {
+  if (!(primary instanceof Error)) return;
+  const holder = primary as Error & { suppressed?: unknown[] };
+  if (Array.isArray(holder.suppressed)) holder.suppressed.push(secondary);
+  else Object.defineProperty(holder, 'suppressed', { value: [secondary], enumerable: false, configurable: true, writable: true });
+}

@@ -1,6 +1,8 @@
 /**
  * Logging: winston, JSON lines, one child logger per call. Secrets are redacted by key name wherever they
- * appear in a log object; phone numbers are masked at info level by whoever logs them (maskPhone).
+ * appear in a log object, and by pattern (`apiKey=…`, `X-API-KEY: …`, a URL's password) inside error messages and
+ * stacks; phone numbers are masked at info level by whoever logs them (maskPhone). An error keeps its story: name,
+ * message, code, stack, its `cause` chain and any failure `suppressed` while handling it.
  */
 import winston from 'winston';
 
@@ -10,9 +12,45 @@ export type Logger = winston.Logger;
 
 const SECRET_KEYS = /^(api[-_]?key|x-api-key|secret|.*secret|password|token|.*token|clientid|client_id|authorization)$/i;
 
+/** `apiKey=abc`, `"x-api-key": "abc"`, `Authorization: Bearer abc`: the key name stays, the value goes. */
+const SECRET_IN_TEXT =
+  /\b(api[-_]?key|x-api-key|secret|password|token|access[-_]?token|client[-_]?id|authorization)(["']?\s*[:=]\s*["']?)(?:bearer\s+|basic\s+)?[^\s"'&,;)}\]]+/gi;
+/** `postgres://user:password@host`: the password goes. */
+const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]+:)[^@/\s]+@/gi;
+
+/** Masks secrets written into free text (error messages and stacks often quote the URL or header that failed). */
+export function redactText(text: string): string {
+  return text.replace(SECRET_IN_TEXT, '$1$2[redacted]').replace(URL_PASSWORD, '$1[redacted]@');
+}
+
+const MAX_CAUSE_DEPTH = 5;
+
+/**
+ * An error as a log object: name, message, code, stack, the error's own primitive fields (status, errorMsg, pg's
+ * detail...), then `cause` and `suppressed` (and an AggregateError's `errors`), recursively to a fixed depth.
+ */
+function serializeError(err: Error, depth: number): Record<string, unknown> {
+  const out: Record<string, unknown> = { name: err.name, message: redactText(err.message) };
+  for (const [k, v] of Object.entries(err)) {
+    if (k === 'cause' || k === 'suppressed' || k === 'errors') continue;
+    if (typeof v === 'string') out[k] = SECRET_KEYS.test(k) && v !== '' ? '[redacted]' : redactText(v);
+    else if (typeof v === 'number' || typeof v === 'boolean') out[k] = v;
+  }
+  const code = (err as { code?: unknown }).code;
+  if (code !== undefined) out['code'] = code;
+  if (err.stack !== undefined) out['stack'] = redactText(err.stack);
+  if (depth >= MAX_CAUSE_DEPTH) return out;
+  const nested = (v: unknown): unknown => (v instanceof Error ? serializeError(v, depth + 1) : redact(v, depth + 1));
+  if (err.cause !== undefined) out['cause'] = nested(err.cause);
+  const suppressed = (err as { suppressed?: unknown }).suppressed;
+  if (Array.isArray(suppressed) && suppressed.length > 0) out['suppressed'] = suppressed.map(nested);
+  if (err instanceof AggregateError && Array.isArray(err.errors)) out['errors'] = err.errors.map(nested);
+  return out;
+}
+
 function redact(value: unknown, depth: number): unknown {
   if (depth > 6 || value === null || typeof value !== 'object') return value;
-  if (value instanceof Error) return { name: value.name, message: value.message, code: (value as { code?: unknown }).code };
+  if (value instanceof Error) return serializeError(value, 0);
   if (Array.isArray(value)) return value.map((v) => redact(v, depth + 1));
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {

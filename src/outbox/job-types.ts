@@ -15,7 +15,7 @@ export interface Job {
   readonly jobKey: string | null;
   readonly payload: unknown;
   readonly state: JobState;
-  /** Failed deliveries so far (not counting this one). */
+  /** Failed or abandoned deliveries so far (not counting this one). */
   readonly attempts: number;
   /** Times a handler said "not ready yet". */
   readonly deferrals: number;
@@ -63,3 +63,11 @@ export type JobHandlers = Readonly<Record<string, JobHandler>>;
 
 /** The NOTIFY channel that wakes workers; the payload is the enterprise number. */
 export const OUTBOX_CHANNEL = 'rcrm_outbox';
+
+/**
+ * The key convention: `kind:enterprise:callId[:suffix]`. dropPendingJobs({kind, callId}) relies on it.
+ * E.g. outboxJobKey('call_event', '0367', linkedid, 'in').
+ */
+export function outboxJobKey(kind: string, enterprise: string, callId: string, suffix?: string): string {
+  return [kind, enterprise, callId, ...(suffix === undefined ? [] : [suffix])].join(':');
+}

@@ -21,6 +21,7 @@ import type { Logger } from '../lib/logger.js';
 import { PeriodicTask } from '../lib/periodic-task.js';
 import type { CustomerRefresher } from './customer-refresh.js';
 import type { OrderRefresher } from './order-refresh.js';
+import { withSuppressed } from '../lib/errors.js';
 
 export type HistoryStream = 'customers' | 'orders';
 
@@ -109,7 +110,7 @@ async function inClientTransaction<T>(client: PoolClient, fn: () => Promise<T>):
     await client.query('commit');
     return result;
   } catch (err) {
-    await client.query('rollback').catch(() => undefined);
+    await client.query('rollback').catch((rollbackErr: unknown) => withSuppressed(err, rollbackErr));
     throw err;
   }
 }

@@ -2,6 +2,8 @@
  * The outbox worker against real PostgreSQL and the fake RetailCRM: delivery, dedup, retries and backoff, rate
  * limits, permanent failures fixed by hand, expiry, ordering through an outage, several workers, stale locks, drain.
  */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { expect } from 'chai';
 import { metricValue } from '../helpers/http-get.js';
 import { RetailCrmClient } from '../../src/crm/client.js';
@@ -13,6 +15,7 @@ import { createPool, inTransaction, type Pool } from '../../src/db/pool.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { Metrics } from '../../src/metrics/metrics.js';
 import { createCrmHandlers, type CrmHandlerDeps } from '../../src/outbox/crm-handlers.js';
+import type { JobHandler } from '../../src/outbox/job-types.js';
 import { dropPendingJobs, enqueueJob, notifyOutbox, outboxJobKey } from '../../src/outbox/enqueue.js';
 import { OutboxWorker, type OutboxWorkerOptions } from '../../src/outbox/worker.js';
 import { outboxCommand } from '../../src/cli/outbox-commands.js';
@@ -20,6 +23,7 @@ import type { CliContext } from '../../src/cli/cli-context.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
 import { FakeRetailCrm } from '../fakes/fake-retailcrm.js';
 import { waitFor } from '../helpers/async.js';
+import { projectRoot } from '../helpers/paths.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 
 const logger = createLogger({ level: 'error', silent: true });
@@ -109,7 +113,7 @@ describe('outbox worker (real PostgreSQL, fake RetailCRM)', function () {
   // GIVEN a job inserted with its NOTIFY in one transaction WHEN a started worker hears it THEN RetailCRM gets the popup once
   it('delivers a job woken by LISTEN/NOTIFY', async () => {
     const metrics = new Metrics();
-    const w = worker({ pollIntervalMs: 60_000, metrics, maintenanceIntervalMs: 50 });
+    const w = worker({ pollIntervalMs: 60_000, metrics });
     w.start();
     await new Promise((r) => setTimeout(r, 100)); // let the listener connect; polling is too slow to help here
     await inTransaction(db.pool, async (tx) => {
@@ -309,5 +313,91 @@ describe('outbox worker (real PostgreSQL, fake RetailCRM)', function () {
     await waitFor('request on the wire', () => fake.requests().length === 1);
     await w.stop({ drainMs: 100 });
     expect((await jobs())[0]).to.deep.include({ state: 'pending', attempts: 0, locked_at: null });
+  });
+  // GIVEN RetailCRM answering WHEN the worker stops with time to spare THEN stop() says it drained
+  it('reports a drain that finished in time', async () => {
+    await enqueueEvent(1);
+    const w = worker();
+    w.start();
+    await waitFor('job done', async () => (await jobs())[0]?.state === 'done');
+    expect(await w.stop({ drainMs: 2_000 })).to.equal(true);
+  });
+
+  // GIVEN RetailCRM hanging WHEN the drain deadline passes THEN stop() says it did not drain
+  it('reports a drain that timed out', async () => {
+    fake.setMode('hang');
+    await enqueueEvent(1);
+    const w = worker();
+    w.start();
+    await waitFor('request on the wire', () => fake.requests().length === 1);
+    expect(await w.stop({ drainMs: 100 })).to.equal(false);
+  });
+
+  // GIVEN old done and dropped rows and a worker without metrics WHEN it starts THEN they are pruned, recent ones kept
+  it('prunes finished rows without metrics', async () => {
+    const old = await enqueueEvent(1);
+    const recent = await enqueueEvent(2);
+    await db.pool.query("update outbox_jobs set state = 'done', updated_at = now() - interval '8 days' where id = $1", [old]);
+    await db.pool.query("update outbox_jobs set state = 'done' where id = $1", [recent]);
+    const w = worker({ pruneIntervalMs: 20 });
+    w.start();
+    await waitFor('old row pruned', async () => (await jobs()).every((j) => j.id !== old));
+    expect((await jobs()).map((j) => j.id)).to.deep.equal([recent]);
+  });
+
+  // GIVEN a handler that never answers within the batch deadline WHEN the claim is made THEN the attempt is on record before it ends
+  it('counts the attempt when the job is claimed', async () => {
+    await enqueueEvent(1);
+    let release: () => void = () => undefined;
+    const blocked = new Promise<void>((resolve) => (release = resolve));
+    const hanging: JobHandler = {
+      handle: async (_e, batch) => {
+        await blocked;
+        return batch.map(() => ({ kind: 'done' as const }));
+      },
+    };
+    const w = worker({ handlers: { call_event: hanging } });
+    const run = w.runOnce();
+    await waitFor('claimed', async () => (await jobs())[0]?.locked_at != null);
+    expect((await jobs())[0]).to.deep.include({ state: 'pending', attempts: 1 });
+    release();
+    await run;
+    // A delivery is not a failed attempt: the count goes back once the outcome is written.
+    expect((await jobs())[0]).to.deep.include({ state: 'done', attempts: 0 });
+  });
+
+  // GIVEN an ordered queue whose first job kills its worker (a real process, SIGKILL) WHEN the attempts reach the limit
+  // THEN that job fails with the reason and the job behind it is delivered
+  it('fails a job that kills its worker and moves the ordered queue on', async () => {
+    const first = await enqueueJob(db.pool, { enterprise: ENT, kind: 'crash', payload: {} });
+    const second = await enqueueJob(db.pool, { enterprise: ENT, kind: 'crash', payload: {} });
+    for (let crash = 1; crash <= 2; crash++) {
+      // Each crash leaves the job locked: age the lock so the next process takes it over at once.
+      await db.pool.query("update outbox_jobs set locked_at = now() - interval '1 hour' where locked_at is not null");
+      const child = spawn(process.execPath, [path.join(projectRoot, 'dist/test/helpers/outbox-crash-child.js'), db.url], {
+        stdio: 'ignore',
+      });
+      const signal = await new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, sig) => resolve(sig)));
+      expect(signal).to.equal('SIGKILL');
+      expect((await jobs()).find((j) => j.id === first)).to.deep.include({ state: 'pending', attempts: crash });
+    }
+    const delivered: number[] = [];
+    const survivor: JobHandler = {
+      serial: true,
+      handle: async (_e, batch) => {
+        delivered.push(...batch.map((j) => j.id));
+        return batch.map(() => ({ kind: 'done' as const }));
+      },
+    };
+    const w = worker({ handlers: { crash: survivor }, maxAttempts: 2, lockTimeoutMs: 300 });
+    await waitFor('queue moved on', async () => {
+      await w.runOnce();
+      return (await jobs()).find((j) => j.id === second)?.state === 'done';
+    });
+    const failed = (await jobs()).find((j) => j.id === first);
+    expect(failed).to.deep.include({ state: 'failed', attempts: 2, locked_at: null });
+    expect(failed?.last_error).to.match(/abandoned mid-delivery 2 time\(s\)/);
+    expect(delivered).to.deep.equal([second]);
+    expect(w.outcomeCounts()).to.include({ 'crash:failed': 1, 'crash:done': 1 });
   });
 });

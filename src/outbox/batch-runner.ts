@@ -1,0 +1,33 @@
+/**
+ * Running one claimed batch through its kind's handler under the batch deadline. The handler gets a signal that
+ * fires at the deadline or at a forced shutdown; the wait itself stops at either even if the handler ignores it.
+ * Whatever goes wrong (no handler, a rejection, a wrong number of results, the deadline) becomes `retry` for every
+ * job; after a forced shutdown, retries become `released` (not tried, no attempt).
+ */
+import { DeadlineExpired, raceDeadline } from '../lib/deadline.js';
+import type { JobHandler, JobResult } from './job-types.js';
+import type { ClaimedBatch } from './outbox-store.js';
+
+export async function runBatch(
+  handler: JobHandler | undefined,
+  batch: ClaimedBatch,
+  opts: { readonly timeoutMs: number; readonly shutdown: AbortSignal },
+): Promise<JobResult[]> {
+  let results: JobResult[];
+  try {
+    if (!handler) throw new Error(`no handler for kind ${batch.kind}`);
+    const signal = AbortSignal.any([AbortSignal.timeout(opts.timeoutMs), opts.shutdown]);
+    const work = handler.handle(batch.enterprise, batch.jobs, signal);
+    results = await raceDeadline(work, Date.now() + opts.timeoutMs, { signal: opts.shutdown });
+    if (results.length !== batch.jobs.length) {
+      throw new Error(`handler ${batch.kind} answered ${results.length} results for ${batch.jobs.length} jobs`);
+    }
+  } catch (err) {
+    const error = err instanceof DeadlineExpired
+      ? new Error(opts.shutdown.aborted ? 'outbox worker stopping' : `outbox batch ${batch.kind} exceeded ${opts.timeoutMs} ms`)
+      : err;
+    results = batch.jobs.map(() => ({ kind: 'retry', error }));
+  }
+  if (opts.shutdown.aborted) results = results.map((r) => (r.kind === 'retry' ? { kind: 'released' } : r));
+  return results;
+}
