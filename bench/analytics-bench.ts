@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
-import { createAnalyticsQueries } from '../src/analytics/analytics-queries.js';
+import { createAnalyticsQueries } from '../src/analytics/analytics-store.js';
 import { registerAnalyticsRoutes } from '../src/analytics/analytics-routes.js';
 import { EnterpriseStore } from '../src/db/enterprise-store.js';
 import { migrate } from '../src/db/migrate.js';

@@ -48,7 +48,7 @@ import { OrderRefresher } from './sync/order-refresh.js';
 import { registerWebhookRoutes } from './sync/webhook-routes.js';
 import { ReconcileMetrics } from './reconcile/reconcile-metrics.js';
 import { Reconciler } from './reconcile/reconciler.js';
-import { createAnalyticsQueries } from './analytics/analytics-queries.js';
+import { createAnalyticsQueries } from './analytics/analytics-store.js';
 import { registerAnalyticsRoutes } from './analytics/analytics-routes.js';
 import { RetailCrmClient } from './crm/client.js';
 import { RateLimiter } from './crm/rate-limiter.js';
@@ -65,6 +65,7 @@ import { HttpServer } from './http/http-server.js';
 import type { Logger } from './lib/logger.js';
 import { endpointLabel, Metrics } from './metrics/metrics.js';
 import { CrmReachability } from './crm/reachability.js';
+import { keyCheckRecords } from './db/key-check-store.js';
 import { openCheckedSecretBox } from './secrets/key-check.js';
 
 export interface Service {
@@ -99,6 +100,8 @@ export interface ServiceOverrides {
   readonly notifier?: { maxInFlight?: number; maxQueued?: number };
   /** /ready thresholds (tests shorten them). */
   readonly readiness?: ReadinessThresholds;
+  /** The clock /hangup measures call durations with (tests pin it; default the real clock). */
+  readonly now?: () => number;
 }
 
 export async function startService(config: Config, logger: Logger, overrides: ServiceOverrides = {}): Promise<Service> {
@@ -120,7 +123,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     const applied = await migrate(pool);
     if (applied.length > 0) logger.info('database migrated', { applied });
 
-    const box = await openCheckedSecretBox(pool, config, (file) =>
+    const box = await openCheckedSecretBox(keyCheckRecords(pool), config, (file) =>
       logger.warn('SECRET_KEY is not set: generated one; back it up or set SECRET_KEY, or stored API keys become unreadable', { file }),
     );
     const metrics = new Metrics();
@@ -289,7 +292,10 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       {
         incoming: (s) => handleIncoming(s, callDeps),
         outgoing: (s) => handleOutgoing(s, callDeps),
-        hangup: (s) => handleHangup(s, { ...callDeps, journal, recordingsDir: config.recordingsDir, publicUrl: config.publicUrl, onRecording: () => finisher.kick() }),
+        hangup: (s) => handleHangup(s, {
+          ...callDeps, journal, recordingsDir: config.recordingsDir, now: overrides.now,
+          publicUrl: config.publicUrl, onRecording: () => finisher.kick(),
+        }),
         ringing: (s) => handleRinging(s, { ...callDeps, journal, deliverNow: (id) => outbox.deliverNow(id), tasks: background }),
       },
       { logger, metrics },

@@ -9,6 +9,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { waitAtMost } from '../lib/deadline.js';
 import { AgiSession, type AgiSessionOptions } from './session.js';
 
 export type AgiHandler = (session: AgiSession) => Promise<void>;
@@ -106,12 +107,7 @@ class FastAgiServer extends EventEmitter<AgiServerEvents> implements AgiServer {
     this.stopAccepting();
     const drainMs = options.drainMs ?? 0;
     if (this.sessions.size > 0 && drainMs > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, drainMs);
-      });
-      await Promise.race([Promise.all(this.sessions.values()), deadline]);
-      clearTimeout(timer);
+      await waitAtMost(Promise.all(this.sessions.values()), drainMs);
     }
     const left = [...this.sessions.keys()];
     for (const session of left) session.destroy();

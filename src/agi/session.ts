@@ -4,18 +4,13 @@
  * Owns the request/response state of a socket: the env deadline, one deadline per command (plus an idle
  * limit while we wait on Asterisk), the queue that keeps a second command from being pipelined (real Asterisk
  * stalls on that), unsolicited `HANGUP` lines, and the close handshake (FIN, then ignore Asterisk's last
- * `HANGUP` and EPIPE/ECONNRESET). Framing is framer.ts's job, text ↔ values codec.ts's.
+ * `HANGUP` and EPIPE/ECONNRESET). Framing is framer.ts's job, text ↔ values codec.ts's, the wait's timer
+ * answer-wait.ts's.
  */
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { performance } from 'node:perf_hooks';
-import {
-  AgiClosedError,
-  AgiCommandError,
-  AgiHangupError,
-  AgiProtocolError,
-  AgiTimeoutError,
-} from '../lib/errors.js';
+import { AgiClosedError, AgiCommandError, AgiProtocolError } from '../lib/errors.js';
+import { AnswerWait } from './answer-wait.js';
 import {
   assertCommandText,
   formatCommand,
@@ -28,43 +23,14 @@ import {
   type AgiResponse,
 } from './codec.js';
 import { DEFAULT_MAX_LINE_BYTES, LineFramer } from './framer.js';
+import { answerError, commandName, type AgiSessionOptions, type CommandOptions, type PendingCommand } from './session-options.js';
 
-export interface AgiSessionOptions {
-  /** Deadline for the whole environment block, from accept. */
-  readonly envTimeoutMs: number;
-  /** Default deadline for one command's answer, from the moment it is written. */
-  readonly commandTimeoutMs: number;
-  /** Asterisk silent this long while we wait on it (env or an answer): the connection is dropped. */
-  readonly idleTimeoutMs: number;
-  /** After our FIN, how long to wait for Asterisk to close before destroying the socket. Default 1000. */
-  readonly closeTimeoutMs?: number;
-  readonly maxLineBytes?: number;
-  /** Commands waiting behind the one in flight; more are rejected, never queued without bound. Default 16. */
-  readonly maxQueuedCommands?: number;
-}
-
-export interface CommandOptions {
-  readonly signal?: AbortSignal;
-  /** Overrides commandTimeoutMs for this command. */
-  readonly timeoutMs?: number;
-}
-
-interface PendingCommand {
-  readonly line: string;
-  readonly timeoutMs: number;
-  readonly resolve: (r: AgiResponse) => void;
-  readonly reject: (err: unknown) => void;
-  readonly signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-  /** The caller already got an answer (abort); an in-flight answer is still consumed, then dropped. */
-  settled: boolean;
-}
+export type { AgiSessionOptions, CommandOptions } from './session-options.js';
 
 type State = 'env' | 'ready' | 'closing' | 'closed';
 
 const DEFAULT_CLOSE_TIMEOUT_MS = 1000;
 const DEFAULT_MAX_QUEUED = 16;
-const TIMER_SLACK_MS = 1;
 
 export interface AgiSessionEvents {
   hangup: [];
@@ -98,13 +64,8 @@ export class AgiSession extends EventEmitter<AgiSessionEvents> {
   private resolveReady!: () => void;
   private rejectReady!: (err: unknown) => void;
   private resolveClosed!: () => void;
-  private waitTimer: NodeJS.Timeout | undefined;
+  private readonly wait: AnswerWait;
   private closeTimer: NodeJS.Timeout | undefined;
-  private waitWhat = '';
-  private waitMs = 0;
-  private waitStart = 0;
-  private waitDeadline = 0;
-  private lastRxAt = 0;
 
   constructor(socket: Socket, options: AgiSessionOptions) {
     super();
@@ -116,6 +77,7 @@ export class AgiSession extends EventEmitter<AgiSessionEvents> {
       ...options,
     };
     this.framer = new LineFramer(this.opts.maxLineBytes);
+    this.wait = new AnswerWait(this.opts.idleTimeoutMs, (err) => this.fail(err));
     this.remoteAddress = socket.remoteAddress;
     this.ready = new Promise<void>((resolve, reject) => {
       this.resolveReady = resolve;
@@ -131,7 +93,7 @@ export class AgiSession extends EventEmitter<AgiSessionEvents> {
     socket.on('end', () => this.onEnd());
     socket.on('error', (err) => this.onSocketError(err));
     socket.on('close', () => this.onClose());
-    this.armWait(this.opts.envTimeoutMs, 'AGI environment');
+    this.wait.arm(this.opts.envTimeoutMs, 'AGI environment');
   }
 
   // ---- public surface ----------------------------------------------------------------------------------
@@ -240,7 +202,7 @@ export class AgiSession extends EventEmitter<AgiSessionEvents> {
   close(): Promise<void> {
     if (this.state === 'closed' || this.state === 'closing') return this.closed;
     this.state = 'closing';
-    this.clearWait();
+    this.wait.clear();
     // Building an error captures a stack: only when someone can observe it (the common close has no waiter).
     if (this.queue.length > 0 || this.inflight !== undefined || this.environment === undefined || this.signalHandedOut) {
       const err = new AgiClosedError('AGI session closed');
@@ -263,7 +225,7 @@ export class AgiSession extends EventEmitter<AgiSessionEvents> {
 
   private onData(chunk: Buffer): void {
     if (this.state === 'closing' || this.state === 'closed') return;
-    this.lastRxAt = performance.now();
+    this.wait.received();
     let lines: string[];
     try {
       lines = this.framer.push(chunk);
@@ -307,7 +269,7 @@ export class AgiSession extends EventEmitter<AgiSessionEvents> {
     }
     this.envLines = [];
     this.state = 'ready';
-    this.clearWait();
+    this.wait.clear();
     this.resolveReady();
     this.pump();
   }
@@ -332,7 +294,7 @@ export class AgiSession extends EventEmitter<AgiSessionEvents> {
     }
     if (lines === undefined) return;
     this.inflight = undefined;
-    this.clearWait();
+    this.wait.clear();
     this.settleAnswer(cmd, lines);
     this.pump();
   }
@@ -342,13 +304,8 @@ export class AgiSession extends EventEmitter<AgiSessionEvents> {
     if (response.code === 511) this.markHungUp();
     if (cmd.settled) return;
     this.settle(cmd);
-    if (response.code === 200) {
-      cmd.resolve(response);
-    } else if (response.code === 511) {
-      cmd.reject(new AgiHangupError(`${commandName(cmd.line)}: ${response.data}`));
-    } else {
-      cmd.reject(new AgiCommandError(response.code, `${commandName(cmd.line)}: ${response.code} ${firstLine(response.data)}`));
-    }
+    if (response.code === 200) cmd.resolve(response);
+    else cmd.reject(answerError(cmd.line, response));
   }
 
   private onEnd(): void {
@@ -365,7 +322,7 @@ export class AgiSession extends EventEmitter<AgiSessionEvents> {
   }
 
   private onClose(): void {
-    this.clearWait();
+    this.wait.clear();
     if (this.closeTimer !== undefined) clearTimeout(this.closeTimer);
     this.closeTimer = undefined;
     const observed = this.queue.length > 0 || this.inflight !== undefined || this.environment === undefined || this.signalHandedOut;
@@ -388,7 +345,7 @@ export class AgiSession extends EventEmitter<AgiSessionEvents> {
     if (cmd === undefined) return;
     this.inflight = cmd;
     this.socket.write(cmd.line);
-    this.armWait(cmd.timeoutMs, `answer to ${commandName(cmd.line)}`);
+    this.wait.arm(cmd.timeoutMs, `answer to ${commandName(cmd.line)}`);
   }
 
   private abortCommand(cmd: PendingCommand): void {
@@ -431,52 +388,10 @@ export class AgiSession extends EventEmitter<AgiSessionEvents> {
     if (this.state === 'closed') return;
     this.failure ??= err;
     this.state = 'closed';
-    this.clearWait();
+    this.wait.clear();
     this.rejectAll(err);
     this.rejectReady(err);
     this.abortController.abort(err);
     this.socket.destroy();
   }
-
-  // ---- deadlines: one timer per wait, covering both the deadline and the idle limit ------------------
-
-  private armWait(ms: number, what: string): void {
-    const now = performance.now();
-    this.waitWhat = what;
-    this.waitMs = ms;
-    this.waitStart = now;
-    this.waitDeadline = now + ms;
-    this.waitTimer = setTimeout(() => this.onWaitTimer(), Math.min(ms, this.opts.idleTimeoutMs));
-  }
-
-  private onWaitTimer(): void {
-    this.waitTimer = undefined;
-    const now = performance.now();
-    if (now + TIMER_SLACK_MS >= this.waitDeadline) {
-      this.fail(new AgiTimeoutError(`no ${this.waitWhat} within ${this.waitMs} ms`));
-      return;
-    }
-    const idleDue = Math.max(this.lastRxAt, this.waitStart) + this.opts.idleTimeoutMs;
-    if (now + TIMER_SLACK_MS >= idleDue) {
-      this.fail(new AgiTimeoutError(`Asterisk silent for ${this.opts.idleTimeoutMs} ms while waiting for ${this.waitWhat}`));
-      return;
-    }
-    // Bytes arrived (e.g. the first half of a 520 answer): wait for the rest up to the nearer limit.
-    this.waitTimer = setTimeout(() => this.onWaitTimer(), Math.min(this.waitDeadline, idleDue) - now);
-  }
-
-  private clearWait(): void {
-    if (this.waitTimer !== undefined) clearTimeout(this.waitTimer);
-    this.waitTimer = undefined;
-  }
-}
-
-function commandName(line: string): string {
-  const end = line.indexOf(' ', line.startsWith('GET ') || line.startsWith('SET ') ? 4 : 0);
-  return (end === -1 ? line.trimEnd() : line.slice(0, end)).slice(0, 40);
-}
-
-function firstLine(s: string): string {
-  const nl = s.indexOf('\n');
-  return nl === -1 ? s : s.slice(0, nl);
 }

@@ -1,198 +1,53 @@
 /**
  * AmiClient: one Asterisk Manager Interface connection to one PBX, and its life cycle.
  *
- * Owns the TCP socket (connect deadline, banner, Login), ActionID correlation of actions and responses
- * (including `EventList: start … Complete` lists), Originate with its final `OriginateResponse`, the Ping
- * keepalive that detects a dead peer, and reconnection with capped exponential backoff and jitter. Everything
- * in flight is bounded and has a deadline; a dropped connection rejects what was pending at once. No config,
- * logger or CRM imports: the composition root passes options and an optional `onLog` callback.
+ * Owns the TCP socket (connect deadline, banner, Login), the Ping keepalive that detects a dead peer, and
+ * reconnection with the service's backoff policy. ActionID correlation of actions, event lists and Originates
+ * lives in ActionCorrelator; options and result types in client-options. A dropped connection rejects what was
+ * pending at once. No config, logger or CRM imports: the composition root passes options and `onLog`.
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import { AmiActionError, AmiAuthError, AmiConnectionError, AmiProtocolError, AmiTimeoutError, AppError } from '../lib/errors.js';
+import { waitAtMost, withTimeout } from '../lib/deadline.js';
+import { ActionCorrelator, type SendOptions } from './action-correlator.js';
 import {
-  AmiActionError,
-  AmiAuthError,
-  AmiConnectionError,
-  AmiProtocolError,
-  AmiTimeoutError,
-  AppError,
-} from '../lib/errors.js';
-import { AmiMessage, formatAction, parseMessage, type AmiActionFields } from './codec.js';
-import { AmiFramer, DEFAULT_MAX_BUFFER_BYTES } from './framer.js';
-import {
-  decodeEvent,
-  decodeOriginateResponse,
-  originateReasonName,
-  type AmiTypedEventMap,
-  type AmiTypedEventName,
-  type OriginateResponseEvent,
-} from './types.js';
-
-export type AmiClientState = 'disconnected' | 'connecting' | 'connected' | 'closed';
-export type AmiLogLevel = 'debug' | 'info' | 'warn' | 'error';
-export type AmiLogFn = (level: AmiLogLevel, msg: string, fields?: Record<string, unknown>) => void;
-
-export interface ReconnectPolicy {
-  readonly initialDelayMs: number;
-  readonly maxDelayMs: number;
-  readonly factor: number;
-  /** Fraction of the delay taken off at random (0.2 → 80–100 % of the delay), so PBX restarts don't sync clients. */
-  readonly jitter: number;
-}
-
-export const DEFAULT_RECONNECT_POLICY: ReconnectPolicy = Object.freeze({
-  initialDelayMs: 500,
-  maxDelayMs: 30_000,
-  factor: 2,
-  jitter: 0.2,
-});
-
-/** Delay before reconnect attempt number `attempt` (0-based): capped exponential, minus random jitter. */
-export function reconnectDelay(attempt: number, policy: ReconnectPolicy, random: () => number = Math.random): number {
-  const base = Math.min(policy.maxDelayMs, policy.initialDelayMs * policy.factor ** Math.max(0, attempt));
-  return Math.round(base * (1 - policy.jitter * random()));
-}
-
-export interface AmiClientOptions {
-  readonly host: string;
-  readonly port: number;
-  readonly username: string;
-  readonly secret: string;
-  /** `Events:` sent at Login ('on', 'off' or a class list such as 'call,cdr'). Default 'on'. */
-  readonly events?: string;
-  readonly connectTimeoutMs?: number;
-  /** Deadline for the banner and, separately, for the Login answer. */
-  readonly loginTimeoutMs?: number;
-  /** Default deadline of `action()`. */
-  readonly actionTimeoutMs?: number;
-  /** Ping period; 0 turns the keepalive off. */
-  readonly keepaliveIntervalMs?: number;
-  readonly keepaliveTimeoutMs?: number;
-  /** false: never reconnect by itself. */
-  readonly reconnect?: Partial<ReconnectPolicy> | false;
-  /** Smallest delay before retrying after `Authentication failed`: a wrong secret won't fix itself quickly. */
-  readonly authRetryDelayMs?: number;
-  /** Most actions (and Originates waiting for their OriginateResponse) in flight; more are refused. */
-  readonly maxPendingActions?: number;
-  /** Most events one event-list action may collect. */
-  readonly maxListEvents?: number;
-  readonly maxBufferBytes?: number;
-  readonly logoffTimeoutMs?: number;
-  /** Added to an Originate's ring timeout to get the deadline for its OriginateResponse. */
-  readonly originateGraceMs?: number;
-  /** Prefix of ActionIDs; default a random one, so ids stay unique across clients sharing a PBX. */
-  readonly actionIdPrefix?: string;
-  readonly onLog?: AmiLogFn;
-  readonly random?: () => number;
-}
-
-export interface ActionOptions {
-  readonly timeoutMs?: number;
-  readonly signal?: AbortSignal;
-}
-
-export interface AmiActionResult {
-  readonly response: AmiMessage;
-  /** Events of an event list (`EventList: start`), without the closing `…Complete` event. */
-  readonly events: readonly AmiMessage[];
-  /** The event carrying `EventList: Complete` (has `ListItems`), when the action was an event list. */
-  readonly complete: AmiMessage | undefined;
-}
-
-export interface OriginateOptions {
-  readonly channel: string;
-  readonly context: string;
-  readonly exten: string;
-  readonly priority?: number;
-  readonly callerId?: string;
-  readonly variables?: Readonly<Record<string, string>>;
-  /** How long Asterisk rings `channel` (the `Timeout:` field). Default 30 000 ms. */
-  readonly timeoutMs?: number;
-  /** Our deadline for the OriginateResponse; default timeoutMs + originateGraceMs. */
-  readonly deadlineMs?: number;
-  readonly account?: string;
-  readonly signal?: AbortSignal;
-  /** Only asynchronous Originate is supported: a sync one would hold the AMI action for the whole ring time. */
-  readonly async?: true;
-}
-
-/** An Originate whose OriginateResponse said Failure; `reason` is Asterisk's code (0, 3 no answer, 5 busy, 8 …). */
-export class AmiOriginateError extends AmiActionError {
-  readonly reason: number;
-  readonly reasonName: string;
-  readonly event: OriginateResponseEvent;
-  constructor(event: OriginateResponseEvent, response: Readonly<Record<string, string>>) {
-    super('Originate', `${originateReasonName(event.reason)} (reason ${event.reason}) on ${event.channel}`, response);
-    this.reason = event.reason;
-    this.reasonName = originateReasonName(event.reason);
-    this.event = event;
-  }
-}
+  DEFAULT_RING_MS,
+  originateFields,
+  resolveClientOptions,
+  type ActionOptions,
+  type AmiActionResult,
+  type AmiClientOptions,
+  type AmiClientState,
+  type AmiLogLevel,
+  type OriginateOptions,
+  type ResolvedClientOptions,
+} from './client-options.js';
+import { parseMessage, type AmiActionFields, type AmiMessage } from './codec.js';
+import { AmiFramer } from './framer.js';
+import { Keepalive } from './keepalive.js';
+import { ReconnectSchedule } from './reconnect-schedule.js';
+import { decodeEvent, type AmiTypedEventMap, type AmiTypedEventName, type OriginateResponseEvent } from './types.js';
 
 type AmiClientEventMap = {
   state: [state: AmiClientState, previous: AmiClientState, cause: Error | undefined];
   event: [message: AmiMessage];
 } & { [K in AmiTypedEventName]: [event: AmiTypedEventMap[K], message: AmiMessage] };
 
-interface PendingAction {
-  readonly name: string;
-  readonly resolve: (r: AmiActionResult) => void;
-  readonly reject: (e: unknown) => void;
-  readonly timer: NodeJS.Timeout;
-  readonly detachSignal: () => void;
-  listResponse: AmiMessage | undefined;
-  readonly events: AmiMessage[];
-}
-
-interface OriginateWaiter {
-  readonly resolve: (e: OriginateResponseEvent) => void;
-  readonly reject: (e: unknown) => void;
-  readonly timer: NodeJS.Timeout;
-  readonly detachSignal: () => void;
-}
-
 const noop = (): void => undefined;
 
-function onAbort(signal: AbortSignal | undefined, fn: () => void): () => void {
-  if (!signal) return noop;
-  signal.addEventListener('abort', fn, { once: true });
-  return () => signal.removeEventListener('abort', fn);
-}
-
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new AmiConnectionError('aborted');
-}
-
-/** Resolves true when `p` settles within `ms`, false otherwise; never leaves its timer behind. */
-async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([p.then(() => true, () => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 export class AmiClient extends EventEmitter<AmiClientEventMap> {
-  private readonly opts: Required<Omit<AmiClientOptions, 'reconnect' | 'onLog'>> & { onLog: AmiLogFn };
-  private readonly policy: ReconnectPolicy | false;
+  private readonly opts: ResolvedClientOptions;
+  private readonly reconnects: ReconnectSchedule;
+  private readonly keepalive: Keepalive;
   private readonly framer: AmiFramer;
   private currentState: AmiClientState = 'disconnected';
   private socket: net.Socket | undefined;
   private socketClosed: Promise<void> = Promise.resolve();
   private lastSocketError: Error | undefined;
   private bannerWaiter: { resolve: (b: string) => void; reject: (e: unknown) => void } | undefined;
-  private readonly pending = new Map<string, PendingAction>();
-  private readonly originates = new Map<string, OriginateWaiter>();
-  private actionCounter = 0;
+  private readonly actions: ActionCorrelator;
   private autoReconnect = false;
-  private reconnectAttempt = 0;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private keepaliveTimer: NodeJS.Timeout | undefined;
-  private keepaliveTask: Promise<void> | undefined;
   private inFlight: Promise<void> | undefined;
   private backgroundAttempt: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
@@ -201,29 +56,15 @@ export class AmiClient extends EventEmitter<AmiClientEventMap> {
 
   constructor(options: AmiClientOptions) {
     super();
-    const random = options.random ?? Math.random;
-    this.opts = {
-      host: options.host,
-      port: options.port,
-      username: options.username,
-      secret: options.secret,
-      events: options.events ?? 'on',
-      connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
-      loginTimeoutMs: options.loginTimeoutMs ?? 5_000,
-      actionTimeoutMs: options.actionTimeoutMs ?? 10_000,
-      keepaliveIntervalMs: options.keepaliveIntervalMs ?? 20_000,
-      keepaliveTimeoutMs: options.keepaliveTimeoutMs ?? 5_000,
-      authRetryDelayMs: options.authRetryDelayMs ?? 60_000,
-      maxPendingActions: options.maxPendingActions ?? 200,
-      maxListEvents: options.maxListEvents ?? 50_000,
-      maxBufferBytes: options.maxBufferBytes ?? DEFAULT_MAX_BUFFER_BYTES,
-      logoffTimeoutMs: options.logoffTimeoutMs ?? 1_000,
-      originateGraceMs: options.originateGraceMs ?? 15_000,
-      actionIdPrefix: options.actionIdPrefix ?? `rca${Math.floor(random() * 36 ** 6).toString(36)}`,
-      random,
-      onLog: options.onLog ?? noop,
-    };
-    this.policy = options.reconnect === false ? false : { ...DEFAULT_RECONNECT_POLICY, ...options.reconnect };
+    this.opts = resolveClientOptions(options);
+    this.reconnects = new ReconnectSchedule(options.reconnect, this.opts.authRetryDelayMs, this.opts.random);
+    this.keepalive = new Keepalive(this.opts.keepaliveIntervalMs, () => this.probeConnection());
+    this.actions = new ActionCorrelator({
+      actionIdPrefix: this.opts.actionIdPrefix,
+      maxPendingActions: this.opts.maxPendingActions,
+      maxListEvents: this.opts.maxListEvents,
+      onUnmatchedResponse: (actionId, response) => this.log('debug', 'AMI response without a pending action', { actionId, response }),
+    });
     this.framer = new AmiFramer({ expectBanner: true, maxBufferBytes: this.opts.maxBufferBytes });
   }
 
@@ -233,7 +74,7 @@ export class AmiClient extends EventEmitter<AmiClientEventMap> {
 
   /** Actions (and Originates) currently waiting for an answer. */
   get pendingCount(): number {
-    return this.pending.size + this.originates.size;
+    return this.actions.size;
   }
 
   /**
@@ -243,7 +84,7 @@ export class AmiClient extends EventEmitter<AmiClientEventMap> {
   async connect(): Promise<void> {
     if (this.currentState === 'closed') throw new AmiConnectionError('AMI client is closed');
     if (this.currentState === 'connected') return;
-    this.clearReconnectTimer();
+    this.reconnects.cancel();
     try {
       await (this.inFlight ?? this.startAttempt());
     } catch (err) {
@@ -258,7 +99,7 @@ export class AmiClient extends EventEmitter<AmiClientEventMap> {
   start(): void {
     if (this.currentState === 'closed') return;
     this.autoReconnect = true;
-    if (this.currentState === 'connected' || this.inFlight || this.reconnectTimer) return;
+    if (this.currentState === 'connected' || this.inFlight || this.reconnects.scheduled) return;
     this.backgroundAttempt = this.runBackgroundAttempt();
   }
 
@@ -267,7 +108,7 @@ export class AmiClient extends EventEmitter<AmiClientEventMap> {
     if (this.currentState !== 'connected') {
       throw new AmiConnectionError(`AMI not connected (${this.currentState}); ${name} not sent`);
     }
-    this.checkCapacity(name);
+    this.actions.checkCapacity(name);
     return this.send(name, fields, { timeoutMs: options.timeoutMs ?? this.opts.actionTimeoutMs, signal: options.signal });
   }
 
@@ -281,32 +122,17 @@ export class AmiClient extends EventEmitter<AmiClientEventMap> {
     if (this.currentState !== 'connected') {
       throw new AmiConnectionError(`AMI not connected (${this.currentState}); Originate not sent`);
     }
-    this.checkCapacity('Originate');
-    const ringMs = o.timeoutMs ?? 30_000;
-    const deadlineMs = o.deadlineMs ?? ringMs + this.opts.originateGraceMs;
-    const variables = Object.entries(o.variables ?? {}).map(([k, v]) => {
-      if (k === '' || /[=\r\n]/.test(k)) throw new AmiProtocolError(`invalid Originate variable name ${JSON.stringify(k)}`);
-      return `${k}=${v}`;
-    });
-    const fields: AmiActionFields = {
-      Channel: o.channel,
-      Context: o.context,
-      Exten: o.exten,
-      Priority: o.priority ?? 1,
-      CallerID: o.callerId,
-      Timeout: ringMs,
-      Account: o.account,
-      Async: 'true',
-      Variable: variables.length > 0 ? variables : undefined,
-    };
-    const actionId = this.nextActionId();
-    const final = this.waitOriginateResponse(actionId, deadlineMs, o.signal);
+    this.actions.checkCapacity('Originate');
+    const fields = originateFields(o);
+    const deadlineMs = o.deadlineMs ?? (o.timeoutMs ?? DEFAULT_RING_MS) + this.opts.originateGraceMs;
+    const actionId = this.actions.nextActionId();
+    const final = this.actions.waitOriginateResponse(actionId, deadlineMs, o.signal);
     const queued = this.send('Originate', fields, { timeoutMs: this.opts.actionTimeoutMs, signal: o.signal, actionId });
     try {
       const [, event] = await Promise.all([queued, final]);
       return event;
     } catch (err) {
-      this.settleOriginate(actionId, err);
+      this.actions.settleOriginate(actionId, err);
       throw err;
     }
   }
@@ -332,7 +158,7 @@ export class AmiClient extends EventEmitter<AmiClientEventMap> {
       await (this.inFlight ?? this.startAttempt());
     } catch (err) {
       if (this.currentState === 'closed') return;
-      this.log('warn', 'AMI connect failed', { error: describe(err), attempt: this.reconnectAttempt });
+      this.log('warn', 'AMI connect failed', { error: describe(err), attempt: this.reconnects.attempts });
       this.scheduleReconnect(err instanceof AmiAuthError);
     }
   }
@@ -356,7 +182,7 @@ export class AmiClient extends EventEmitter<AmiClientEventMap> {
     });
     socket.once('close', () => this.onSocketClose(socket));
     try {
-      await this.withDeadline(
+      await withTimeout(
         new Promise<void>((resolve, reject) => {
           socket.once('connect', () => resolve());
           socket.once('close', () => reject(this.closedError('connect failed')));
@@ -367,14 +193,10 @@ export class AmiClient extends EventEmitter<AmiClientEventMap> {
       );
       socket.setNoDelay(true);
       socket.setKeepAlive(true, 10_000);
-      this.banner = await this.withDeadline(
-        banner,
-        this.opts.loginTimeoutMs,
-        () => new AmiTimeoutError('banner', this.opts.loginTimeoutMs),
-      );
+      this.banner = await withTimeout(banner, this.opts.loginTimeoutMs, () => new AmiTimeoutError('banner', this.opts.loginTimeoutMs));
       await this.login();
       if (this.currentState === 'closed') throw new AmiConnectionError('AMI client closed while connecting');
-      this.reconnectAttempt = 0;
+      this.reconnects.reset();
       this.log('info', 'AMI connected', { host, port, banner: this.banner });
       this.setState('connected');
       this.scheduleKeepalive();
@@ -406,11 +228,11 @@ export class AmiClient extends EventEmitter<AmiClientEventMap> {
   private onSocketClose(socket: net.Socket): void {
     if (socket !== this.socket) return;
     this.socket = undefined;
-    this.stopKeepalive();
+    this.keepalive.stop();
     const error = this.closedError('connection closed');
     this.bannerWaiter?.reject(error);
     this.bannerWaiter = undefined;
-    this.rejectAll(error);
+    this.actions.rejectAll(error);
     const wasConnected = this.currentState === 'connected';
     if (this.currentState === 'closed') return;
     this.setState('disconnected', error);
@@ -421,28 +243,19 @@ export class AmiClient extends EventEmitter<AmiClientEventMap> {
   }
 
   private scheduleReconnect(authFailed: boolean): void {
-    if (this.currentState === 'closed' || this.policy === false || this.reconnectTimer) return;
-    let delay = reconnectDelay(this.reconnectAttempt, this.policy, this.opts.random);
-    if (authFailed) delay = Math.max(delay, this.opts.authRetryDelayMs);
-    this.reconnectAttempt++;
-    this.log('info', 'AMI reconnect scheduled', { delayMs: delay, attempt: this.reconnectAttempt });
-    this.reconnectTimer = setTimeout(() => {
-      this.reconnectTimer = undefined;
+    if (this.currentState === 'closed') return;
+    const delay = this.reconnects.schedule(authFailed, () => {
       this.backgroundAttempt = this.runBackgroundAttempt();
-    }, delay);
-  }
-
-  private clearReconnectTimer(): void {
-    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = undefined;
+    });
+    if (delay !== undefined) this.log('info', 'AMI reconnect scheduled', { delayMs: delay, attempt: this.reconnects.attempts });
   }
 
   private async shutdown(): Promise<void> {
     const previous = this.currentState;
     this.setState('closed');
-    this.clearReconnectTimer();
-    this.stopKeepalive();
-    this.rejectAll(new AmiConnectionError('AMI client closed'));
+    this.reconnects.cancel();
+    this.keepalive.stop();
+    this.actions.rejectAll(new AmiConnectionError('AMI client closed'));
     const socket = this.socket;
     if (previous === 'connected' && socket && !socket.destroyed) {
       try {
@@ -453,10 +266,11 @@ export class AmiClient extends EventEmitter<AmiClientEventMap> {
     }
     if (socket) {
       socket.end();
-      if (!(await settlesWithin(this.socketClosed, this.opts.logoffTimeoutMs))) socket.destroy();
+      const closed = this.socketClosed.then(() => undefined, () => undefined);
+      if (!(await waitAtMost(closed, this.opts.logoffTimeoutMs)).settled) socket.destroy();
       await this.socketClosed;
     }
-    await Promise.allSettled([this.inFlight, this.backgroundAttempt, this.keepaliveTask]);
+    await Promise.allSettled([this.inFlight, this.backgroundAttempt, this.keepalive.running]);
     this.log('info', 'AMI client closed');
   }
 
@@ -470,20 +284,11 @@ export class AmiClient extends EventEmitter<AmiClientEventMap> {
   // ---- keepalive ------------------------------------------------------------------------------------------
 
   private scheduleKeepalive(): void {
-    if (this.opts.keepaliveIntervalMs <= 0 || this.currentState !== 'connected') return;
-    this.keepaliveTimer = setTimeout(() => {
-      this.keepaliveTimer = undefined;
-      this.keepaliveTask = this.keepalive();
-    }, this.opts.keepaliveIntervalMs);
-  }
-
-  private stopKeepalive(): void {
-    if (this.keepaliveTimer) clearTimeout(this.keepaliveTimer);
-    this.keepaliveTimer = undefined;
+    if (this.currentState === 'connected') this.keepalive.schedule();
   }
 
   /** One Ping; no Pong within the deadline means the peer is gone even if TCP has not noticed. */
-  private async keepalive(): Promise<void> {
+  private async probeConnection(): Promise<void> {
     const socket = this.socket;
     if (!socket || this.currentState !== 'connected') return;
     try {
@@ -500,78 +305,10 @@ export class AmiClient extends EventEmitter<AmiClientEventMap> {
 
   // ---- actions --------------------------------------------------------------------------------------------
 
-  private nextActionId(): string {
-    this.actionCounter += 1;
-    return `${this.opts.actionIdPrefix}-${this.actionCounter}`;
-  }
-
-  private checkCapacity(name: string): void {
-    if (this.pendingCount >= this.opts.maxPendingActions) {
-      throw new AmiConnectionError(`too many AMI actions in flight (${this.opts.maxPendingActions}); ${name} refused`);
-    }
-  }
-
-  private send(
-    name: string,
-    fields: AmiActionFields,
-    options: { timeoutMs: number; signal: AbortSignal | undefined; actionId?: string },
-  ): Promise<AmiActionResult> {
+  private send(name: string, fields: AmiActionFields, options: SendOptions): Promise<AmiActionResult> {
     const socket = this.socket;
     if (!socket || socket.destroyed) return Promise.reject(this.closedError(`${name} not sent`));
-    if (options.signal?.aborted) return Promise.reject(abortReason(options.signal));
-    const id = options.actionId ?? this.nextActionId();
-    let bytes: Buffer;
-    try {
-      bytes = formatAction(name, fields, id);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return new Promise<AmiActionResult>((resolve, reject) => {
-      const timer = setTimeout(() => this.settle(id, new AmiTimeoutError(name, options.timeoutMs)), options.timeoutMs);
-      const signal = options.signal;
-      const detachSignal = onAbort(signal, () => this.settle(id, signal ? abortReason(signal) : undefined));
-      this.pending.set(id, { name, resolve, reject, timer, detachSignal, listResponse: undefined, events: [] });
-      socket.write(bytes, (err) => {
-        if (err) this.settle(id, new AmiConnectionError(`writing ${name} failed: ${err.message}`, { cause: err }));
-      });
-    });
-  }
-
-  /** Removes a pending action and settles it: with an error, or with a result. */
-  private settle(id: string, outcome: unknown, result?: AmiActionResult): void {
-    const entry = this.pending.get(id);
-    if (!entry) return;
-    this.pending.delete(id);
-    clearTimeout(entry.timer);
-    entry.detachSignal();
-    if (result) entry.resolve(result);
-    else entry.reject(outcome);
-  }
-
-  private waitOriginateResponse(id: string, deadlineMs: number, signal?: AbortSignal): Promise<OriginateResponseEvent> {
-    return new Promise<OriginateResponseEvent>((resolve, reject) => {
-      const timer = setTimeout(
-        () => this.settleOriginate(id, new AmiTimeoutError('Originate (OriginateResponse)', deadlineMs)),
-        deadlineMs,
-      );
-      const detachSignal = onAbort(signal, () => this.settleOriginate(id, signal ? abortReason(signal) : undefined));
-      this.originates.set(id, { resolve, reject, timer, detachSignal });
-    });
-  }
-
-  private settleOriginate(id: string, outcome: unknown, event?: OriginateResponseEvent): void {
-    const waiter = this.originates.get(id);
-    if (!waiter) return;
-    this.originates.delete(id);
-    clearTimeout(waiter.timer);
-    waiter.detachSignal();
-    if (event) waiter.resolve(event);
-    else waiter.reject(outcome);
-  }
-
-  private rejectAll(error: Error): void {
-    for (const id of [...this.pending.keys()]) this.settle(id, error);
-    for (const id of [...this.originates.keys()]) this.settleOriginate(id, error);
+    return this.actions.send(socket, name, fields, options);
   }
 
   // ---- incoming -------------------------------------------------------------------------------------------
@@ -600,7 +337,7 @@ export class AmiClient extends EventEmitter<AmiClientEventMap> {
         this.log('warn', 'AMI message ignored', { error: describe(err) });
         continue;
       }
-      if (message.kind === 'response') this.onResponse(message);
+      if (message.kind === 'response') this.actions.onResponse(message);
       else this.onEvent(message);
     }
   }
@@ -615,42 +352,8 @@ export class AmiClient extends EventEmitter<AmiClientEventMap> {
     this.bannerWaiter = undefined;
   }
 
-  private onResponse(message: AmiMessage): void {
-    const id = message.actionId;
-    const entry = id === undefined ? undefined : this.pending.get(id);
-    if (id === undefined || !entry) {
-      this.log('debug', 'AMI response without a pending action', { actionId: id, response: message.type });
-      return;
-    }
-    if (message.type.toLowerCase() === 'error') {
-      const text = message.get('Message') ?? 'Response: Error';
-      this.settle(id, new AmiActionError(entry.name, text, message.toRecord()));
-    } else if (message.eventList === 'start') {
-      entry.listResponse = message;
-    } else {
-      this.settle(id, undefined, { response: message, events: [], complete: undefined });
-    }
-  }
-
   private onEvent(message: AmiMessage): void {
-    const id = message.actionId;
-    const entry = id === undefined ? undefined : this.pending.get(id);
-    if (id !== undefined && entry?.listResponse) {
-      const list = message.eventList;
-      if (list === 'complete' || list === 'cancelled') {
-        this.settle(id, undefined, { response: entry.listResponse, events: entry.events, complete: message });
-      } else if (entry.events.length >= this.opts.maxListEvents) {
-        this.settle(id, new AmiProtocolError(`${entry.name}: event list longer than ${this.opts.maxListEvents}`));
-      } else {
-        entry.events.push(message);
-      }
-      return;
-    }
-    if (message.type === 'OriginateResponse' && id !== undefined && this.originates.has(id)) {
-      const event = decodeOriginateResponse(message);
-      if (event.response === 'Success') this.settleOriginate(id, undefined, event);
-      else this.settleOriginate(id, new AmiOriginateError(event, message.toRecord()));
-    }
+    if (this.actions.onEvent(message)) return;
     this.safeEmit('event', message);
     const typed = decodeEvent(message);
     if (typed) this.safeEmit(typed.event, typed, message);
@@ -671,18 +374,6 @@ export class AmiClient extends EventEmitter<AmiClientEventMap> {
     const cause = this.lastSocketError;
     const detail = cause ? `: ${cause.message}` : '';
     return new AmiConnectionError(`AMI ${this.opts.host}:${this.opts.port} ${what}${detail}`, { cause });
-  }
-
-  private async withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(onTimeout()), ms);
-    });
-    try {
-      return await Promise.race([p, deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   private log(level: AmiLogLevel, msg: string, fields?: Record<string, unknown>): void {

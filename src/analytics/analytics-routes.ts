@@ -5,6 +5,7 @@
  * computed once and shared for a few seconds, because a page load asks for summary and managers together.
  */
 import { randomBytes } from 'node:crypto';
+import { ttlCache } from '../lib/ttl-cache.js';
 import { InputError } from '../lib/errors.js';
 import { json, type HttpReply, type HttpRequest, type HttpServer } from '../http/http-server.js';
 import { PATHS } from '../http/public-paths.js';
@@ -135,19 +136,18 @@ const MISSED_COLUMNS = [
 export function registerAnalyticsRoutes(http: HttpServer, deps: AnalyticsRoutesDeps): void {
   const cacheMs = deps.cacheMs ?? 15_000;
   const now = deps.now ?? (() => new Date());
-  const cache = new Map<string, { at: number; value: Promise<PeriodFigures> }>();
+  // At most 100 distinct queries are kept, each for cacheMs: the dashboard reloads every few seconds.
+  const cache = cacheMs > 0 ? ttlCache<string, Promise<PeriodFigures>>({ max: 100, ttlMs: cacheMs }) : undefined;
   const maxConcurrent = deps.maxConcurrent ?? 4;
   let running = 0;
 
   const figures = (r: AnalyticsRequest): Promise<PeriodFigures> => {
     const key = JSON.stringify([r.period, r.options]);
-    const hit = cache.get(key);
-    const t = Date.now();
-    if (hit && t - hit.at < cacheMs) return hit.value;
+    const hit = cache?.get(key);
+    if (hit) return hit;
     const value = deps.queries.figures(r.period, r.options);
-    if (cacheMs > 0) {
-      for (const [k, v] of cache) if (t - v.at >= cacheMs || cache.size >= 100) cache.delete(k);
-      cache.set(key, { at: t, value });
+    if (cache) {
+      cache.set(key, value);
       value.catch(() => cache.delete(key));
     }
     return value;

@@ -3,9 +3,8 @@
  * Appends are serialised by a transaction-scoped advisory lock, so two writers (two CLI runs, the service) never
  * fork the chain. The table's trigger refuses UPDATE, DELETE and TRUNCATE.
  */
-import type { Pool } from '../db/pool.js';
+import { inTransaction, type Pool } from '../db/pool.js';
 import { auditContent, rowHash, verifyChain, type AuditContent, type ChainBreak, type ChainedRow } from './audit-chain.js';
-import { withSuppressed } from '../lib/errors.js';
 
 export interface AuditEntry {
   readonly source: 'cli' | 'http';
@@ -64,9 +63,7 @@ export class AuditLog {
   ) {}
 
   async append(entry: AuditEntry): Promise<AuditRecord> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('begin');
+    return inTransaction(this.pool, async (client) => {
       await client.query('select pg_advisory_xact_lock(hashtextextended($1, 0))', [APPEND_LOCK]);
       const last = await client.query<{ hash: string }>('select hash from audit_log order by id desc limit 1');
       const prevHash = last.rows[0]?.hash ?? '';
@@ -80,14 +77,8 @@ export class AuditLog {
           JSON.stringify(content.before), JSON.stringify(content.after), prevHash, rowHash(prevHash, content),
         ],
       );
-      await client.query('commit');
       return fromRow(rows[0] as Row);
-    } catch (err) {
-      await client.query('rollback').catch((rollbackErr: unknown) => withSuppressed(err, rollbackErr));
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async list(filter: { enterprise?: string; since?: Date; limit?: number } = {}): Promise<AuditRecord[]> {

@@ -9,6 +9,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { BackupError } from '../lib/errors.js';
+import { countPublicTables } from '../db/migrate.js';
 import type { Pool } from '../db/pool.js';
 
 /** Runs fn with the URL's password moved into a temporary passfile (removed afterwards). */
@@ -61,10 +62,7 @@ export async function dumpDatabase(databaseUrl: string, outFile: string, timeout
 
 /** Restores into an empty database only: an existing installation is never overwritten. */
 export async function restoreDatabase(pool: Pool, databaseUrl: string, fromFile: string, timeoutMs: number): Promise<void> {
-  const { rows } = await pool.query<{ n: number }>(
-    "select count(*)::int as n from information_schema.tables where table_schema = 'public'",
-  );
-  if ((rows[0]?.n ?? 0) > 0) {
+  if ((await countPublicTables(pool)) > 0) {
     throw new BackupError('the target database is not empty: restore only into a new, empty database (createdb), then point DATABASE_URL at it');
   }
   await withPassfile(databaseUrl, (url) =>

@@ -2,11 +2,13 @@
  * The durable record of every call: the `calls` row and, in the same transaction, the outbox jobs that carry it
  * to RetailCRM (popup events, the hangup event, the history upload, customer creation). After commit, a popup is
  * handed straight to the outbox for in-process delivery, so it does not wait for a worker to wake up.
+ * The `calls` SQL lives in call-store.ts; the outbox's in the outbox.
  */
 import type { CallEvent, CustomerCreate, UploadCall } from '../crm/types.js';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import { callEventOf } from './call-event.js';
 import { registerRecording } from '../recordings/recording-store.js';
+import { addRingCodes, findCall, insertCallStart, isCallEnded, lockCallForRinging, recordCallEnd } from './call-store.js';
 import { dropPendingJobs, enqueueJob, notifyOutbox, outboxJobKey } from '../outbox/enqueue.js';
 import { expirePendingJobs, jobStateByKey } from '../outbox/outbox-store.js';
 
@@ -79,22 +81,11 @@ export class CallJournal {
   /** Records a ringing call and its popup; returns the popup job id to deliver now (null if already known). */
   async recordStart(call: CallStart, popup: CallEvent | null): Promise<number | null> {
     return inTransaction(this.pool, async (db) => {
-      await db.query(
-        `insert into calls (enterprise, linkedid, external_id, direction, phone, external_phone, site, customer_id,
-           ring_codes, started_at)
-         values ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9)
-         on conflict (enterprise, linkedid) do nothing`,
-        [call.enterprise, call.linkedid, call.direction, call.phone, call.externalPhone, call.site, call.customerId,
-          call.ringCodes, call.startedAt],
-      );
+      await insertCallStart(db, call);
       if (!popup) return null;
       // /hangup may have come first (the caller hung up at once): a popup for a call that is over is never sent.
       // Either order is safe: the unique (enterprise, linkedid) makes the later transaction see the earlier one.
-      const { rows } = await db.query<{ ended: boolean }>(
-        'select ended_at is not null as ended from calls where enterprise = $1 and linkedid = $2',
-        [call.enterprise, call.linkedid],
-      );
-      if (rows[0]?.ended) return null;
+      if (await isCallEnded(db, call.enterprise, call.linkedid)) return null;
       const id = await enqueueJob(db, {
         enterprise: call.enterprise,
         kind: 'call_event',
@@ -114,18 +105,13 @@ export class CallJournal {
    */
   async recordRinging(enterprise: string, linkedid: string, codes: readonly string[]): Promise<number | null | 'unknown'> {
     return inTransaction(this.pool, async (db) => {
-      const { rows } = await db.query<{ phone: string; ring_codes: string[]; external_phone: string | null; site: string | null; ended: boolean }>(
-        'select phone, ring_codes, external_phone, site, ended_at is not null as ended from calls where enterprise = $1 and linkedid = $2 for update',
-        [enterprise, linkedid],
-      );
-      const call = rows[0];
+      const call = await lockCallForRinging(db, enterprise, linkedid);
       if (!call) return 'unknown';
       if (call.ended) return null;
-      const fresh = codes.filter((c) => !call.ring_codes.includes(c));
+      const fresh = codes.filter((c) => !call.ringCodes.includes(c));
       if (fresh.length === 0) return null;
-      await db.query('update calls set ring_codes = ring_codes || $3::text[], updated_at = now() where enterprise = $1 and linkedid = $2',
-        [enterprise, linkedid, fresh]);
-      const popup = callEventOf('in', { phone: call.phone, linkedid, codes: fresh, externalPhone: call.external_phone, site: call.site });
+      await addRingCodes(db, enterprise, linkedid, fresh);
+      const popup = callEventOf('in', { phone: call.phone, linkedid, codes: fresh, externalPhone: call.externalPhone, site: call.site });
       return enqueueJob(db, {
         enterprise,
         kind: 'call_event',
@@ -137,28 +123,7 @@ export class CallJournal {
   }
 
   async find(enterprise: string, linkedid: string): Promise<StoredCall | null> {
-    const { rows } = await this.pool.query<{
-      direction: 'in' | 'out';
-      phone: string;
-      external_phone: string | null;
-      site: string | null;
-      customer_id: number | null;
-      ring_codes: string[];
-      started_at: Date;
-      ended_at: Date | null;
-    }>('select * from calls where enterprise = $1 and linkedid = $2', [enterprise, linkedid]);
-    const r = rows[0];
-    if (!r) return null;
-    return {
-      direction: r.direction,
-      phone: r.phone,
-      externalPhone: r.external_phone,
-      site: r.site,
-      customerId: r.customer_id,
-      ringCodes: r.ring_codes,
-      startedAt: r.started_at,
-      endedAt: r.ended_at,
-    };
+    return findCall(this.pool, enterprise, linkedid);
   }
 
   /**
@@ -168,22 +133,7 @@ export class CallJournal {
    */
   async recordEnd(end: CallEnd): Promise<{ recorded: boolean; uploadJobId: number | null; hangupJobId: number | null }> {
     return inTransaction(this.pool, async (db) => {
-      const { rowCount } = await db.query(
-        `insert into calls (enterprise, linkedid, external_id, direction, phone, external_phone, site, ring_codes,
-           started_at, ended_at, answered, result, hangup_status, manager_code, manager_user_id, duration_sec,
-           waiting_sec, recording_file, dial_status, reconciled)
-         values ($1, $2, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
-         on conflict (enterprise, linkedid) do update set ended_at = excluded.ended_at, answered = excluded.answered,
-           result = excluded.result, hangup_status = excluded.hangup_status, manager_code = excluded.manager_code,
-           manager_user_id = excluded.manager_user_id, duration_sec = excluded.duration_sec,
-           waiting_sec = excluded.waiting_sec, recording_file = excluded.recording_file,
-           dial_status = excluded.dial_status, reconciled = excluded.reconciled, updated_at = now()
-         where calls.ended_at is null`,
-        [end.enterprise, end.linkedid, end.direction, end.phone, end.externalPhone, end.site, end.ringCodes,
-          end.startedAt, end.endedAt, end.answered, end.result, end.hangupStatus, end.managerCode, end.managerUserId,
-          end.durationSec, end.waitingSec, end.recordingFile, end.dialStatus, end.reconciled === true],
-      );
-      const recorded = (rowCount ?? 0) > 0;
+      const recorded = await recordCallEnd(db, end);
       const recordingHost = end.recordingFile ? (end.recordingHost ?? null) : null;
       if (recorded && end.recordingFile && recordingHost !== null) {
         await registerRecording(db, { enterprise: end.enterprise, linkedid: end.linkedid, hostUrl: recordingHost, wavFile: end.recordingFile });

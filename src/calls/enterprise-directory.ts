@@ -3,6 +3,8 @@
  * few seconds so a call costs no database round trip, and refreshed concurrently at most once per enterprise.
  * Changes made by the CLI (another process) show up within `ttlMs`.
  */
+import type { LRUCache } from 'lru-cache';
+import { liveFor, ttlCache } from '../lib/ttl-cache.js';
 import type { EnterpriseStore } from '../db/enterprise-store.js';
 import type { Enterprise } from '../domain/enterprise.js';
 import type { ExtensionStore } from '../db/extension-store.js';
@@ -15,23 +17,29 @@ export interface EnterpriseView {
 
 interface Entry {
   readonly view: EnterpriseView | null;
-  readonly expires: number;
 }
 
+/** Enterprise numbers come from the dialplan: a typo must not grow the cache forever. */
+const MAX_ENTERPRISES = 10_000;
+/** An unknown number is asked again sooner: it may be added by the CLI any moment. */
+const UNKNOWN_TTL_MS = 5_000;
+
 export class EnterpriseDirectory {
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries: LRUCache<string, Entry>;
   private readonly loading = new Map<string, Promise<EnterpriseView | null>>();
 
   constructor(
     private readonly enterprises: EnterpriseStore,
     private readonly extensions: ExtensionStore,
     private readonly ttlMs = 10_000,
-    private readonly now: () => number = Date.now,
-  ) {}
+    now: () => number = Date.now,
+  ) {
+    this.entries = ttlCache<string, Entry>({ max: MAX_ENTERPRISES, ttlMs, now });
+  }
 
   async get(number: string): Promise<EnterpriseView | null> {
     const entry = this.entries.get(number);
-    if (entry && entry.expires > this.now()) return entry.view;
+    if (entry) return entry.view;
     const pending = this.loading.get(number);
     if (pending) return pending;
     const load = this.load(number).finally(() => this.loading.delete(number));
@@ -55,9 +63,7 @@ export class EnterpriseDirectory {
         userByExtension: new Map(mappings.map((m) => [m.ext, m.userId])),
       };
     }
-    // Bound the map: enterprise numbers come from the dialplan, so a typo must not grow it forever.
-    if (this.entries.size > 10_000) this.entries.clear();
-    this.entries.set(number, { view, expires: this.now() + (view ? this.ttlMs : Math.min(this.ttlMs, 5_000)) });
+    this.entries.set(number, { view }, { ttl: liveFor(view ? this.ttlMs : Math.min(this.ttlMs, UNKNOWN_TTL_MS)) });
     return view;
   }
 }

@@ -8,6 +8,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/config.js';
 import { openDatabase } from '../db/connect.js';
+import { oldestSealedApiKey } from '../db/enterprise-store.js';
 import { migrate } from '../db/migrate.js';
 import { createPool } from '../db/pool.js';
 import { dumpDatabase, restoreDatabase } from '../backup/pg-backup.js';
@@ -112,10 +113,10 @@ export async function restoreCommand(config: Config, io: CliOutput, argv: readon
       if (restored.ring) io.out(`keyring (key ids ${[...knownIds(restored.ring)].join(', ')}) restored into ${await restoreKeyringFile(config, restored.ring)}`);
       // Prove the keys: one stored API key must open with them.
       const ring = restored.ring ?? (await loadKeyring(restoredKey !== undefined && config.secretKey === null ? { ...config, secretKey: restoredKey } : config)).ring;
-      const sealed = (await pool.query<{ api_key_enc: string }>('select api_key_enc from enterprises limit 1')).rows[0];
-      if (sealed) {
+      const sealed = await oldestSealedApiKey(pool);
+      if (sealed !== null) {
         try {
-          createKeyringBox(ring).open(sealed.api_key_enc);
+          createKeyringBox(ring).open(sealed);
           io.out('stored API keys open with this SECRET_KEY');
         } catch (err) {
           if (!(err instanceof SecretError)) throw err;

@@ -9,6 +9,7 @@ import { SERVICE_ENV_FILE, type Config } from '../config/config.js';
 import { openDatabase, type DatabaseHandle } from '../db/connect.js';
 import { InputError } from '../lib/errors.js';
 import { EnterpriseStore } from '../db/enterprise-store.js';
+import { keyCheckRecords } from '../db/key-check-store.js';
 import { ExtensionStore } from '../db/extension-store.js';
 import { migrate } from '../db/migrate.js';
 import { createPool, type Pool } from '../db/pool.js';
@@ -78,7 +79,7 @@ export async function withCliContext<T>(config: Config, io: CliOutput, fn: (ctx:
   const pool = createPool({ connectionString: db.url, max: 2, applicationName: 'retailcrm-agi-cli' });
   try {
     await migrate(pool);
-    const box = await openCheckedSecretBox(pool, config, (file) =>
+    const box = await openCheckedSecretBox(keyCheckRecords(pool), config, (file) =>
       io.err(`warning: SECRET_KEY is not set; generated one in ${file}. Back it up or set SECRET_KEY.`),
     );
     const audit = new AuditLog(pool);

@@ -1,5 +1,6 @@
 /** `retailcrm-agi report --enterprise N --from YYYY-MM-DD --to YYYY-MM-DD [--json]`: the dashboard's figures as text. */
-import { createAnalyticsQueries, checkOptions, checkPeriodDays } from '../analytics/analytics-queries.js';
+import { checkOptions, checkPeriodDays } from '../analytics/analytics-queries.js';
+import { createAnalyticsQueries } from '../analytics/analytics-store.js';
 import { buildReport, formatReport } from '../analytics/report.js';
 import * as a from './args.js';
 import type { CliContext } from './cli-context.js';

@@ -5,14 +5,17 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { inTransaction } from '../db/pool.js';
+import { PBX_SEALED_COLUMNS } from '../clicktocall/pbx-store.js';
+import { ENTERPRISE_SEALED_COLUMNS } from '../db/enterprise-store.js';
+import { readKeyCheck, recordRotation, removeKeyId } from '../db/key-check-store.js';
+import { inTransaction, type Queryable } from '../db/pool.js';
 import { InputError, KeyInUseError, SecretError } from '../lib/errors.js';
-import { keyFingerprint, readKeyCheck } from '../secrets/key-check.js';
+import { keyFingerprint } from '../secrets/key-check.js';
 import {
   activeKeys, KEY_ID, keyringPath, newKey, withNewCurrentKey, withRetiredKey, writeKeyringFile, type Keyring,
 } from '../secrets/keyring.js';
 import { createKeyringBox } from '../secrets/secret-box.js';
-import { resealAll, sealedValuesByKey } from '../secrets/stored-secrets.js';
+import { resealAll, sealedValuesByKey, type SealedColumn } from '../secrets/stored-secrets.js';
 import * as a from './args.js';
 import type { CliContext } from './cli-context.js';
 
@@ -20,6 +23,9 @@ export const SECRET_USAGE = `  secret list [--json]                    the keyri
   secret rotate                           a new current key; every stored secret re-encrypted with it
   secret retire --key-id ID               forget an old key (refused while a stored secret needs it); links
                                           and tokens signed with it stop working`;
+
+/** Every column holding a sealed value: a new table with a sealed column is added here, or rotation misses it. */
+const SEALED_COLUMNS: readonly SealedColumn<Queryable>[] = [...ENTERPRISE_SEALED_COLUMNS, ...PBX_SEALED_COLUMNS];
 
 const describeRing = (ring: Keyring): Record<string, unknown> => ({ currentKeyId: ring.current, keyIds: [...activeKeys(ring).keys()] });
 
@@ -42,7 +48,7 @@ export async function secretCommand(ctx: CliContext, sub: string | undefined, ar
 
 async function listKeys(ctx: CliContext, json: boolean): Promise<void> {
   const ring = ctx.box.keyring();
-  const usage = await sealedValuesByKey(ctx.pool, ring.legacy);
+  const usage = await sealedValuesByKey(ctx.pool, SEALED_COLUMNS, ring.legacy);
   const rows = ring.keys.map((k) => ({
     keyId: k.id,
     state: k.retiredAt !== undefined ? 'retired' : k.id === ring.current ? 'current' : 'old',
@@ -74,12 +80,9 @@ async function rotateKey(ctx: CliContext): Promise<void> {
       const stored = await readKeyCheck(client, true);
       if (stored?.keyId !== before.current) throw new SecretError('the keyring changed while rotating (another "secret rotate"?): run it again');
       const box = createKeyringBox(next);
-      const n = await resealAll(client, box);
+      const n = await resealAll(client, SEALED_COLUMNS, box);
       const fp = keyFingerprint(box);
-      await client.query(
-        `update secret_key_check set key_id = $1, check_mac = $2, key_ids = $3, legacy_key_id = $4, rotated_at = now() where id = 1`,
-        [fp.keyId, fp.checkMac, [...activeKeys(next).keys()], before.legacy],
-      );
+      await recordRotation(client, fp, [...activeKeys(next).keys()], before.legacy);
       return n;
     });
   } catch (err) {
@@ -102,12 +105,12 @@ async function retireKey(ctx: CliContext, id: string): Promise<void> {
   const after = withRetiredKey(before, id, new Date());
   await inTransaction(ctx.pool, async (client) => {
     await readKeyCheck(client, true); // serialises with rotate
-    const uses = (await sealedValuesByKey(client, before.legacy)).get(id);
+    const uses = (await sealedValuesByKey(client, SEALED_COLUMNS, before.legacy)).get(id);
     if (uses !== undefined && uses.size > 0) {
       const where = [...uses].map(([col, n]) => `${col}: ${n}`).join(', ');
       throw new KeyInUseError(`key ${id} still seals stored secrets (${where}): run "secret rotate", which re-encrypts them with a new key, then retire it`);
     }
-    await client.query('update secret_key_check set key_ids = array_remove(key_ids, $1) where id = 1', [id]);
+    await removeKeyId(client, id);
   });
   await writeKeyringFile(keyringPath(ctx.config), after);
   await ctx.recordChange({ action: 'secret.retire', enterprise: null, before: describeRing(before), after: { ...describeRing(after), retiredKeyId: id } });

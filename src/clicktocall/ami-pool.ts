@@ -4,7 +4,8 @@
  * the CLI takes effect on the next click), and closed by `close()`. Connecting is bounded by the client's own
  * deadlines; after the first successful login the client reconnects by itself with backoff.
  */
-import { AmiClient, type AmiClientOptions, type AmiLogFn } from '../ami/client.js';
+import { AmiClient } from '../ami/client.js';
+import type { AmiClientOptions, AmiLogFn } from '../ami/client-options.js';
 import { AmiConnectionError } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { TaskTracker } from '../lib/task-tracker.js';

@@ -6,7 +6,7 @@
  *   is reported, otherwise "started" → the final OriginateResponse is written to the audit row when it arrives.
  * The background part is tracked (drain() at shutdown) and never rejects: it records its own outcome.
  */
-import { AmiOriginateError } from '../ami/client.js';
+import { AmiOriginateError } from '../ami/client-options.js';
 import { AmiActionError, AmiAuthError, AmiConnectionError, AmiTimeoutError, errorCode, errorMessage, InputError } from '../lib/errors.js';
 import type { Enterprise } from '../domain/enterprise.js';
 import type { ExtensionStore } from '../db/extension-store.js';
@@ -14,6 +14,7 @@ import type { CallerLookup } from '../customers/caller-lookup.js';
 import { normalisePhone } from '../domain/phone-number.js';
 import { maskPhone, type Logger } from '../lib/logger.js';
 import { TaskTracker } from '../lib/task-tracker.js';
+import { waitAtMost } from '../lib/deadline.js';
 import type { AmiPool } from './ami-pool.js';
 import type { ClickToCallAudit, ClickToCallOutcome } from './audit-store.js';
 import { buildOriginate, checkRawPhone } from './dial-string.js';
@@ -64,19 +65,6 @@ export function outcomeOf(err: unknown): Outcome {
   return { outcome: 'failed', reason: `${errorCode(err)}: ${errorMessage(err)}` };
 }
 
-/** Resolves with the task's value when it settles within `ms`, else undefined; clears its timer either way. */
-async function within<T>(task: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  try {
-    return await Promise.race([task, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 export class ClickToCall {
   private readonly tasks: TaskTracker;
   private readonly shutdown = new AbortController();
@@ -105,8 +93,9 @@ export class ClickToCall {
 
     const placed = this.placeCall(enterprise, audit.id, callId, manager.ext, phone.e164, log);
     this.tasks.track(placed);
-    const early = await within(placed, this.deps.earlyAnswerMs ?? 1_500);
-    if (early === undefined || STARTED_OUTCOMES.has(early.outcome)) return { status: 'started', callId };
+    const waited = await waitAtMost(placed, this.deps.earlyAnswerMs ?? 1_500);
+    if (!waited.settled || STARTED_OUTCOMES.has(waited.value.outcome)) return { status: 'started', callId };
+    const early = waited.value;
     return { status: 'failed', callId, outcome: early.outcome, reason: early.reason ?? early.outcome };
   }
 

@@ -3,8 +3,9 @@
  * box) and its originate settings. Values are validated here, so a row in the table is always usable.
  */
 import { InputError } from '../lib/errors.js';
-import type { Pool } from '../db/pool.js';
+import type { Pool, Queryable } from '../db/pool.js';
 import type { SecretBox } from '../secrets/secret-box.js';
+import type { SealedColumn } from '../secrets/stored-secrets.js';
 import type { PbxSettings } from '../domain/pbx-settings.js';
 import { validateOriginateSettings } from './dial-string.js';
 
@@ -149,3 +150,19 @@ export class PbxStore {
     return (rowCount ?? 0) > 0;
   }
 }
+
+/** The sealed AMI secrets, for `secret rotate|retire|list` (secrets/stored-secrets.ts). */
+export const PBX_SEALED_COLUMNS: readonly SealedColumn<Queryable>[] = [
+  {
+    name: 'pbx_connections.ami_secret_enc',
+    async read(db, lock) {
+      const { rows } = await db.query<{ k: string; v: string }>(
+        `select enterprise as k, ami_secret_enc as v from pbx_connections${lock ? ' for update' : ''}`,
+      );
+      return rows.map((r) => ({ rowKey: r.k, sealed: r.v }));
+    },
+    async write(db, enterprise, sealed) {
+      await db.query('update pbx_connections set ami_secret_enc = $2 where enterprise = $1', [enterprise, sealed]);
+    },
+  },
+];

@@ -5,17 +5,12 @@
  * Optional fields are lenient: a missing, null or wrongly typed optional field becomes `undefined` (a popup
  * without an e-mail beats no popup).
  */
-import { CrmBadResponseError } from '../lib/errors.js';
 import type {
-  AccountSettings,
-  Credentials,
   Customer,
   CustomerType,
   HistoryEntityRef,
   HistoryEntry,
   HistoryPage,
-  IntegrationModule,
-  IntegrationModuleEditInfo,
   Manager,
   ManagerLinks,
   ManagerLookup,
@@ -26,96 +21,25 @@ import type {
   UploadResult,
   User,
 } from './types.js';
+import {
+  bad,
+  cleanName,
+  describe,
+  expectEnvelope,
+  idList,
+  isObject,
+  optBool,
+  optCount,
+  optId,
+  optString,
+  parsePhones,
+  requireId,
+  stringList,
+  type Obj,
+} from './parse-values.js';
 
-type Obj = Record<string, unknown>;
-
-function isObject(value: unknown): value is Obj {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function bad(message: string): never {
-  throw new CrmBadResponseError(message);
-}
-
-/** The response body: an object with `success: true`. */
-export function expectEnvelope(body: unknown): Obj {
-  if (!isObject(body)) bad(`expected a JSON object, got ${describe(body)}`);
-  if (body.success !== true) bad(`expected "success": true, got ${describe(body.success)}`);
-  return body;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value;
-}
-
-function toId(value: unknown): number | undefined {
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value;
-  if (typeof value === 'string' && /^\d{1,15}$/.test(value.trim())) {
-    const n = Number(value.trim());
-    return n > 0 ? n : undefined;
-  }
-  return undefined;
-}
-
-export function requireId(value: unknown, what: string): number {
-  const id = toId(value);
-  if (id === undefined) bad(`${what} is not a valid id (${describe(value)})`);
-  return id;
-}
-
-export function optId(value: unknown): number | undefined {
-  return toId(value);
-}
-
-/** A non-empty string (numbers accepted, e.g. an extension sent as 101); anything else → undefined. */
-export function optString(value: unknown): string | undefined {
-  if (typeof value === 'string') return value.trim() === '' ? undefined : value;
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  return undefined;
-}
-
-function optBool(value: unknown): boolean | undefined {
-  if (typeof value === 'boolean') return value;
-  if (value === 1 || value === '1' || value === 'true') return true;
-  if (value === 0 || value === '0' || value === 'false') return false;
-  return undefined;
-}
-
-function optCount(value: unknown): number | undefined {
-  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
-  if (typeof value === 'string' && /^\d{1,15}$/.test(value)) return Number(value);
-  return undefined;
-}
-
-function stringList(value: unknown): string[] {
-  if (!Array.isArray(value)) return [];
-  return value.map(optString).filter((s): s is string => s !== undefined);
-}
-
-function idList(value: unknown): number[] {
-  if (!Array.isArray(value)) return [];
-  return value.map(toId).filter((n): n is number => n !== undefined);
-}
-
-/** Remove control characters and collapse whitespace; undefined when nothing is left. */
-function cleanName(text: string | undefined): string | undefined {
-  if (text === undefined) return undefined;
-  const cleaned = text.replace(/[\u0000-\u001f\u007f-\u009f]/g, ' ').replace(/\s+/g, ' ').trim();
-  return cleaned === '' ? undefined : cleaned;
-}
-
-function parsePhones(value: unknown): string[] {
-  if (!Array.isArray(value)) return [];
-  const phones: string[] = [];
-  for (const item of value) {
-    // Phones come as [{number}] per the contract; a bare string is tolerated.
-    const number = isObject(item) ? optString(item.number) : optString(item);
-    if (number !== undefined) phones.push(number);
-  }
-  return phones;
-}
+export { expectEnvelope, optId, optString, requireId } from './parse-values.js';
+export * from './parse-account.js';
 
 function companyNameOf(raw: Obj): string | undefined {
   // Corporate customers carry nickName; mainCompany/company hold the legal entity. Defensive: the contract
@@ -321,99 +245,5 @@ export function parseHistoryPage(body: unknown): HistoryPage {
     entries: page.items,
     pagination: page.pagination,
     generatedAt: optString(expectEnvelope(body).generatedAt),
-  };
-}
-
-function parseTelephony(value: unknown): NonNullable<IntegrationModule['integrations']>['telephony'] {
-  if (!isObject(value)) return undefined;
-  const additionalCodes = Array.isArray(value.additionalCodes)
-    ? value.additionalCodes.flatMap((c: unknown) => {
-        if (!isObject(c)) return [];
-        const userId = optId(c.userId);
-        const code = optString(c.code);
-        return userId !== undefined && code !== undefined ? [{ userId, code }] : [];
-      })
-    : undefined;
-  const externalPhones = Array.isArray(value.externalPhones)
-    ? value.externalPhones.flatMap((p: unknown) => {
-        if (!isObject(p)) return [];
-        const siteCode = optString(p.siteCode);
-        const externalPhone = optString(p.externalPhone);
-        return siteCode !== undefined && externalPhone !== undefined ? [{ siteCode, externalPhone }] : [];
-      })
-    : undefined;
-  return dropUndefined({
-    makeCallUrl: optString(value.makeCallUrl),
-    changeUserStatusUrl: optString(value.changeUserStatusUrl),
-    allowEdit: optBool(value.allowEdit),
-    inputEventSupported: optBool(value.inputEventSupported),
-    outputEventSupported: optBool(value.outputEventSupported),
-    hangupEventSupported: optBool(value.hangupEventSupported),
-    additionalCodes,
-    externalPhones,
-  });
-}
-
-function dropUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
-}
-
-export function parseIntegrationModule(body: unknown): IntegrationModule {
-  const env = expectEnvelope(body);
-  const m = env.integrationModule;
-  if (!isObject(m)) bad(`integrationModule is ${describe(m)}, not an object`);
-  const code = optString(m.code);
-  if (code === undefined) bad('integrationModule.code is missing');
-  const actions = isObject(m.actions)
-    ? Object.fromEntries(
-        Object.entries(m.actions).flatMap(([k, v]) => (typeof v === 'string' ? [[k, v] as const] : [])),
-      )
-    : undefined;
-  const integrations = isObject(m.integrations) ? m.integrations : undefined;
-  const telephony = integrations ? parseTelephony(integrations.telephony) : undefined;
-  return dropUndefined({
-    code,
-    integrationCode: optString(m.integrationCode),
-    active: optBool(m.active),
-    freeze: optBool(m.freeze),
-    name: optString(m.name),
-    logo: optString(m.logo),
-    clientId: optString(m.clientId),
-    native: optBool(m.native),
-    baseUrl: optString(m.baseUrl),
-    actions,
-    availableCountries: Array.isArray(m.availableCountries) ? stringList(m.availableCountries) : undefined,
-    accountUrl: optString(m.accountUrl),
-    integrations: integrations ? (telephony ? { telephony } : {}) : undefined,
-  });
-}
-
-export function parseIntegrationModuleEditInfo(body: unknown): IntegrationModuleEditInfo {
-  const env = expectEnvelope(body);
-  const info = isObject(env.info) ? env.info : {};
-  return { notExistUsersIds: idList(info.notExistUsersIds), notExistSiteCodes: stringList(info.notExistSiteCodes) };
-}
-
-export function parseAccountSettings(body: unknown): AccountSettings {
-  const env = expectEnvelope(body);
-  const settings = isObject(env.settings) ? env.settings : bad(`settings is ${describe(env.settings)}, not an object`);
-  const tz = isObject(settings.timezone) ? settings.timezone.value : settings.timezone;
-  return { timezone: typeof tz === 'string' && tz.trim() !== '' ? tz.trim() : null };
-}
-
-export function parseSites(body: unknown): string[] {
-  const env = expectEnvelope(body);
-  if (Array.isArray(env.sites)) return env.sites.flatMap((s: unknown) => (isObject(s) && typeof s.code === 'string' ? [s.code] : []));
-  if (!isObject(env.sites)) bad(`sites is ${describe(env.sites)}, not an object`);
-  return Object.entries(env.sites).map(([code, s]) => (isObject(s) && typeof s.code === 'string' ? s.code : code));
-}
-
-export function parseCredentials(body: unknown): Credentials {
-  const env = expectEnvelope(body);
-  if (!Array.isArray(env.scopes)) bad(`scopes is ${describe(env.scopes)}, not an array`);
-  return {
-    scopes: stringList(env.scopes),
-    siteAccess: optString(env.siteAccess),
-    sitesAvailable: stringList(env.sitesAvailable),
   };
 }

@@ -10,6 +10,7 @@ import {
   CrmOverloadedError,
   CrmRateLimitedError,
 } from '../lib/errors.js';
+import { backoffDelay } from '../lib/backoff.js';
 
 export interface RetryInput {
   /** 1 for the first retry (i.e. after the first failure), 2 for the second, … */
@@ -36,19 +37,15 @@ export function retryDelay(input: RetryInput): number | null {
   const random = input.random ?? Math.random;
   if (!Number.isFinite(attempt) || attempt < 1) return null;
   if (!isRetryable(error)) return null;
+  // Full jitter (AWS architecture blog): uniform in [0, min(cap, base·2^(attempt-1))].
+  const backoff = { initialMs: baseMs, maxMs: capMs, jitter: 1 };
 
   if (error instanceof CrmRateLimitedError) {
     if (error.retryAfterMs !== undefined && error.retryAfterMs >= 0) return Math.min(error.retryAfterMs, capMs);
     // Without Retry-After: a full window, plus jitter so tenants don't all come back in the same millisecond.
-    return Math.min(RATE_LIMIT_MIN_DELAY_MS + Math.floor(random() * backoffCeiling(attempt, baseMs, capMs)), capMs);
+    return Math.min(RATE_LIMIT_MIN_DELAY_MS + backoffDelay(attempt - 1, backoff, random), capMs);
   }
-  // Full jitter (AWS architecture blog): uniform in [0, min(cap, base·2^(attempt-1))].
-  return Math.floor(random() * backoffCeiling(attempt, baseMs, capMs));
-}
-
-function backoffCeiling(attempt: number, baseMs: number, capMs: number): number {
-  // 2^(attempt-1) overflows to Infinity for huge attempts; min() keeps the result finite.
-  return Math.min(capMs, baseMs * 2 ** Math.min(attempt - 1, 52));
+  return backoffDelay(attempt - 1, backoff, random);
 }
 
 /** Whether the same request may succeed later. Unknown (non-CRM) errors are bugs: not retried. */

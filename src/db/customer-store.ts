@@ -1,5 +1,9 @@
-/** The `retailcrm_customers` table: phone (E.164) → what RetailCRM last said about that caller, per enterprise. */
-import type { Pool } from './pool.js';
+/**
+ * The `retailcrm_customers` table: phone (E.164) → what RetailCRM last said about that caller, per enterprise.
+ * Its only owner: the lookup chain reads and writes it through CustomerStore; the sync rewrites a customer's
+ * rows through the functions below, which run in the caller's transaction.
+ */
+import type { Pool, Queryable } from './pool.js';
 
 export interface StoredCustomer {
   readonly enterprise: string;
@@ -46,26 +50,60 @@ export class CustomerStore {
   }
 
   async upsert(c: Omit<StoredCustomer, 'updatedAt'>): Promise<void> {
-    await this.pool.query(
-      `insert into retailcrm_customers (enterprise, phone, customer_id, customer_name, is_corporate, manager_user_id)
-       values ($1, $2, $3, $4, $5, $6)
-       on conflict (enterprise, phone) do update set customer_id = excluded.customer_id,
-         customer_name = excluded.customer_name, is_corporate = excluded.is_corporate,
-         manager_user_id = excluded.manager_user_id, updated_at = now()`,
-      [c.enterprise, c.phone, c.customerId, c.name, c.isCorporate, c.managerUserId],
-    );
+    await upsertCustomerPhone(this.pool, c);
   }
 
   /** RetailCRM no longer knows this phone: forget it so the next call does not route on stale data. */
   async remove(enterprise: string, phone: string): Promise<void> {
-    await this.pool.query('delete from retailcrm_customers where enterprise = $1 and phone = $2', [enterprise, phone]);
+    await removeCustomerPhone(this.pool, enterprise, phone);
   }
 
   async removeCustomer(enterprise: string, customerId: number): Promise<string[]> {
-    const { rows } = await this.pool.query<{ phone: string }>(
+    return removeCustomerPhones(this.pool, enterprise, customerId);
+  }
+}
+
+export async function upsertCustomerPhone(db: Queryable, c: Omit<StoredCustomer, 'updatedAt'>): Promise<void> {
+  await db.query(
+    `insert into retailcrm_customers (enterprise, phone, customer_id, customer_name, is_corporate, manager_user_id)
+     values ($1, $2, $3, $4, $5, $6)
+     on conflict (enterprise, phone) do update set customer_id = excluded.customer_id,
+       customer_name = excluded.customer_name, is_corporate = excluded.is_corporate,
+       manager_user_id = excluded.manager_user_id, updated_at = now()`,
+    [c.enterprise, c.phone, c.customerId, c.name, c.isCorporate, c.managerUserId],
+  );
+}
+
+export async function removeCustomerPhone(db: Queryable, enterprise: string, phone: string): Promise<void> {
+  await db.query('delete from retailcrm_customers where enterprise = $1 and phone = $2', [enterprise, phone]);
+}
+
+/** Removes the customer's rows, all of them or all but the phones in `keep`; returns the phones removed. */
+export async function removeCustomerPhones(
+  db: Queryable,
+  enterprise: string,
+  customerId: number,
+  keep?: readonly string[],
+): Promise<string[]> {
+  const { rows } = keep === undefined
+    ? await db.query<{ phone: string }>(
       'delete from retailcrm_customers where enterprise = $1 and customer_id = $2 returning phone',
       [enterprise, customerId],
+    )
+    : await db.query<{ phone: string }>(
+      `delete from retailcrm_customers where enterprise = $1 and customer_id = $2 and not (phone = any($3::text[]))
+       returning phone`,
+      [enterprise, customerId, keep],
     );
-    return rows.map((r) => r.phone);
-  }
+  return rows.map((r) => r.phone);
+}
+
+/** A merge in RetailCRM: the merged-away customer's rows now belong to the survivor; returns their phones. */
+export async function moveCustomerPhones(db: Queryable, enterprise: string, fromId: number, toId: number): Promise<string[]> {
+  const { rows } = await db.query<{ phone: string }>(
+    `update retailcrm_customers set customer_id = $3, updated_at = now()
+     where enterprise = $1 and customer_id = $2 returning phone`,
+    [enterprise, fromId, toId],
+  );
+  return rows.map((r) => r.phone);
 }

@@ -6,7 +6,8 @@ import { EnterpriseUnknownError, InputError } from '../lib/errors.js';
 import type { SecretBox } from '../secrets/secret-box.js';
 import type { Enterprise, EnterpriseSettings } from '../domain/enterprise.js';
 import { parseGenerations } from '../secrets/enterprise-tokens.js';
-import type { Pool } from './pool.js';
+import type { SealedColumn } from '../secrets/stored-secrets.js';
+import type { Pool, Queryable } from './pool.js';
 
 export type { Enterprise, EnterpriseSettings } from '../domain/enterprise.js';
 
@@ -179,3 +180,34 @@ export function settingsToJson(s: EnterpriseSettings): Record<string, unknown> {
     extra: s.extra,
   };
 }
+
+/** The sealed API key of the oldest enterprise (what proves a key right before the key check row exists). */
+export async function oldestSealedApiKey(db: Queryable): Promise<string | null> {
+  const { rows } = await db.query<{ api_key_enc: string }>('select api_key_enc from enterprises order by created_at limit 1');
+  return rows[0]?.api_key_enc ?? null;
+}
+
+/** The enterprises' sealed columns, for `secret rotate|retire|list` (secrets/stored-secrets.ts). */
+export const ENTERPRISE_SEALED_COLUMNS: readonly SealedColumn<Queryable>[] = [
+  {
+    name: 'enterprises.api_key_enc',
+    async read(db, lock) {
+      const { rows } = await db.query<{ k: string; v: string }>(`select number as k, api_key_enc as v from enterprises${lock ? ' for update' : ''}`);
+      return rows.map((r) => ({ rowKey: r.k, sealed: r.v }));
+    },
+    async write(db, number, sealed) {
+      await db.query('update enterprises set api_key_enc = $2 where number = $1', [number, sealed]);
+    },
+  },
+  {
+    name: 'enterprises.client_id_enc',
+    hashPurpose: 'client-id',
+    async read(db, lock) {
+      const { rows } = await db.query<{ k: string; v: string }>(`select number as k, client_id_enc as v from enterprises${lock ? ' for update' : ''}`);
+      return rows.map((r) => ({ rowKey: r.k, sealed: r.v }));
+    },
+    async write(db, number, sealed, hash) {
+      await db.query('update enterprises set client_id_enc = $2, client_id_hash = $3 where number = $1', [number, sealed, hash]);
+    },
+  },
+];

@@ -1,6 +1,5 @@
 /** Extension ↔ RetailCRM user mapping per enterprise (RetailCRM's `additionalCodes`). */
-import type { Pool } from './pool.js';
-import { withSuppressed } from '../lib/errors.js';
+import { inTransaction, type Pool } from './pool.js';
 
 export interface ExtensionMapping {
   readonly ext: string;
@@ -14,9 +13,7 @@ export class ExtensionStore {
 
   /** Maps ext → userId; a user has one extension, so an older extension of the same user is moved. */
   async set(enterprise: string, ext: string, userId: number): Promise<void> {
-    const client = await this.pool.connect();
-    try {
-      await client.query('begin');
+    await inTransaction(this.pool, async (client) => {
       await client.query('delete from extensions where enterprise = $1 and user_id = $2 and ext <> $3', [
         enterprise,
         userId,
@@ -27,13 +24,7 @@ export class ExtensionStore {
          on conflict (enterprise, ext) do update set user_id = excluded.user_id, updated_at = now()`,
         [enterprise, ext, userId],
       );
-      await client.query('commit');
-    } catch (err) {
-      await client.query('rollback').catch((rollbackErr: unknown) => withSuppressed(err, rollbackErr));
-      throw err;
-    } finally {
-      client.release();
-    }
+    });
   }
 
   async remove(enterprise: string, ext: string): Promise<boolean> {

@@ -7,8 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MigrationError } from '../lib/errors.js';
-import type { Pool } from './pool.js';
-import { withSuppressed } from '../lib/errors.js';
+import { inTransaction, type Pool } from './pool.js';
 
 const LOCK_KEY = 7_361_540_221; // arbitrary, fixed: "retailcrm-agi migrations"
 
@@ -53,13 +52,12 @@ export async function migrate(pool: Pool, dir: string = defaultSqlDir): Promise<
       for (const m of migrations) {
         if (done.has(m.id)) continue;
         try {
-          await client.query('begin');
-          await client.query(m.sql);
-          await client.query('insert into rcrm_migrations (id, name) values ($1, $2)', [m.id, m.name]);
-          await client.query('commit');
+          await inTransaction(client, async (tx) => {
+            await tx.query(m.sql);
+            await tx.query('insert into rcrm_migrations (id, name) values ($1, $2)', [m.id, m.name]);
+          });
           applied.push(m.name);
         } catch (err) {
-          await client.query('rollback').catch((rollbackErr: unknown) => withSuppressed(err, rollbackErr));
           throw new MigrationError(`migration ${m.name} failed: ${(err as Error).message}`, { cause: err });
         }
       }
@@ -71,4 +69,12 @@ export async function migrate(pool: Pool, dir: string = defaultSqlDir): Promise<
     client.release();
   }
   return applied;
+}
+
+/** The count of tables in the public schema: 0 for a new, empty database (what a restore needs). */
+export async function countPublicTables(pool: Pool): Promise<number> {
+  const { rows } = await pool.query<{ n: number }>(
+    "select count(*)::int as n from information_schema.tables where table_schema = 'public'",
+  );
+  return rows[0]?.n ?? 0;
 }

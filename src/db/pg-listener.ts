@@ -3,11 +3,12 @@
  * destruction (never handed back to the pool with a LISTEN on it), reconnects with exponential backoff when the
  * connection is lost or cannot be made, and tells its owner each time it is listening again (messages sent while
  * it was deaf are lost: the owner decides what to do about that). It owns its reconnect timer and every connect
- * attempt, and stop() ends all of them.
+ * attempt, and stop() ends all of them. `notify` is the sending side.
  */
 import type { Logger } from '../lib/logger.js';
 import { TaskTracker } from '../lib/task-tracker.js';
-import type { Pool, PoolClient } from './pool.js';
+import { backoffDelay } from '../lib/backoff.js';
+import type { Pool, PoolClient, Queryable } from './pool.js';
 
 /** LISTEN takes an identifier, not a parameter: only plain lower-case names are accepted, so nothing is quoted. */
 const CHANNEL_NAME = /^[a-z_][a-z0-9_]*$/;
@@ -35,7 +36,8 @@ export class PgListener {
   private pid: number | undefined;
   private stopped = true;
   private everConnected = false;
-  private backoffMs: number;
+  /** Failed attempts since the last good connection: the next delay's exponent. */
+  private failures = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: PgListenerOptions) {
@@ -43,7 +45,6 @@ export class PgListener {
     this.initialBackoffMs = o.initialBackoffMs ?? 250;
     this.maxBackoffMs = o.maxBackoffMs ?? 30_000;
     if (!(this.initialBackoffMs > 0 && this.maxBackoffMs > 0)) throw new RangeError('backoff bounds must be positive');
-    this.backoffMs = this.initialBackoffMs;
     this.tasks = new TaskTracker((err) => o.logger.error(`${o.label}: LISTEN connect attempt failed`, { err }));
   }
 
@@ -62,7 +63,7 @@ export class PgListener {
     if (!this.stopped) return;
     this.stopped = false;
     this.everConnected = false;
-    this.backoffMs = this.initialBackoffMs;
+    this.failures = 0;
     const first = this.connect();
     this.tasks.track(first);
     await first;
@@ -100,7 +101,7 @@ export class PgListener {
       }
       this.pid = rows[0]?.pid;
       this.client = mine;
-      this.backoffMs = this.initialBackoffMs;
+      this.failures = 0;
       const reconnected = this.everConnected;
       this.everConnected = true;
       if (reconnected) this.o.logger.info(`${this.o.label}: LISTEN is back`);
@@ -130,8 +131,7 @@ export class PgListener {
 
   private scheduleReconnect(err: unknown): void {
     if (this.stopped) return;
-    const delay = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, this.maxBackoffMs);
+    const delay = backoffDelay(this.failures++, { initialMs: this.initialBackoffMs, maxMs: this.maxBackoffMs });
     this.o.logger.warn(`${this.o.label}: LISTEN connection lost; reconnecting`, {
       err, channel: this.o.channel, retryInMs: delay,
     });
@@ -141,4 +141,9 @@ export class PgListener {
       this.tasks.track(this.connect());
     }, delay);
   }
+}
+
+/** NOTIFY on `channel`; inside a transaction PostgreSQL sends it at commit, or never. */
+export async function notify(db: Queryable, channel: string, payload: string): Promise<void> {
+  await db.query('select pg_notify($1, $2)', [channel, payload]);
 }

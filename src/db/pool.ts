@@ -39,18 +39,48 @@ export function createPool(opts: PoolOptions): Pool {
   return pool;
 }
 
-/** Runs fn inside one transaction on one client; rolls back on any error. */
-export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+/** A pool or one client of it: what a store function runs its SQL on (the caller's transaction, or not). */
+export type Queryable = Pool | PoolClient;
+
+export interface TransactionOptions {
+  /** `begin read only`: the transaction may not write (the analytics). */
+  readonly readOnly?: boolean;
+}
+
+function isPoolClient(db: Queryable): db is PoolClient {
+  return typeof (db as Partial<PoolClient>).release === 'function';
+}
+
+/**
+ * The one transaction helper: runs fn inside one transaction and commits, or rolls back on any error and rethrows
+ * it. Given the pool, it takes a client for the transaction and returns it after; given a client (one holding a
+ * session advisory lock, or the migrations' client), it runs the transaction on that client and keeps it.
+ * A rollback that fails too rides on the rethrown error as `suppressed` (lib/errors.ts withSuppressed: the
+ * error keeps its type and code, the log shows both), and a client the helper took is then destroyed rather than
+ * returned to the pool in an unknown state.
+ */
+export async function inTransaction<T>(
+  db: Queryable,
+  fn: (client: PoolClient) => Promise<T>,
+  options: TransactionOptions = {},
+): Promise<T> {
+  const owned = !isPoolClient(db);
+  const client = isPoolClient(db) ? db : await db.connect();
+  let broken: Error | undefined;
   try {
-    await client.query('begin');
-    const result = await fn(client);
-    await client.query('commit');
-    return result;
-  } catch (err) {
-    await client.query('rollback').catch((rollbackErr: unknown) => withSuppressed(err, rollbackErr));
-    throw err;
+    try {
+      await client.query(options.readOnly === true ? 'begin read only' : 'begin');
+      const result = await fn(client);
+      await client.query('commit');
+      return result;
+    } catch (err) {
+      await client.query('rollback').catch((rollbackErr: unknown) => {
+        broken = rollbackErr instanceof Error ? rollbackErr : new Error(String(rollbackErr));
+        withSuppressed(err, rollbackErr);
+      });
+      throw err;
+    }
   } finally {
-    client.release();
+    if (owned) client.release(broken);
   }
 }

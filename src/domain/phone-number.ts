@@ -4,6 +4,7 @@
  * Numbers that are not dialable public numbers (extensions, hidden ids) are reported as such, not guessed.
  */
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import { LRUCache } from 'lru-cache';
 
 export type NormalisedPhone =
   | { readonly kind: 'e164'; readonly e164: string }
@@ -12,15 +13,13 @@ export type NormalisedPhone =
 const HIDDEN = /^(unknown|anonymous|restricted|private|unavailable|withheld|asterisk)$/i;
 
 // Parsing with libphonenumber costs tens of microseconds; the same callers call again and again.
-const memo = new Map<string, NormalisedPhone>();
-const MEMO_MAX = 10_000;
+const memo = new LRUCache<string, NormalisedPhone>({ max: 10_000 });
 
 export function normalisePhone(raw: string | undefined, defaultCountry: string): NormalisedPhone {
   const key = `${defaultCountry}|${raw ?? ''}`;
   const hit = memo.get(key);
   if (hit !== undefined) return hit;
   const result = parsePhone(raw, defaultCountry);
-  if (memo.size >= MEMO_MAX) memo.clear();
   memo.set(key, result);
   return result;
 }

@@ -4,8 +4,11 @@
  * `manager_status` and read on the live call path from a per-enterprise in-memory copy refreshed after a short TTL
  * (so several instances converge within the TTL). `/incoming` uses `isAway` to skip a manager on break or dinner.
  */
+import type { LRUCache } from 'lru-cache';
+import { ttlCache } from '../lib/ttl-cache.js';
 import { InputError } from '../lib/errors.js';
 import type { Pool } from '../db/pool.js';
+import { readManagerStatuses, saveManagerStatus, saveManagerStatuses } from './manager-status-store.js';
 
 export const MANAGER_STATUSES = ['free', 'busy', 'dinner', 'break'] as const;
 export type ManagerStatus = (typeof MANAGER_STATUSES)[number];
@@ -31,19 +34,21 @@ export interface ManagerStatusOptions {
 }
 
 interface Snapshot {
-  readonly loadedAt: number;
   readonly statuses: Map<number, ManagerStatus>;
 }
 
+/** Enterprises whose statuses are kept in memory at once. */
+const MAX_ENTERPRISES = 10_000;
+
 export class ManagerStatusDirectory {
-  private readonly snapshots = new Map<string, Snapshot>();
+  /** Undefined when ttlMs is 0: every read goes to the database. */
+  private readonly snapshots: LRUCache<string, Snapshot> | undefined;
   private readonly loading = new Map<string, Promise<Snapshot>>();
-  private readonly ttlMs: number;
-  private readonly now: () => number;
 
   constructor(private readonly opts: ManagerStatusOptions) {
-    this.ttlMs = opts.ttlMs ?? 5_000;
-    this.now = opts.now ?? Date.now;
+    const ttl = opts.ttlMs ?? 5_000;
+    const now = opts.now ?? Date.now;
+    this.snapshots = ttl > 0 ? ttlCache<string, Snapshot>({ max: MAX_ENTERPRISES, ttlMs: ttl, now }) : undefined;
   }
 
   /** The manager's last reported status; null when RetailCRM never reported one. */
@@ -54,37 +59,27 @@ export class ManagerStatusDirectory {
 
   async set(enterprise: string, userId: number, status: ManagerStatus): Promise<void> {
     if (!Number.isInteger(userId) || userId <= 0) throw new InputError('userId must be a RetailCRM user id', 'userId');
-    await this.opts.pool.query(
-      `insert into manager_status (enterprise, user_id, status) values ($1, $2, $3)
-       on conflict (enterprise, user_id) do update set status = excluded.status, updated_at = now()`,
-      [enterprise, userId, status],
-    );
-    this.snapshots.get(enterprise)?.statuses.set(userId, status);
+    await saveManagerStatus(this.opts.pool, enterprise, userId, status);
+    this.snapshots?.get(enterprise)?.statuses.set(userId, status);
   }
 
   /** Many statuses of one enterprise at once (the periodic read of RetailCRM's users); only changes are written. */
   async setMany(enterprise: string, statuses: readonly { readonly userId: number; readonly status: ManagerStatus }[]): Promise<void> {
     if (statuses.length === 0) return;
-    await this.opts.pool.query(
-      `insert into manager_status (enterprise, user_id, status)
-       select $1, u.user_id, u.status from unnest($2::int[], $3::text[]) as u(user_id, status)
-       on conflict (enterprise, user_id) do update set status = excluded.status, updated_at = now()
-       where manager_status.status is distinct from excluded.status`,
-      [enterprise, statuses.map((s) => s.userId), statuses.map((s) => s.status)],
-    );
-    const snapshot = this.snapshots.get(enterprise);
+    await saveManagerStatuses(this.opts.pool, enterprise, statuses);
+    const snapshot = this.snapshots?.get(enterprise);
     for (const s of statuses) snapshot?.statuses.set(s.userId, s.status);
   }
 
   /** Forget the in-memory copy (another instance's change, tests). */
   invalidate(enterprise?: string): void {
-    if (enterprise === undefined) this.snapshots.clear();
-    else this.snapshots.delete(enterprise);
+    if (enterprise === undefined) this.snapshots?.clear();
+    else this.snapshots?.delete(enterprise);
   }
 
   private async snapshot(enterprise: string): Promise<Snapshot> {
-    const current = this.snapshots.get(enterprise);
-    if (current && this.now() - current.loadedAt < this.ttlMs) return current;
+    const current = this.snapshots?.get(enterprise);
+    if (current) return current;
     let pending = this.loading.get(enterprise);
     if (!pending) {
       pending = this.load(enterprise).finally(() => this.loading.delete(enterprise));
@@ -94,12 +89,10 @@ export class ManagerStatusDirectory {
   }
 
   private async load(enterprise: string): Promise<Snapshot> {
-    const { rows } = await this.opts.pool.query<{ user_id: number; status: ManagerStatus }>(
-      'select user_id, status from manager_status where enterprise = $1',
-      [enterprise],
-    );
-    const snapshot = { loadedAt: this.now(), statuses: new Map(rows.map((r) => [r.user_id, r.status])) };
-    this.snapshots.set(enterprise, snapshot);
+    const rows = await readManagerStatuses(this.opts.pool, enterprise);
+    // Only this module writes the column, always a ManagerStatus.
+    const snapshot = { statuses: new Map(rows.map((r) => [r.userId, r.status as ManagerStatus])) };
+    this.snapshots?.set(enterprise, snapshot);
     return snapshot;
   }
 }

@@ -1,7 +1,12 @@
 /**
- * Waiting on work with a deadline without cancelling the work: the live call path (lookups, manager status) and
- * health checks stop waiting at the deadline, while the work itself runs on under its own I/O deadline
- * (a late RetailCRM answer still warms the cache). Rejects with DeadlineExpired; the timer is always cleared.
+ * The one way this service waits on work with a deadline (STYLE.md §7). Waiting stops at the deadline; the work
+ * itself is not cancelled and runs on under its own I/O deadline (a late RetailCRM answer still warms the cache).
+ * Every variant clears its timer and its abort listener, whichever side wins, and never leaves a rejection
+ * of the abandoned work unhandled.
+ *
+ * - `waitAtMost(work, ms)`: the outcome, or `{ settled: false }` at the deadline (drains, "answer within").
+ * - `withTimeout(work, ms, onTimeout)`: the value, or the caller's own error at the deadline (AMI actions).
+ * - `raceDeadline(work, deadline)`: the value, or DeadlineExpired at an absolute deadline (the call's budget).
  */
 export class DeadlineExpired extends Error {
   constructor() {
@@ -10,7 +15,41 @@ export class DeadlineExpired extends Error {
   }
 }
 
-export function raceDeadline<T>(
+export type Waited<T> = { readonly settled: true; readonly value: T } | { readonly settled: false };
+
+const NOT_SETTLED: Waited<never> = Object.freeze({ settled: false });
+
+/**
+ * Waits for `work` for at most `ms` milliseconds (or until `signal` aborts). Resolves with its value, rejects
+ * with its error when it fails in time, and resolves `{ settled: false }` when the wait ends first.
+ */
+export function waitAtMost<T>(work: Promise<T>, ms: number, signal?: AbortSignal): Promise<Waited<T>> {
+  return new Promise<Waited<T>>((resolve, reject) => {
+    const finish = (fn: () => void): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onGiveUp);
+      fn();
+    };
+    const onGiveUp = (): void => finish(() => resolve(NOT_SETTLED));
+    const timer = setTimeout(onGiveUp, Math.max(0, ms));
+    if (signal?.aborted) onGiveUp();
+    else signal?.addEventListener('abort', onGiveUp, { once: true });
+    work.then(
+      (value) => finish(() => resolve({ settled: true, value })),
+      (err: unknown) => finish(() => reject(err)),
+    );
+  });
+}
+
+/** The value of `work`, or a rejection with `onTimeout()` when it has not settled within `ms`. */
+export async function withTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  const waited = await waitAtMost(work, ms);
+  if (!waited.settled) throw onTimeout();
+  return waited.value;
+}
+
+/** The value of `work`, or DeadlineExpired at the absolute time `deadline` (or when `signal` aborts). */
+export async function raceDeadline<T>(
   work: Promise<T>,
   deadline: number,
   opts: { readonly signal?: AbortSignal | undefined; readonly now?: () => number } = {},
@@ -18,21 +57,9 @@ export function raceDeadline<T>(
   const remaining = deadline - (opts.now ?? Date.now)();
   if (remaining <= 0) {
     work.catch(() => undefined); // nobody waits for it any more: its failure must not go unhandled
-    return Promise.reject(new DeadlineExpired());
+    throw new DeadlineExpired();
   }
-  const signal = opts.signal;
-  return new Promise<T>((resolve, reject) => {
-    const finish = (fn: () => void): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      fn();
-    };
-    const onAbort = (): void => finish(() => reject(new DeadlineExpired()));
-    const timer = setTimeout(onAbort, remaining);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (v) => finish(() => resolve(v)),
-      (e: unknown) => finish(() => reject(e)),
-    );
-  });
+  const waited = await waitAtMost(work, remaining, opts.signal);
+  if (!waited.settled) throw new DeadlineExpired();
+  return waited.value;
 }

@@ -122,6 +122,11 @@ export class OutboxWorker {
     if (options.metrics) collectBacklogGauges(options.metrics, () => this.backlog());
   }
 
+  /** True while LISTEN is active, so a NOTIFY wakes this worker (tests wait on it instead of sleeping). */
+  get listening(): boolean {
+    return this.listener.listening;
+  }
+
   // ---- lifecycle ----------------------------------------------------------------------------------------------
 
   /** Starts listening, polling and pruning; the first claim runs at once. */

@@ -8,6 +8,7 @@
  * recorded twice. Reconciled calls get no popup (they are over); their number gets a customer when the
  * enterprise auto-creates customers.
  */
+import { LRUCache } from 'lru-cache';
 import { existingRecording } from '../calls/hangup-call.js';
 import type { CallJournal } from '../calls/call-journal.js';
 import type { EnterpriseDirectory } from '../calls/enterprise-directory.js';
@@ -72,7 +73,7 @@ export class Reconciler {
   private readonly loop: PeriodicTask;
   private readonly store: CdrStore;
   private readonly now: () => number;
-  private readonly loggedUnknown = new Set<string>();
+  private readonly loggedUnknown = new LRUCache<string, true>({ max: MAX_LOGGED_UNKNOWN });
 
   constructor(private readonly o: ReconcilerOptions) {
     this.now = o.now ?? Date.now;
@@ -184,8 +185,7 @@ export class Reconciler {
     try {
       for (const { enterprise, linkedid } of await this.store.unknownEnterprises(window, 1000)) {
         if (this.loggedUnknown.has(linkedid)) continue;
-        if (this.loggedUnknown.size >= MAX_LOGGED_UNKNOWN) this.loggedUnknown.clear();
-        this.loggedUnknown.add(linkedid);
+        this.loggedUnknown.set(linkedid, true);
         this.o.logger.warn('CDR of an unknown enterprise ignored', { enterprise, call: linkedid });
       }
     } catch (err) {

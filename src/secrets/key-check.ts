@@ -5,11 +5,11 @@
  * (serve and CLI) compares. A database that predates the row gets it on its first start, once a stored secret
  * proves the key right (or there is none yet), so a wrong key is never recorded as the right one.
  * The database has the last word on which key is current; the keyring file only holds the material.
+ * The row's SQL lives in db/key-check-store.ts, which hands this module its `KeyCheckRecords`.
  */
 import { timingSafeEqual } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { KeyringIncompleteError, SecretError, SecretKeyMismatchError } from '../lib/errors.js';
-import type { Pool } from '../db/pool.js';
 import { keyIdOf } from './key-derivation.js';
 import { activeKeys, keyringPath, knownIds, readKeyringFile, singleKeyring, type Keyring } from './keyring.js';
 import { createKeyringBox, createSecretBox, type SecretBox } from './secret-box.js';
@@ -37,15 +37,13 @@ export interface StoredKeyCheck {
   readonly createdAt: Date;
 }
 
-export async function readKeyCheck(pool: Pick<Pool, 'query'>, lock = false): Promise<StoredKeyCheck | null> {
-  const { rows } = await pool.query<{
-    key_id: string; check_mac: string; key_ids: string[] | null; legacy_key_id: string | null; rotated_at: Date | null; created_at: Date;
-  }>(`select key_id, check_mac, key_ids, legacy_key_id, rotated_at, created_at from secret_key_check where id = 1${lock ? ' for update' : ''}`);
-  const r = rows[0];
-  if (!r) return null;
-  return {
-    keyId: r.key_id, checkMac: r.check_mac, keyIds: r.key_ids ?? [r.key_id], legacyKeyId: r.legacy_key_id ?? r.key_id, rotatedAt: r.rotated_at, createdAt: r.created_at,
-  };
+/** What the check needs from the database (db/key-check-store.ts `keyCheckRecords`). */
+export interface KeyCheckRecords {
+  read(): Promise<StoredKeyCheck | null>;
+  /** Records the first key unless a row exists already. */
+  insert(fp: KeyFingerprint): Promise<void>;
+  /** The sealed API key of the oldest enterprise, or null without one. */
+  oldestSealedApiKey(): Promise<string | null>;
 }
 
 function sameMac(a: string, b: string): boolean {
@@ -78,9 +76,9 @@ function incomplete(stored: StoredKeyCheck, have: readonly string[], missing: re
  * missing); records the current key on first use. Resolves to the keyring as the database has it: its current
  * and legacy key ids.
  */
-export async function checkKeyring(pool: Pool, ring: Keyring, source: string, keyringFile = ''): Promise<Keyring> {
+export async function checkKeyring(db: KeyCheckRecords, ring: Keyring, source: string, keyringFile = ''): Promise<Keyring> {
   const have = activeKeys(ring);
-  const stored = await readKeyCheck(pool);
+  const stored = await db.read();
   if (stored) {
     const current = have.get(stored.keyId);
     const missing = stored.keyIds.filter((id) => !have.has(id));
@@ -96,25 +94,25 @@ export async function checkKeyring(pool: Pool, ring: Keyring, source: string, ke
   }
   // No row yet: a database from before 007 may hold secrets sealed with another key; one must open.
   const box = createKeyringBox(ring);
-  const sealed = (await pool.query<{ api_key_enc: string }>('select api_key_enc from enterprises order by created_at limit 1')).rows[0];
-  if (sealed) {
+  const sealed = await db.oldestSealedApiKey();
+  if (sealed !== null) {
     try {
-      box.open(sealed.api_key_enc);
+      box.open(sealed);
     } catch (err) {
       if (err instanceof SecretError) throw mismatch(null, ring.current, source);
       throw err;
     }
   }
   const mine = keyFingerprint(box);
-  await pool.query('insert into secret_key_check (key_id, check_mac) values ($1, $2) on conflict (id) do nothing', [mine.keyId, mine.checkMac]);
-  const winner = await readKeyCheck(pool);
+  await db.insert(mine);
+  const winner = await db.read();
   if (winner && !sameMac(winner.checkMac, mine.checkMac)) throw mismatch(winner.keyId, mine.keyId, source);
   return ring;
 }
 
 /** One key's check: the SecretBox-based entry of the tests and of databases that never rotated. */
-export async function checkSecretKey(pool: Pool, box: SecretBox, source: string): Promise<void> {
-  await checkKeyring(pool, box.keyring(), source);
+export async function checkSecretKey(db: KeyCheckRecords, box: SecretBox, source: string): Promise<void> {
+  await checkKeyring(db, box.keyring(), source);
 }
 
 /** This process's keyring: the keyring file when there is one, else SECRET_KEY (or DATA_DIR/secret.key) alone. */
@@ -160,11 +158,11 @@ export interface KeyConfig {
  * DATA_DIR/secret.key (generated once, with `onGenerated` telling the operator to back it up). Serve and the CLI
  * both start here. The box re-reads the keyring file when it meets a key id it does not know (a rotation by the CLI).
  */
-export async function openCheckedSecretBox(pool: Pool, config: KeyConfig, onGenerated: (file: string) => void): Promise<SecretBox> {
+export async function openCheckedSecretBox(db: KeyCheckRecords, config: KeyConfig, onGenerated: (file: string) => void): Promise<SecretBox> {
   const loaded = await loadKeyring(config);
   let ring: Keyring;
   try {
-    ring = await checkKeyring(pool, loaded.ring, loaded.source, loaded.file);
+    ring = await checkKeyring(db, loaded.ring, loaded.source, loaded.file);
   } catch (err) {
     // A key made a moment ago for a database that has one already is of no use to anyone.
     if (loaded.generated !== undefined) await rm(loaded.generated, { force: true });

@@ -1,37 +1,35 @@
 /**
- * Every sealed value the database holds, in one list: which key each names (for `secret retire` and `secret list`)
- * and re-encryption under the current key in the caller's transaction (for `secret rotate`), with the lookup hashes
- * that depend on the key recomputed. A new table with a sealed column is added here, or rotation misses it.
+ * Every sealed value the database holds, over the list of sealed columns the composition root gives (each
+ * column's SQL in the store that owns its table): which key each value names (for `secret retire` and
+ * `secret list`), and re-encryption under the current key in the caller's transaction (for `secret rotate`),
+ * with the lookup hashes that depend on the key recomputed.
  */
-import type pg from 'pg';
 import { parseSealed, type SecretBox } from './secret-box.js';
 
-interface SealedColumn {
-  readonly table: string;
-  /** The row's key, for updates and messages. */
-  readonly rowKey: string;
-  readonly column: string;
-  /** A keyed lookup hash of the same secret (purpose for SecretBox.hash) kept in another column. */
-  readonly hash?: { readonly column: string; readonly purpose: string };
+/** One column of sealed values, read and rewritten by the store that owns its table, on the caller's client. */
+export interface SealedColumn<Db> {
+  /** `table.column`, for messages. */
+  readonly name: string;
+  /** Every row's sealed value with its row key; `lock`: for update, in the caller's transaction. */
+  read(db: Db, lock: boolean): Promise<readonly { readonly rowKey: string; readonly sealed: string }[]>;
+  /** A keyed lookup hash of the same secret, kept beside it: SecretBox.hash's purpose. */
+  readonly hashPurpose?: string;
+  /** Rewrites the row's sealed value (and its lookup hash, when the column has one). */
+  write(db: Db, rowKey: string, sealed: string, hash: string | null): Promise<void>;
 }
 
-export const SEALED_COLUMNS: readonly SealedColumn[] = [
-  { table: 'enterprises', rowKey: 'number', column: 'api_key_enc' },
-  { table: 'enterprises', rowKey: 'number', column: 'client_id_enc', hash: { column: 'client_id_hash', purpose: 'client-id' } },
-  { table: 'pbx_connections', rowKey: 'enterprise', column: 'ami_secret_enc' },
-];
-
-type Queryable = Pick<pg.PoolClient, 'query'>;
-
 /** How many stored values each key id seals, per `table.column` (v1 values count for the legacy key). */
-export async function sealedValuesByKey(db: Queryable, legacyKeyId: string): Promise<Map<string, Map<string, number>>> {
+export async function sealedValuesByKey<Db>(
+  db: Db,
+  columns: readonly SealedColumn<Db>[],
+  legacyKeyId: string,
+): Promise<Map<string, Map<string, number>>> {
   const byKey = new Map<string, Map<string, number>>();
-  for (const c of SEALED_COLUMNS) {
-    const { rows } = await db.query<{ v: string }>(`select ${c.column} as v from ${c.table}`);
-    for (const r of rows) {
-      const keyId = parseSealed(r.v, legacyKeyId)?.keyId ?? 'unreadable';
+  for (const c of columns) {
+    for (const r of await c.read(db, false)) {
+      const keyId = parseSealed(r.sealed, legacyKeyId)?.keyId ?? 'unreadable';
       const where = byKey.get(keyId) ?? new Map<string, number>();
-      where.set(`${c.table}.${c.column}`, (where.get(`${c.table}.${c.column}`) ?? 0) + 1);
+      where.set(c.name, (where.get(c.name) ?? 0) + 1);
       byKey.set(keyId, where);
     }
   }
@@ -39,15 +37,12 @@ export async function sealedValuesByKey(db: Queryable, legacyKeyId: string): Pro
 }
 
 /** Opens every sealed value with `box` (any of its keys) and seals it again with its current key; returns the count. */
-export async function resealAll(db: Queryable, box: SecretBox): Promise<number> {
+export async function resealAll<Db>(db: Db, columns: readonly SealedColumn<Db>[], box: SecretBox): Promise<number> {
   let count = 0;
-  for (const c of SEALED_COLUMNS) {
-    const { rows } = await db.query<{ k: string; v: string }>(`select ${c.rowKey} as k, ${c.column} as v from ${c.table} for update`);
-    for (const r of rows) {
-      const plain = box.open(r.v);
-      const sets = [`${c.column} = $2`, ...(c.hash ? [`${c.hash.column} = $3`] : [])];
-      const params = [r.k, box.seal(plain), ...(c.hash ? [box.hash(c.hash.purpose, plain)] : [])];
-      await db.query(`update ${c.table} set ${sets.join(', ')} where ${c.rowKey} = $1`, params);
+  for (const c of columns) {
+    for (const r of await c.read(db, true)) {
+      const plain = box.open(r.sealed);
+      await c.write(db, r.rowKey, box.seal(plain), c.hashPurpose !== undefined ? box.hash(c.hashPurpose, plain) : null);
       count++;
     }
   }

@@ -6,7 +6,7 @@
  * reports `onMissed` and the owner clears its whole cache.
  */
 import type { Logger } from '../lib/logger.js';
-import { PgListener } from '../db/pg-listener.js';
+import { notify, PgListener } from '../db/pg-listener.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 
 export const INVALIDATION_CHANNEL = 'rcrm_cache';
@@ -66,7 +66,7 @@ export function parseInvalidation(payload: string | undefined): Invalidation | n
 /** Tells every instance to forget these phones. Inside a transaction the message is sent at commit. */
 export async function publishInvalidation(db: Db, enterprise: string, phones: InvalidatedPhones): Promise<void> {
   for (const payload of invalidationPayloads(enterprise, phones)) {
-    await db.query('select pg_notify($1, $2)', [INVALIDATION_CHANNEL, payload]);
+    await notify(db, INVALIDATION_CHANNEL, payload);
   }
 }
 

@@ -11,6 +11,7 @@ import { displayName } from '../domain/caller-name.js';
 import { crmAccount } from '../domain/crm-account.js';
 import { normalisePhone } from '../domain/phone-number.js';
 import type { Enterprise } from '../domain/enterprise.js';
+import { moveCustomerPhones, removeCustomerPhones, upsertCustomerPhone } from '../db/customer-store.js';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import type { Logger } from '../lib/logger.js';
 import { publishInvalidation } from './cache-invalidation.js';
@@ -74,41 +75,26 @@ export class CustomerRefresher {
 
   /** Rewrites the customer's rows from `customer` (null = gone). Returns the affected phones. */
   async apply(db: Db, enterprise: Enterprise, customerId: number, customer: Customer | null): Promise<string[]> {
-    if (customer === null) {
-      const { rows } = await db.query<{ phone: string }>(
-        'delete from retailcrm_customers where enterprise = $1 and customer_id = $2 returning phone',
-        [enterprise.number, customerId],
-      );
-      return rows.map((r) => r.phone);
-    }
+    if (customer === null) return removeCustomerPhones(db, enterprise.number, customerId);
     const wanted = customerRows(customer, enterprise.country);
-    const { rows: dropped } = await db.query<{ phone: string }>(
-      `delete from retailcrm_customers where enterprise = $1 and customer_id = $2 and not (phone = any($3::text[]))
-       returning phone`,
-      [enterprise.number, customerId, wanted.phones],
-    );
+    const dropped = await removeCustomerPhones(db, enterprise.number, customerId, wanted.phones);
     for (const phone of wanted.phones) {
-      await db.query(
-        `insert into retailcrm_customers (enterprise, phone, customer_id, customer_name, is_corporate, manager_user_id)
-         values ($1, $2, $3, $4, $5, $6)
-         on conflict (enterprise, phone) do update set customer_id = excluded.customer_id,
-           customer_name = excluded.customer_name, is_corporate = excluded.is_corporate,
-           manager_user_id = excluded.manager_user_id, updated_at = now()`,
-        [enterprise.number, phone, customerId, wanted.name, wanted.isCorporate, wanted.managerUserId],
-      );
+      await upsertCustomerPhone(db, {
+        enterprise: enterprise.number,
+        phone,
+        customerId,
+        name: wanted.name,
+        isCorporate: wanted.isCorporate,
+        managerUserId: wanted.managerUserId,
+      });
     }
-    return [...new Set([...dropped.map((r) => r.phone), ...wanted.phones])];
+    return [...new Set([...dropped, ...wanted.phones])];
   }
 
   /** A merge: the merged-away customer's rows now belong to the surviving one (refresh the survivor after). */
   async moveRows(db: Db, enterprise: Enterprise, fromId: number, toId: number): Promise<string[]> {
     if (fromId === toId) return [];
-    const { rows } = await db.query<{ phone: string }>(
-      `update retailcrm_customers set customer_id = $3, updated_at = now()
-       where enterprise = $1 and customer_id = $2 returning phone`,
-      [enterprise.number, fromId, toId],
-    );
-    return rows.map((r) => r.phone);
+    return moveCustomerPhones(db, enterprise.number, fromId, toId);
   }
 
   /** Tells every instance (at commit, when `db` is in a transaction) that these phones changed. */

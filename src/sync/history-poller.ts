@@ -15,15 +15,17 @@ import { formatCrmDate } from '../domain/crm-date.js';
 import type { EnterpriseStore } from '../db/enterprise-store.js';
 import type { Enterprise } from '../domain/enterprise.js';
 import { withSessionLock } from '../db/advisory-lock.js';
-import type { Pool, PoolClient } from '../db/pool.js';
+import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import { errorCode } from '../lib/errors.js';
+import { backoffDelay } from '../lib/backoff.js';
 import type { Logger } from '../lib/logger.js';
 import { PeriodicTask } from '../lib/periodic-task.js';
 import type { CustomerRefresher } from './customer-refresh.js';
 import type { OrderRefresher } from './order-refresh.js';
-import { withSuppressed } from '../lib/errors.js';
+import { claimDuePollSlot } from './poll-schedule-store.js';
+import { readSinceId, saveSinceId, type HistoryStream } from './sync-state-store.js';
 
-export type HistoryStream = 'customers' | 'orders';
+export type { HistoryStream } from './sync-state-store.js';
 
 const PAGE_LIMIT = 100;
 /** How much earlier than one interval a claimed slot falls due again (timer drift between rounds); at most a tenth. */
@@ -101,18 +103,6 @@ export function customerChanges(entries: readonly HistoryEntry[]): CustomerChang
 /** Orders a page of orders/history touches: all of them (re-reads are batched by 100, so this is cheap). */
 export function orderChanges(entries: readonly HistoryEntry[]): number[] {
   return [...new Set(entries.flatMap((e) => (e.order ? [e.order.id] : [])))];
-}
-
-async function inClientTransaction<T>(client: PoolClient, fn: () => Promise<T>): Promise<T> {
-  await client.query('begin');
-  try {
-    const result = await fn();
-    await client.query('commit');
-    return result;
-  } catch (err) {
-    await client.query('rollback').catch((rollbackErr: unknown) => withSuppressed(err, rollbackErr));
-    throw err;
-  }
 }
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -197,7 +187,7 @@ export class HistoryPoller {
       } catch (err) {
         if (this.loop.stopped) return; // stop() aborted the poll: nothing to report
         const attempts = (b?.attempts ?? 0) + 1;
-        const delay = Math.min(this.intervalMs * 2 ** (attempts - 1), this.o.maxBackoffMs ?? 900_000);
+        const delay = backoffDelay(attempts - 1, { initialMs: this.intervalMs, maxMs: this.o.maxBackoffMs ?? 900_000 });
         this.backoff.set(enterprise.number, { attempts, until: this.now() + delay });
         this.o.logger.warn('history poll failed; backing off', {
           enterprise: enterprise.number,
@@ -215,18 +205,10 @@ export class HistoryPoller {
    * instance's, moved one interval on; false when another instance polled it within the interval.
    */
   async claimDueSlot(enterprise: string): Promise<boolean> {
-    const { rows } = await this.o.pool.query(
-      `insert into history_poll_schedule (enterprise, next_poll_at, claimed_by)
-       values ($1, now() + make_interval(secs => $2::double precision / 1000), $3)
-       on conflict (enterprise) do update set next_poll_at = excluded.next_poll_at, claimed_by = excluded.claimed_by,
-         claimed_at = now()
-       where history_poll_schedule.next_poll_at <= now()
-       returning enterprise`,
-      // A little under the interval, so this instance's own next round (one interval after this one ends) finds
-      // the slot due again.
-      [enterprise, this.intervalMs - Math.min(SLOT_SLACK_MS, this.intervalMs / 10), this.instanceId],
-    );
-    return rows.length > 0;
+    // A little under the interval, so this instance's own next round (one interval after this one ends) finds the
+    // slot due again.
+    const holdMs = this.intervalMs - Math.min(SLOT_SLACK_MS, this.intervalMs / 10);
+    return claimDuePollSlot(this.o.pool, enterprise, holdMs, this.instanceId);
   }
 
   private get instanceId(): string {
@@ -252,11 +234,7 @@ export class HistoryPoller {
     stream: HistoryStream,
     signal: AbortSignal | undefined,
   ): Promise<StreamResult> {
-    const { rows } = await client.query<{ since_id: number }>(
-      'select since_id from sync_state where enterprise = $1 and stream = $2',
-      [enterprise.number, stream],
-    );
-    let sinceId: number | null = rows[0]?.since_id ?? null;
+    let sinceId = await readSinceId(client, enterprise.number, stream);
     let pages = 0;
     let entries = 0;
     const maxPages = this.o.maxPagesPerPoll ?? 50;
@@ -307,11 +285,11 @@ export class HistoryPoller {
       await this.o.customers.fetch(enterprise, id, signal),
     ]);
     signal?.throwIfAborted();
-    const phones = await inClientTransaction(client, async () => {
+    const phones = await inTransaction(client, async () => {
       const affected: string[] = [];
       for (const m of changes.merges) affected.push(...(await this.o.customers.moveRows(client, enterprise, m.from, m.to)));
       for (const [id, customer] of fetched) affected.push(...(await this.o.customers.apply(client, enterprise, id, customer)));
-      await this.saveSinceId(client, enterprise, 'customers', lastId);
+      await saveSinceId(client, enterprise.number, 'customers', lastId);
       const unique = [...new Set(affected)];
       await this.o.customers.publish(client, enterprise, unique);
       return unique;
@@ -329,18 +307,9 @@ export class HistoryPoller {
     const ids = orderChanges(entries);
     const orders = ids.length > 0 ? await this.o.orders.fetch(enterprise, ids, signal) : [];
     signal?.throwIfAborted();
-    await inClientTransaction(client, async () => {
+    await inTransaction(client, async () => {
       await this.o.orders.apply(client, enterprise, ids, orders);
-      await this.saveSinceId(client, enterprise, 'orders', lastId);
+      await saveSinceId(client, enterprise.number, 'orders', lastId);
     });
-  }
-
-  private async saveSinceId(client: PoolClient, enterprise: Enterprise, stream: HistoryStream, sinceId: number): Promise<void> {
-    await client.query(
-      `insert into sync_state (enterprise, stream, since_id) values ($1, $2, $3)
-       on conflict (enterprise, stream) do update set since_id = greatest(sync_state.since_id, excluded.since_id),
-         updated_at = now()`,
-      [enterprise.number, stream, sinceId],
-    );
   }
 }

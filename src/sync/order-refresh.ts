@@ -11,6 +11,7 @@ import { formatCrmDate } from '../domain/crm-date.js';
 import { normalisePhone } from '../domain/phone-number.js';
 import type { Enterprise } from '../domain/enterprise.js';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
+import { removeOrders, upsertOrder } from './order-store.js';
 
 type Db = Pool | PoolClient;
 
@@ -70,31 +71,18 @@ export class OrderRefresher {
     for (const order of orders) {
       const phone = normalisePhone(order.phone, enterprise.country);
       const createdAt = parseCrmDate(order.createdAt, enterprise.settings.crmTimezone) ?? this.now();
-      await db.query(
-        `insert into retailcrm_orders (enterprise, order_id, customer_id, phone, manager_user_id, status, created_at)
-         values ($1, $2, $3, $4, $5, $6, $7)
-         on conflict (enterprise, order_id) do update set customer_id = excluded.customer_id, phone = excluded.phone,
-           manager_user_id = excluded.manager_user_id, status = excluded.status, created_at = excluded.created_at,
-           updated_at = now()`,
-        [
-          enterprise.number,
-          order.id,
-          order.customerId ?? null,
-          phone.kind === 'e164' ? phone.e164 : null,
-          order.managerId ?? null,
-          order.status ?? null,
-          createdAt,
-        ],
-      );
+      await upsertOrder(db, {
+        enterprise: enterprise.number,
+        orderId: order.id,
+        customerId: order.customerId ?? null,
+        phone: phone.kind === 'e164' ? phone.e164 : null,
+        managerUserId: order.managerId ?? null,
+        status: order.status ?? null,
+        createdAt,
+      });
     }
     const present = new Set(orders.map((o) => o.id));
-    const gone = requested.filter((id) => !present.has(id));
-    if (gone.length > 0) {
-      await db.query('delete from retailcrm_orders where enterprise = $1 and order_id = any($2::bigint[])', [
-        enterprise.number,
-        gone,
-      ]);
-    }
+    await removeOrders(db, enterprise.number, requested.filter((id) => !present.has(id)));
   }
 
   /** Re-reads and stores the orders; resolves with what RetailCRM returned. */

@@ -5,6 +5,7 @@
  * re-read the customer or order by id and rewrite our rows from what RetailCRM says. The answer comes within
  * `answerWithinMs`; slower work finishes in tracked background work (202). Parameters: docs/retailcrm-triggers.md.
  */
+import { waitAtMost } from '../lib/deadline.js';
 import { errorCode, InputError } from '../lib/errors.js';
 import { json, type HttpReply, type HttpRequest, type HttpServer } from '../http/http-server.js';
 import { PATHS } from '../http/public-paths.js';
@@ -160,13 +161,9 @@ export function registerWebhookRoutes(http: HttpServer, deps: WebhookRoutesDeps)
     const target = webhookTarget(await req.params());
 
     const work = applyWebhook(deps, enterprise, target, AbortSignal.timeout(refreshTimeoutMs));
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), answerWithinMs);
-    });
     try {
-      const outcome = await Promise.race([work, late]);
-      if (outcome === 'late') {
+      const waited = await waitAtMost(work, answerWithinMs);
+      if (!waited.settled) {
         deps.tasks.track(
           work.catch((err: unknown) => {
             deps.logger.warn('webhook refresh failed in the background; the history poller will catch up', {
@@ -178,7 +175,7 @@ export function registerWebhookRoutes(http: HttpServer, deps: WebhookRoutesDeps)
         );
         return json(202, { success: true, accepted: true });
       }
-      return json(200, { success: true, ...outcome });
+      return json(200, { success: true, ...waited.value });
     } catch (err) {
       if (err instanceof InputError) throw err;
       deps.logger.warn('webhook refresh failed; the history poller will catch up', {
@@ -187,8 +184,6 @@ export function registerWebhookRoutes(http: HttpServer, deps: WebhookRoutesDeps)
         err,
       });
       return json(502, { success: false, error: 'RetailCRM could not be read now; the change will be picked up by polling', code: errorCode(err) });
-    } finally {
-      clearTimeout(timer);
     }
   };
 

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import type { BrowserContext } from 'playwright-core';
-import { createAnalyticsQueries } from '../../src/analytics/analytics-queries.js';
+import { createAnalyticsQueries } from '../../src/analytics/analytics-store.js';
 import { registerAnalyticsRoutes } from '../../src/analytics/analytics-routes.js';
 import { HttpServer } from '../../src/http/http-server.js';
 import { createLogger } from '../../src/lib/logger.js';

@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { once } from 'node:events';
 import { connect, createServer } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor } from '../helpers/async.js';
 import { AgiClosedError, AgiCommandError, AgiHangupError, AgiProtocolError, AgiTimeoutError } from '../../src/lib/errors.js';
 import { createAgiServer, type AgiHandler, type AgiServer, type AgiServerOptions } from '../../src/agi/server.js';
 import type { AgiSession } from '../../src/agi/session.js';
@@ -44,6 +44,18 @@ async function withServer(
     await server.close({ drainMs: 1000 });
   }
   expect(server.activeSessions).to.equal(0);
+}
+
+/** Whether a TCP connection to the port is refused (the listener is closed). */
+async function connectionRefused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = connect(port, '127.0.0.1');
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(false);
+    });
+    probe.once('error', () => resolve(true));
+  });
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -437,13 +449,14 @@ describe('agi server (component)', function () {
   });
 
   it('close() waits for live sessions to finish within drainMs', async () => {
-    // GIVEN a session whose handler needs ~100 ms WHEN close({drainMs: 5000}) is called THEN it finishes and close resolves after
+    // GIVEN a session whose handler is still working WHEN close({drainMs: 5000}) is called THEN it finishes and close resolves after
     const started = deferred();
+    const release = deferred();
     let finished = false;
     const server = createAgiServer({
       handler: async (s) => {
         started.resolve();
-        await sleep(100);
+        await release.promise;
         await s.setVariable('DRAINED', '1');
         finished = true;
       },
@@ -455,7 +468,13 @@ describe('agi server (component)', function () {
     const { port } = await server.listen(0, '127.0.0.1');
     const session = runAgiSession({ port, fixture: INCOMING });
     await started.promise;
-    await server.close({ drainMs: 5000 });
+    let closed = false;
+    const closing = server.close({ drainMs: 5000 }).then(() => (closed = true));
+    // Once the listener refuses connections close() is draining: it must still be waiting for the live session.
+    await waitFor('the listener to refuse connections', () => connectionRefused(port));
+    expect(closed, 'close() waited for the live session').to.equal(false);
+    release.resolve();
+    await closing;
     expect(finished).to.equal(true);
     expect(server.activeSessions).to.equal(0);
     expect((await session).variables.get('DRAINED')).to.equal('1');

@@ -2,15 +2,16 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { expect } from 'chai';
+import { AmiClient } from '../../src/ami/client.js';
 import {
-  AmiClient,
   AmiOriginateError,
   DEFAULT_RECONNECT_POLICY,
-  reconnectDelay,
+  reconnectBackoff,
   type AmiClientOptions,
   type AmiClientState,
-} from '../../src/ami/client.js';
+} from '../../src/ami/client-options.js';
 import type { AmiMessage } from '../../src/ami/codec.js';
+import { backoffDelay } from '../../src/lib/backoff.js';
 import type { HangupEvent, OriginateResponseEvent } from '../../src/ami/types.js';
 import {
   AmiActionError,
@@ -21,30 +22,36 @@ import {
 } from '../../src/lib/errors.js';
 import { FakeAmi } from '../fakes/fake-ami.js';
 import { fixturePath } from '../helpers/paths.js';
-import { rejection } from '../helpers/async.js';
+import { rejection, waitFor } from '../helpers/async.js';
 
 
-async function sleep(ms: number): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Resolves when the client reaches `state`; rejects after `timeoutMs`; leaves no listener or timer behind. */
-async function waitForState(client: AmiClient, state: AmiClientState, timeoutMs = 3_000): Promise<void> {
-  if (client.state === state) return;
-  let onState: ((s: AmiClientState) => void) | undefined;
-  let timer: NodeJS.Timeout | undefined;
+/**
+ * Waits for the client to reach `state`, counting a state it passed through since the call (a `disconnected` that
+ * lasts one reconnect delay is easy to miss by looking); the failure names the states it went through.
+ */
+async function waitForState(client: AmiClient, state: AmiClientState): Promise<void> {
+  const seen: AmiClientState[] = [client.state];
+  const onState = (s: AmiClientState): number => seen.push(s);
+  client.on('state', onState);
   try {
-    await new Promise<void>((resolve, reject) => {
-      onState = (s) => {
-        if (s === state) resolve();
-      };
-      client.on('state', onState);
-      timer = setTimeout(() => reject(new Error(`client did not reach ${state} (is ${client.state})`)), timeoutMs);
+    await waitFor(`the client to be ${state}`, () => {
+      if (!seen.includes(state)) throw new Error(`the client went through ${seen.join(' → ')}`);
+      return true;
     });
   } finally {
-    clearTimeout(timer);
-    if (onState) client.off('state', onState);
+    client.off('state', onState);
   }
+}
+
+/** Collects the reconnect delays a client schedules (its `AMI reconnect scheduled` log lines), in order. */
+function reconnectDelays(): { onLog: AmiClientOptions['onLog']; delays: number[] } {
+  const delays: number[] = [];
+  return {
+    delays,
+    onLog: (_level, message, fields) => {
+      if (message === 'AMI reconnect scheduled') delays.push(Number(fields?.['delayMs']));
+    },
+  };
 }
 
 const ORIGINATE = {
@@ -100,27 +107,30 @@ describe('AmiClient (against the fake AMI)', () => {
       const [login] = fake.actionsNamed('Login');
       expect(login?.fields).to.include({ username: 'crm', secret: 'crmsecret', events: 'on' });
       expect(login?.actionId).to.be.a('string');
-      await fake.waitFor(() => booted.length === 1, 1_000, 'FullyBooted');
+      await waitFor('FullyBooted', () => booted.length === 1);
     });
 
     it('rejects a wrong secret with AmiAuthError and does not retry on its own', async () => {
       // GIVEN a wrong secret WHEN connect() THEN AmiAuthError after the server's delay, state disconnected, no retry storm
-      const client = makeClient({ secret: 'wrong-secret' });
+      const log = reconnectDelays();
+      const client = makeClient({ secret: 'wrong-secret', onLog: log.onLog });
       const err = await rejection(client.connect());
       expect(err).to.be.instanceOf(AmiAuthError);
       expect((err as Error).message).to.contain('Authentication failed');
       expect(client.state).to.equal('disconnected');
-      await sleep(150);
+      // connect() has settled, so the client has decided: a retry would already be scheduled (and logged).
+      expect(log.delays).to.deep.equal([]);
       expect(fake.connectionCount).to.equal(1);
     });
 
     it('backs off for authRetryDelayMs after an auth failure in background mode', async () => {
       // GIVEN start() with a wrong secret and a long auth retry delay WHEN login fails THEN no second attempt soon
-      const client = makeClient({ secret: 'wrong-secret', authRetryDelayMs: 60_000 });
+      const log = reconnectDelays();
+      const client = makeClient({ secret: 'wrong-secret', authRetryDelayMs: 60_000, onLog: log.onLog });
       client.start();
-      await fake.waitFor(() => fake.actionsNamed('Login').length === 1, 1_000, 'first login');
-      await waitForState(client, 'disconnected');
-      await sleep(200);
+      await waitFor('first login', () => fake.actionsNamed('Login').length === 1);
+      await waitFor('the retry to be scheduled', () => log.delays.length === 1);
+      expect(log.delays[0]).to.be.at.least(60_000);
       expect(fake.connectionCount).to.equal(1);
       expect(client.state).to.equal('disconnected');
     });
@@ -288,7 +298,7 @@ describe('AmiClient (against the fake AMI)', () => {
         callerid: '"CRM: +375297654321" <101>',
       });
       expect(sent?.lines.filter((l) => l.key === 'Variable').map((l) => l.value)).to.deep.equal(['CRM_CALL_ID=crm-42']);
-      await fake.waitFor(() => hangups.length === 2, 1_000, 'both Hangup events');
+      await waitFor('both Hangup events', () => hangups.length === 2);
       expect(typedSeen).to.have.length(1);
       expect(client.pendingCount).to.equal(0);
     });
@@ -342,7 +352,7 @@ describe('AmiClient (against the fake AMI)', () => {
       const client = makeClient();
       await client.connect();
       const pending = rejection(client.originate({ ...ORIGINATE, deadlineMs: 10_000 }));
-      await fake.waitFor(() => fake.actionsNamed('Originate').length === 1, 1_000, 'Originate');
+      await waitFor('Originate', () => fake.actionsNamed('Originate').length === 1);
       await fake.dropAll();
       expect(await pending).to.be.instanceOf(AmiConnectionError);
     });
@@ -361,10 +371,10 @@ describe('AmiClient (against the fake AMI)', () => {
         raw.push(m);
       });
       await client.connect();
-      await fake.waitFor(() => types.includes('FullyBooted'), 1_000, 'FullyBooted');
+      await waitFor('FullyBooted', () => types.includes('FullyBooted'));
       types.length = 0;
       const sent = fake.replay('inbound_answered');
-      await fake.waitFor(() => types.length === sent, 2_000, 'replayed events');
+      await waitFor('replayed events', () => types.length === sent);
       const meta = JSON.parse(readFileSync(fixturePath('ami', 'inbound_answered.meta.json'), 'utf8')) as {
         event_counts: Record<string, number>;
       };
@@ -382,7 +392,7 @@ describe('AmiClient (against the fake AMI)', () => {
       });
       await client.connect();
       expect((await client.action('Ping')).response.get('Ping')).to.equal('Pong');
-      await fake.waitFor(() => logs.some((l) => l.includes('listener threw')), 1_000, 'log line');
+      await waitFor('log line', () => logs.some((l) => l.includes('listener threw')));
     });
   });
 
@@ -391,23 +401,25 @@ describe('AmiClient (against the fake AMI)', () => {
       // GIVEN a 50 ms keepalive WHEN the PBX stops answering Ping THEN the client drops the link and logs in again
       const client = makeClient({ keepaliveIntervalMs: 50, keepaliveTimeoutMs: 100 });
       await client.connect();
-      await fake.waitFor(() => fake.actionsNamed('Ping').length >= 1, 1_000, 'first Ping');
+      await waitFor('first Ping', () => fake.actionsNamed('Ping').length >= 1);
       fake.answerPings = false;
       await waitForState(client, 'disconnected');
       fake.answerPings = true;
       await waitForState(client, 'connected');
       expect(fake.actionsNamed('Login')).to.have.length(2);
-      await fake.waitFor(() => fake.actions.filter((a) => a.connectionId === 2 && a.action === 'Ping').length >= 1);
+      await waitFor('a Ping on the second connection', () => fake.actions.filter((a) => a.connectionId === 2 && a.action === 'Ping').length >= 1);
     });
 
     it('rejects pending actions at once on a PBX restart and reconnects with backoff', async () => {
       // GIVEN a pending action WHEN the PBX drops every connection and refuses for a while THEN the action fails at once,
       // the client retries with growing delays, and logs in again once the PBX is back
       fake.silentActions.add('corestatus');
-      const client = makeClient({ reconnect: { initialDelayMs: 20, maxDelayMs: 400, factor: 2, jitter: 0.2 } });
+      const log = reconnectDelays();
+      const policy = { initialDelayMs: 20, maxDelayMs: 400, factor: 2, jitter: 0.2 };
+      const client = makeClient({ reconnect: policy, random: () => 0.5, onLog: log.onLog });
       await client.connect();
       const pending = rejection(client.action('CoreStatus', {}, { timeoutMs: 10_000 }));
-      await fake.waitFor(() => fake.actionsNamed('CoreStatus').length === 1, 1_000, 'CoreStatus');
+      await waitFor('CoreStatus', () => fake.actionsNamed('CoreStatus').length === 1);
       fake.refuseConnections = true;
       const droppedAt = Date.now();
       await fake.dropAll();
@@ -415,23 +427,23 @@ describe('AmiClient (against the fake AMI)', () => {
       expect(err).to.be.instanceOf(AmiConnectionError);
       expect(Date.now() - droppedAt).to.be.below(2_000);
       expect(client.state).to.not.equal('connected');
-      await fake.waitFor(() => fake.connectionCount >= 4, 3_000, 'several reconnect attempts');
-      await sleep(300);
-      // 20, 40, 80, 160, 320, 400… ms: a handful of attempts in ~0.7 s, not a storm.
-      expect(fake.connectionCount).to.be.within(4, 12);
+      await waitFor('six scheduled reconnects', () => log.delays.length >= 6);
+      // Growing delays up to the cap, each lowered by the jitter (random 0.5 takes off a tenth): backoff, not a storm.
+      expect(log.delays.slice(0, 6)).to.deep.equal([0, 1, 2, 3, 4, 5].map((attempt) => backoffDelay(attempt, reconnectBackoff(policy), () => 0.5)));
+      expect(log.delays.slice(0, 6)).to.deep.equal([18, 36, 72, 144, 288, 360]);
       fake.refuseConnections = false;
-      await waitForState(client, 'connected', 3_000);
+      await waitForState(client, 'connected');
       expect((await client.action('Ping')).response.get('Ping')).to.equal('Pong');
     });
 
     it('computes capped exponential delays with jitter', () => {
       // GIVEN the default policy WHEN delays are computed for successive attempts THEN they double, are capped, and jitter lowers them
-      const p = DEFAULT_RECONNECT_POLICY;
-      expect([0, 1, 2, 3].map((a) => reconnectDelay(a, p, () => 0))).to.deep.equal([500, 1000, 2000, 4000]);
-      expect(reconnectDelay(20, p, () => 0)).to.equal(p.maxDelayMs);
-      expect(reconnectDelay(1000, p, () => 0)).to.equal(p.maxDelayMs);
-      expect(reconnectDelay(0, p, () => 1)).to.equal(400);
-      expect(reconnectDelay(0, { ...p, jitter: 0 }, () => 1)).to.equal(500);
+      const p = reconnectBackoff(DEFAULT_RECONNECT_POLICY);
+      expect([0, 1, 2, 3].map((a) => backoffDelay(a, p, () => 1))).to.deep.equal([500, 1000, 2000, 4000]);
+      expect(backoffDelay(20, p, () => 1)).to.equal(DEFAULT_RECONNECT_POLICY.maxDelayMs);
+      expect(backoffDelay(1000, p, () => 1)).to.equal(DEFAULT_RECONNECT_POLICY.maxDelayMs);
+      expect(backoffDelay(0, p, () => 0)).to.equal(400);
+      expect(backoffDelay(0, { ...p, jitter: 0 }, () => 0)).to.equal(500);
     });
   });
 
@@ -443,7 +455,7 @@ describe('AmiClient (against the fake AMI)', () => {
       await client.close();
       expect(client.state).to.equal('closed');
       expect(fake.actionsNamed('Logoff')).to.have.length(1);
-      await fake.waitFor(() => fake.openConnections === 0, 1_000, 'server side closed');
+      await waitFor('server side closed', () => fake.openConnections === 0);
       expect(await rejection(client.action('Ping'))).to.be.instanceOf(AmiConnectionError);
       expect(await rejection(client.connect())).to.be.instanceOf(AmiConnectionError);
       await client.close(); // idempotent
@@ -458,20 +470,25 @@ describe('AmiClient (against the fake AMI)', () => {
       const pending = rejection(client.action('CoreStatus', {}, { timeoutMs: 10_000 }));
       await client.close();
       expect(await pending).to.be.instanceOf(AmiConnectionError);
-      await fake.waitFor(() => fake.openConnections === 0, 1_000, 'server side closed');
+      await waitFor('server side closed', () => fake.openConnections === 0);
     });
 
     it('stops reconnecting when closed during backoff', async () => {
       // GIVEN a client retrying against a refusing PBX WHEN close() THEN it resolves and no further attempts are made
-      const client = makeClient({ reconnect: { initialDelayMs: 50, maxDelayMs: 50, factor: 1, jitter: 0 } });
+      const reconnect = { initialDelayMs: 50, maxDelayMs: 50, factor: 1, jitter: 0 };
+      const client = makeClient({ reconnect });
       await client.connect();
       fake.refuseConnections = true;
       await fake.dropAll();
-      await fake.waitFor(() => fake.connectionCount >= 2, 1_000, 'a reconnect attempt');
+      await waitFor('a reconnect attempt', () => fake.connectionCount >= 2);
       await client.close();
       const attempts = fake.connectionCount;
-      await sleep(150);
-      expect(fake.connectionCount).to.equal(attempts);
+      // A witness with the same 50 ms backoff, started after the close: once its own retry has run, a retry the closed
+      // client still had pending (due sooner) would have run too, so its absence now means there was none.
+      const witnessLog = reconnectDelays();
+      makeClient({ reconnect, onLog: witnessLog.onLog }).start();
+      await waitFor("the witness's second scheduled retry", () => witnessLog.delays.length >= 2);
+      expect(fake.connectionCount).to.equal(attempts + 2);
       expect(client.state).to.equal('closed');
     });
   });

@@ -8,17 +8,24 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { loadAgiFlow } from '../fakes/agi-fixtures.js';
 import { runAgiSession } from '../fakes/fake-asterisk.js';
-import { ENTERPRISE, eventually, startTestService, type TestService } from '../helpers/service.js';
+import { waitFor } from '../helpers/async.js';
+import { ENTERPRISE, startTestService, waitForOutboxSettled, type TestService } from '../helpers/service.js';
 import { fixturePath } from '../helpers/paths.js';
 
 type Json = Record<string, unknown>;
 
 describe('call lifecycle: popups, results and history (end to end)', () => {
   let t: TestService;
+  /** The time /hangup sees: pinned by playCall, so durations do not depend on how long the machine took to get there. */
+  let hangupAt: number | undefined;
   beforeEach(async () => {
+    hangupAt = undefined;
     t = await startTestService({
       env: { RECORDING_SCAN_MS: '50' },
-      overrides: { outbox: { pollIntervalMs: 20, retryBaseMs: 10, retryCapMs: 50, recordingRecheckMs: 50 } },
+      overrides: {
+        outbox: { pollIntervalMs: 20, retryBaseMs: 10, retryCapMs: 50, recordingRecheckMs: 50 },
+        now: () => hangupAt ?? Date.now(),
+      },
     });
     t.crm.addUser({ id: 7, firstName: 'Anna' });
     t.crm.addUser({ id: 8, firstName: 'Boris' });
@@ -32,8 +39,11 @@ describe('call lifecycle: popups, results and history (end to end)', () => {
   const uploads = (): Json[] => [...t.crm.account().calls.values()] as Json[];
   const linkedidOf = (flow: string): string => loadAgiFlow(flow).hangupValues.get('CHANNEL(linkedid)')?.get ?? '';
 
-  /** Runs the scenario's start script, makes the call `ageSeconds` old, then runs its /hangup session. */
-  async function playCall(scenario: string, opts: { ageSeconds?: number; hangupVariables?: Record<string, string> } = {}) {
+  /**
+   * Runs the scenario's start script, then its /hangup session at `endedAt` (default now), the call having started
+   * `ageSeconds` before that.
+   */
+  async function playCall(scenario: string, opts: { ageSeconds?: number; endedAt?: number; hangupVariables?: Record<string, string> } = {}) {
     const startScript = scenario.startsWith('outbound') || scenario.startsWith('click_to_call') ? 'outgoing' : 'incoming';
     const start = await runAgiSession({
       port: t.service.agiPort,
@@ -43,10 +53,9 @@ describe('call lifecycle: popups, results and history (end to end)', () => {
     });
     await t.service.drainBackground();
     const linkedid = linkedidOf(`${scenario}__hangup`);
-    await t.db.pool.query(`update calls set started_at = now() - make_interval(secs => $2) where linkedid = $1`, [
-      linkedid,
-      opts.ageSeconds ?? 16,
-    ]);
+    hangupAt = opts.endedAt ?? Date.now();
+    const startedAt = new Date(hangupAt - (opts.ageSeconds ?? 16) * 1000);
+    await t.db.pool.query(`update calls set started_at = $2 where linkedid = $1`, [linkedid, startedAt]);
     const hangupFlow = loadAgiFlow(`${scenario}__hangup`);
     const hangup = await runAgiSession({
       port: t.service.agiPort,
@@ -60,8 +69,8 @@ describe('call lifecycle: popups, results and history (end to end)', () => {
     return { start, hangup, linkedid };
   }
 
-  async function uploadOf(linkedid: string, timeoutMs = 5_000): Promise<Json> {
-    return eventually(() => uploads().find((c) => c['externalId'] === linkedid), timeoutMs, `upload of ${linkedid}`);
+  async function uploadOf(linkedid: string, timeoutMs = 10_000): Promise<Json> {
+    return waitFor(`upload of ${linkedid}`, () => uploads().find((c) => c['externalId'] === linkedid), timeoutMs);
   }
 
   // GIVEN a customer calling the DID of 101 WHEN 101 answers and talks 10 s THEN popup, hangup event and an answered upload
@@ -85,7 +94,7 @@ describe('call lifecycle: popups, results and history (end to end)', () => {
     expect(String(call['date'])).to.match(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
     const popup = events().find((e) => e['type'] === 'in');
     expect(popup).to.deep.include({ phone: '+375291234567', codes: ['101'], callExternalId: linkedid, externalPhone: '17175550100' });
-    const hangup = await eventually(() => events().find((e) => e['type'] === 'hangup'), 5_000, 'hangup event');
+    const hangup = await waitFor('hangup event', () => events().find((e) => e['type'] === 'hangup'));
     expect(hangup).to.deep.include({ hangupStatus: 'answered', callExternalId: linkedid, codes: ['101'] });
   });
 
@@ -118,7 +127,7 @@ describe('call lifecycle: popups, results and history (end to end)', () => {
       expect(call['duration']).to.equal(duration);
       expect(call['durationWaiting']).to.equal(40 - duration);
       expect(call['type']).to.equal(scenario.startsWith('outbound') || scenario.startsWith('click') ? 'out' : 'in');
-      const hangup = await eventually(() => events().find((e) => e['type'] === 'hangup'), 5_000, 'hangup event');
+      const hangup = await waitFor('hangup event', () => events().find((e) => e['type'] === 'hangup'));
       expect(hangup['hangupStatus']).to.equal(hangupStatus);
       const row = await t.db.pool.query('select result, hangup_status, manager_code from calls where linkedid = $1', [linkedid]);
       expect(row.rows[0]).to.deep.equal({ result, hangup_status: hangupStatus, manager_code: code ?? null });
@@ -161,11 +170,11 @@ describe('call lifecycle: popups, results and history (end to end)', () => {
     t.crm.setMode('normal');
     await uploadOf(linkedid);
     // The popup may have been mid-delivery at hangup: then a hangup event waits for it, and is dropped with it.
-    const states = await eventually(async () => {
+    const states = await waitFor('popup jobs settled', async () => {
       const jobs = await t.db.pool.query<{ state: string }>("select state from outbox_jobs where kind = 'call_event' order by id");
       const s = jobs.rows.map((r) => r.state);
       return s.includes('pending') ? undefined : s;
-    }, 5_000, 'popup jobs settled');
+    });
     expect(states[0]).to.equal('dropped');
     expect(states.every((x) => x === 'dropped')).to.equal(true);
     expect(events()).to.deep.equal([]);
@@ -183,7 +192,7 @@ describe('call lifecycle: popups, results and history (end to end)', () => {
     });
     await t.service.drainBackground();
     await uploadOf(linkedid);
-    await new Promise((r) => setTimeout(r, 200));
+    await waitForOutboxSettled(t);
     expect(t.crm.requests({ path: '/api/v5/telephony/calls/upload' })).to.have.length(1);
     expect(events().filter((e) => e['type'] === 'hangup')).to.have.length(1);
   });
@@ -203,16 +212,16 @@ describe('call lifecycle: popups, results and history (end to end)', () => {
       ),
     );
     await t.service.drainBackground();
-    const created = await eventually(() => {
+    const created = await waitFor('customer creation', () => {
       const c = [...t.crm.account().customers.values()];
       return c.length > 0 ? c : undefined;
-    }, 5_000, 'customer creation');
-    await new Promise((r) => setTimeout(r, 200));
+    });
+    await waitForOutboxSettled(t);
     expect([...t.crm.account().customers.values()]).to.have.length(1);
     expect(created[0]?.phones).to.deep.equal(['+375291234567']);
     // No made-up name: the phone shows the number until a person names the customer.
     expect(created[0]?.firstName ?? null).to.equal(null);
-    const row = await eventually(async () => (await t.db.pool.query('select customer_id from retailcrm_customers')).rows[0] as Json | undefined, 5_000, 'row');
+    const row = await waitFor('row', async () => (await t.db.pool.query('select customer_id from retailcrm_customers')).rows[0] as Json | undefined);
     expect(row['customer_id']).to.equal(created[0]?.id);
     const lookupsBefore = t.crm.requests({ path: '/api/v5/telephony/manager' }).length;
     const again = await runAgiSession({ port: t.service.agiPort, fixture: flow, script: 'incoming', query: { enterprise: ENTERPRISE } });
@@ -227,7 +236,7 @@ describe('call lifecycle: popups, results and history (end to end)', () => {
     const { linkedid } = await playCall('inbound_answered');
     const row = await t.db.pool.query('select result from calls where linkedid = $1', [linkedid]);
     expect(row.rows[0]).to.deep.equal({ result: 'answered' });
-    await new Promise((r) => setTimeout(r, 200));
+    await waitForOutboxSettled(t);
     expect(t.crm.requests({ method: 'POST' })).to.deep.equal([]);
   });
 
@@ -245,8 +254,9 @@ describe('call lifecycle: popups, results and history (end to end)', () => {
   // GIVEN click-to-call, whose manager leg was up before the customer was dialled WHEN the dialplan marked the
   // customer's answer 10 s before the end THEN talk is 10 s and the rest is waiting (not ANSWEREDTIME's 15).
   it('click-to-call: talk counted from the customer\'s answer', async () => {
-    const answeredAt = ((Date.now() - 10_000) / 1000).toFixed(3);
-    const { linkedid } = await playCall('click_to_call', { ageSeconds: 18, hangupVariables: { RCRM_ANSWERED_AT: answeredAt } });
+    const endedAt = Date.now();
+    const answeredAt = ((endedAt - 10_000) / 1000).toFixed(3);
+    const { linkedid } = await playCall('click_to_call', { ageSeconds: 18, endedAt, hangupVariables: { RCRM_ANSWERED_AT: answeredAt } });
     const call = await uploadOf(linkedid);
     expect(call).to.include({ result: 'answered', code: '101', duration: 10, durationWaiting: 8 });
   });
@@ -257,7 +267,7 @@ describe('call lifecycle: popups, results and history (end to end)', () => {
     const { linkedid } = await playCall('queue_abandoned', { hangupVariables: { RCRM_MANAGER: '' } });
     const popup = events().find((e) => e['type'] === 'in' && e['callExternalId'] === linkedid);
     expect(popup?.['codes']).to.have.members(['101', '102', '103']);
-    const hangup = await eventually(() => events().find((e) => e['type'] === 'hangup'), 5_000, 'hangup event');
+    const hangup = await waitFor('hangup event', () => events().find((e) => e['type'] === 'hangup'));
     expect(hangup['codes']).to.have.members(['101', '102', '103']);
     const call = await uploadOf(linkedid);
     expect(call['code']).to.equal(undefined);

@@ -54,8 +54,9 @@ describe('metrics, /health and /ready (component, real service)', function () {
       envOverrides: { agi_callerid: caller },
       variables: { 'CHANNEL(linkedid)': `1795000000.${++call}` },
     });
-  const moves = async (what: string, name: string, labels: Record<string, string>, at = 1): Promise<void> =>
-    waitFor(`${what}: ${name} ${JSON.stringify(labels)} ≥ ${at}`, async () => metricValue(await scrape(), name, labels) >= at);
+  const moves = async (what: string, name: string, labels: Record<string, string>, at = 1): Promise<void> => {
+    await waitFor(`${what}: ${name} ${JSON.stringify(labels)} ≥ ${at}`, async () => metricValue(await scrape(), name, labels) >= at);
+  };
 
   // GIVEN a fresh service WHEN scraped THEN the default process metrics are there
   it('exposes prom-client default process metrics', async () => {

@@ -8,6 +8,7 @@ import { createLogger } from '../../src/lib/logger.js';
 import { createRecordingLinks, type RecordingLinks } from '../../src/recordings/recording-links.js';
 import { registerRecordingRoutes } from '../../src/recordings/recording-routes.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
+import { waitFor } from '../helpers/async.js';
 import { fixturePath } from '../helpers/paths.js';
 
 /** How many of this process's file descriptors point at `file` (Linux /proc). */
@@ -203,8 +204,7 @@ describe('recording routes over HTTP', function () {
     expect(res.status).to.equal(200);
     ac.abort();
     await res.body?.cancel().catch(() => undefined);
-    for (let i = 0; i < 100 && (await openHandlesTo(big)) > 0; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(await openHandlesTo(big)).to.equal(0);
+    await waitFor('the server to close the file', async () => expect(await openHandlesTo(big)).to.equal(0));
     const again = await get(url(), { range: 'bytes=0-3' });
     expect(again.body.toString('latin1')).to.equal('RIFF');
   });

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { loadAgiFlow } from '../fakes/agi-fixtures.js';
 import { runAgiSession } from '../fakes/fake-asterisk.js';
-import { ENTERPRISE, eventually, startTestService, TEST_SECRET, type TestService } from '../helpers/service.js';
+import { waitFor } from '../helpers/async.js';
+import { ENTERPRISE, startTestService, TEST_SECRET, type TestService } from '../helpers/service.js';
 import { fixturePath } from '../helpers/paths.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
 import { createRecordingLinks } from '../../src/recordings/recording-links.js';
@@ -77,7 +78,7 @@ describe('recordings: MP3, WAV kept or deleted, retention (service)', function (
       variables: { MIXMONITOR_FILENAME: path.join(t.recordingsDir, file) },
     });
     await t.service.drainBackground();
-    return eventually(() => [...t.crm.account().calls.values()].find((c) => (c as Json)['externalId'] === linkedid()) as Json | undefined, 30_000, 'the upload');
+    return waitFor('the upload', () => [...t.crm.account().calls.values()].find((c) => (c as Json)['externalId'] === linkedid()) as Json | undefined, 30_000);
   }
 
   async function row(): Promise<Json> {
@@ -91,7 +92,7 @@ describe('recordings: MP3, WAV kept or deleted, retention (service)', function (
     await copyFile(fixturePath('recordings', FIXTURE), path.join(t.recordingsDir, FIXTURE));
     const call = await callWithRecording(FIXTURE);
     expect(String(call['recordUrl'])).to.match(/\.mp3$/);
-    const r = await eventually(async () => ((await row())['wav_deleted'] === true ? row() : undefined), 5_000, 'the WAV deleted');
+    const r = await waitFor('the WAV deleted', async () => ((await row())['wav_deleted'] === true ? row() : undefined), 5_000);
     expect(r).to.deep.include({ state: 'ready', mp3_file: FIXTURE.replace(/\.wav$/, '.mp3'), host_url: 'https://pbx.example.com' });
     let wavGone = false;
     await stat(path.join(t.recordingsDir, FIXTURE)).catch(() => (wavGone = true));
@@ -155,11 +156,11 @@ describe('recordings: MP3, WAV kept or deleted, retention (service)', function (
     const wavUrl = local(createRecordingLinks({ publicUrl: 'https://pbx.example.com', recordingsDir: t.recordingsDir, box: createSecretBox(TEST_SECRET) }).urlFor(ENTERPRISE, FIXTURE));
     await t.enterprises.update(ENTERPRISE, { settings: { recordingRetentionDays: 2 } });
     await t.db.pool.query(`update recordings set created_at = now() - interval '3 days' where linkedid = $1`, [linkedid()]);
-    const gone = await eventually(async () => {
+    const gone = await waitFor('the link to answer 410', async () => {
       const res = await fetch(url);
       await res.arrayBuffer();
       return res.status === 410 ? res : undefined;
-    }, 10_000, 'the link to answer 410');
+    }, 10_000);
     expect(gone.status).to.equal(410);
     const wavRes = await fetch(wavUrl);
     expect(wavRes.status, 'the WAV link too').to.equal(410);

@@ -9,7 +9,8 @@ import { createSecretBox } from '../../src/secrets/secret-box.js';
 import { loadAgiFlow } from '../fakes/agi-fixtures.js';
 import { runAgiSession } from '../fakes/fake-asterisk.js';
 import { FakeAmi } from '../fakes/fake-ami.js';
-import { CLIENT_ID, ENTERPRISE, eventually, startTestService, TEST_SECRET, type TestService } from '../helpers/service.js';
+import { waitFor } from '../helpers/async.js';
+import { CLIENT_ID, ENTERPRISE, startTestService, TEST_SECRET, type TestService } from '../helpers/service.js';
 
 type Json = Record<string, unknown>;
 
@@ -63,7 +64,7 @@ describe('click-to-call and manager status through the service', () => {
       variables: { CRM_CALL_ID: String(crmCallId) },
     });
     await t.service.drainBackground();
-    const popup = await eventually(() => (t.crm.account().events as Json[]).find((e) => e['type'] === 'out'), 5_000, 'out popup');
+    const popup = await waitFor('out popup', () => (t.crm.account().events as Json[]).find((e) => e['type'] === 'out'));
     expect(popup).to.deep.include({ phone: '+375297654321', codes: ['101'] });
     const audit = await t.db.pool.query('select ext, phone, outcome from click_to_call_audit');
     expect(audit.rows[0]).to.deep.include({ ext: '101', phone: '+375297654321' });

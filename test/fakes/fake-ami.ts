@@ -125,6 +125,8 @@ export class FakeAmi {
   originateScenario: OriginateScenario = 'success';
   /** Pause between the Originate response and its events. */
   originateEventDelayMs = 0;
+  /** While set, Originate events wait here until the test releases them (holdOriginateEvents). */
+  private heldOriginateEvents: (() => void)[] | undefined;
   answerPings = true;
   /** Accept and at once close new connections (port open, service not answering). */
   refuseConnections = false;
@@ -199,21 +201,6 @@ export class FakeAmi {
     );
     for (const s of this.connections.keys()) s.destroy();
     await Promise.all(closed);
-  }
-
-  /** Polls `predicate` until true; rejects after `timeoutMs`. */
-  async waitFor(predicate: () => boolean, timeoutMs = 3_000, what = 'condition'): Promise<void> {
-    const started = Date.now();
-    while (!predicate()) {
-      if (Date.now() - started > timeoutMs) throw new Error(`fake AMI: timed out waiting for ${what}`);
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          this.timers.delete(t);
-          resolve();
-        }, 10);
-        this.timers.add(t);
-      });
-    }
   }
 
   async close(): Promise<void> {
@@ -308,9 +295,24 @@ export class FakeAmi {
     if (this.originateScenario === 'syncFailure') return;
     const payload = events.map((b) => `${withActionId(b, source.actionId, actionId)}\r\n`).join('');
     // A session logged in with `Events: off` never sees OriginateResponse, as on a real PBX.
-    this.later(this.originateEventDelayMs, () => {
+    const send = (): void => {
       if (conn.eventsOn && !conn.socket.destroyed) conn.socket.write(payload);
-    });
+    };
+    if (this.heldOriginateEvents) this.heldOriginateEvents.push(send);
+    else this.later(this.originateEventDelayMs, send);
+  }
+
+  /**
+   * The events of every Originate from now on (OriginateResponse: the call's outcome) wait until the returned
+   * function is called, which sends them and stops holding: the test decides when the call "ends".
+   */
+  holdOriginateEvents(): () => void {
+    const held: (() => void)[] = [];
+    this.heldOriginateEvents = held;
+    return () => {
+      if (this.heldOriginateEvents === held) this.heldOriginateEvents = undefined;
+      for (const send of held.splice(0)) send();
+    };
   }
 
   private onRecordedAction(conn: Connection, action: string, actionId: string | undefined): void {

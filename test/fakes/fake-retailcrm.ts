@@ -128,6 +128,8 @@ export class FakeRetailCrm {
   private mode: FakeMode = 'normal';
   private garbageKind: 'html' | 'truncated' = 'html';
   private latency = new Map<string, number>();
+  /** While set, answers wait here until the test releases them (holdAnswers). */
+  private held: (() => void)[] | undefined;
   private failures: FailSpec[] = [];
   private rateLimit: { general: number; telephony: number } | undefined;
   private buckets = new Map<string, { tokens: number; at: number }>();
@@ -232,6 +234,19 @@ export class FakeRetailCrm {
     this.latency.set(route ?? '*', ms);
   }
 
+  /**
+   * Every request from now on waits for its answer until the returned function is called, which answers them and
+   * stops holding: a test controls exactly when RetailCRM "finishes", with no guess at a latency.
+   */
+  holdAnswers(): () => void {
+    const held: (() => void)[] = [];
+    this.held = held;
+    return () => {
+      if (this.held === held) this.held = undefined;
+      for (const answer of held.splice(0)) answer();
+    };
+  }
+
   /** The next `n` requests (to `spec.route`, if given) get this answer instead of the real one. */
   failNext(n: number, spec: FailSpec): void {
     for (let i = 0; i < n; i++) this.failures.push(spec);
@@ -256,6 +271,8 @@ export class FakeRetailCrm {
     this.recorded = [];
     this.mode = 'normal';
     this.latency = new Map();
+    for (const answer of this.held?.splice(0) ?? []) answer();
+    this.held = undefined;
     this.failures = [];
     this.rateLimit = undefined;
     this.buckets.clear();
@@ -320,6 +337,12 @@ export class FakeRetailCrm {
       return;
     }
     if (this.mode === 'hang') return;
+    if (this.held) {
+      this.held.push(() => {
+        if (!res.destroyed) this.respond(record, res);
+      });
+      return;
+    }
     const delay = this.latency.get(record.path) ?? this.latency.get('*') ?? 0;
     if (delay <= 0) {
       this.respond(record, res);

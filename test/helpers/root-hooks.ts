@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { checkReachable } from '../../src/db/connect.js';
 import type { EmbeddedDatabase } from '../../src/db/embedded.js';
+import { waitFor } from './async.js';
 import { DEFAULT_ADMIN_URL, dropTemplate, useAdminUrl } from './pg.js';
 
 const LEAKY = new Set(['TCPServerWrap', 'TCPSocketWrap', 'PipeServerWrap', 'Timeout', 'FSReqCallback']);
@@ -51,12 +52,12 @@ export const mochaHooks = {
       for (const dir of embedded.dirs) await rm(dir, { recursive: true, force: true });
       embedded = undefined;
     }
-    // Sockets closed in the last test's teardown may need a turn of the event loop to go away.
-    for (let i = 0; i < 20 && openResources().length > 0; i++) await new Promise((r) => setImmediate(r));
-    await new Promise((r) => setTimeout(r, 50).unref());
-    const left = openResources();
-    if (left.length > 0) {
-      throw new Error(`tests left resources open: ${left.join(', ')}`);
-    }
+    // Sockets closed in the last test's teardown may need a few turns of the event loop to go away; what is still
+    // open after a second was left open.
+    await waitFor('every resource the tests opened to be closed', () => {
+      const left = openResources();
+      if (left.length > 0) throw new Error(`tests left resources open: ${left.join(', ')}`);
+      return true;
+    }, { timeoutMs: 1_000, intervalMs: 10 });
   },
 };

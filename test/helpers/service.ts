@@ -12,6 +12,7 @@ import { createLogger } from '../../src/lib/logger.js';
 import { startService, type Service, type ServiceOverrides } from '../../src/main.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
 import { FakeRetailCrm } from '../fakes/fake-retailcrm.js';
+import { waitFor } from './async.js';
 import { createTestDatabase, type TestDatabase } from './pg.js';
 
 export const TEST_SECRET = 'test-secret-key-0123456789-abcdefghij';
@@ -100,13 +101,14 @@ export async function startTestService(opts: TestServiceOptions = {}): Promise<T
   };
 }
 
-/** Polls `check` until it returns a value (not undefined) or the deadline passes. */
-export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 5_000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/**
+ * Waits until the outbox has no job left to deliver: every job enqueued so far (in the same transaction as its call
+ * row) has reached RetailCRM or been given up. After it, "RetailCRM got nothing more" is a fact, not a race.
+ */
+export async function waitForOutboxSettled(t: Pick<TestService, 'db'>): Promise<void> {
+  await waitFor('the outbox to have no pending job', async () => {
+    const { rows } = await t.db.pool.query<{ kind: string }>("select kind from outbox_jobs where state = 'pending'");
+    if (rows.length > 0) throw new Error(`pending: ${rows.map((r) => r.kind).join(', ')}`);
+    return true;
+  });
 }

@@ -121,17 +121,3 @@ export async function orderRows(
   );
   return rows;
 }
-
-/** Waits until `check` passes (or throws its last failure after `ms`). */
-export async function eventually(check: () => unknown, ms = 5_000): Promise<void> {
-  const until = Date.now() + ms;
-  for (;;) {
-    try {
-      await check();
-      return;
-    } catch (err) {
-      if (Date.now() > until) throw err;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-}

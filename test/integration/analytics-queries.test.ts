@@ -8,7 +8,8 @@
  * before the call (does not): 2 converted of 12 answered.
  */
 import { expect } from 'chai';
-import { createAnalyticsQueries, type AnalyticsQueries, type AnalyticsPeriod } from '../../src/analytics/analytics-queries.js';
+import type { AnalyticsQueries, AnalyticsPeriod } from '../../src/analytics/analytics-queries.js';
+import { createAnalyticsQueries } from '../../src/analytics/analytics-store.js';
 import { FIXTURE, seedAnalyticsFixture } from '../helpers/analytics-fixture.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 

@@ -5,7 +5,7 @@
  * order, an order matched by customer id through retailcrm_customers, and the backfill itself.
  */
 import { expect } from 'chai';
-import { createAnalyticsQueries } from '../../src/analytics/analytics-queries.js';
+import { createAnalyticsQueries } from '../../src/analytics/analytics-store.js';
 import type { Pool } from '../../src/db/pool.js';
 import { FIXTURE, seedAnalyticsFixture } from '../helpers/analytics-fixture.js';
 import { withDb } from '../helpers/pg.js';

@@ -10,7 +10,7 @@ import {
   type InvalidatedPhones,
 } from '../../src/sync/cache-invalidation.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
-import { eventually } from '../helpers/sync-fixture.js';
+import { waitFor } from '../helpers/async.js';
 
 const logger = createLogger({ level: 'error', silent: true });
 
@@ -73,9 +73,10 @@ describe('cache invalidation across instances (real PostgreSQL)', () => {
     await listen(seenA);
     await listen(seenB);
     await publishInvalidation(db.pool, '0367', ['+375291111111', '+375292222222']);
-    await eventually(() => {
+    await waitFor('both listeners to hear the phones', () => {
       expect(seenA).to.deep.equal([['0367', ['+375291111111', '+375292222222']]]);
       expect(seenB).to.deep.equal(seenA);
+      return true;
     });
   });
 
@@ -87,7 +88,7 @@ describe('cache invalidation across instances (real PostgreSQL)', () => {
       throw new Error('rolled back');
     }).catch(() => undefined);
     await inTransaction(db.pool, (tx) => publishInvalidation(tx, '0367', 'all'));
-    await eventually(() => expect(seenA).to.deep.equal([['0367', 'all']]));
+    await waitFor('the all-phones invalidation', () => expect(seenA).to.deep.equal([['0367', 'all']]));
   });
 
   // GIVEN a listener whose connection is killed with pg_terminate_backend WHEN it reconnects THEN it reports the gap and hears later publishes
@@ -96,13 +97,14 @@ describe('cache invalidation across instances (real PostgreSQL)', () => {
     const pid = a.backendPid;
     expect(pid).to.be.a('number');
     await db.pool.query('select pg_terminate_backend($1)', [pid]);
-    await eventually(() => {
+    await waitFor('a new listening connection', () => {
       expect(a.listening).to.equal(true);
       expect(a.backendPid).to.not.equal(pid);
+      return true;
     });
     expect(missedA).to.equal(1);
     await publishInvalidation(db.pool, '0367', ['+375293333333']);
-    await eventually(() => expect(seenA).to.deep.equal([['0367', ['+375293333333']]]));
+    await waitFor('the publish after the reconnect', () => expect(seenA).to.deep.equal([['0367', ['+375293333333']]]));
   });
 
   // GIVEN 2,000 changed phones WHEN published THEN the listener receives all of them across several messages
@@ -110,6 +112,6 @@ describe('cache invalidation across instances (real PostgreSQL)', () => {
     await listen(seenA);
     const phones = Array.from({ length: 2_000 }, (_, i) => `+37529${String(2_000_000 + i)}`);
     await publishInvalidation(db.pool, '0367', phones);
-    await eventually(() => expect(seenA.flatMap(([, p]) => p as string[])).to.deep.equal(phones));
+    await waitFor('all 2,000 phones', () => expect(seenA.flatMap(([, p]) => p as string[])).to.deep.equal(phones));
   });
 });

@@ -7,6 +7,7 @@ import { type Enterprise } from '../../src/domain/enterprise.js';
 import { CrmHttpError, CrmNetworkError } from '../../src/lib/errors.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
+import { waitFor } from '../helpers/async.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 
 const logger = createLogger({ level: 'error', silent: true });
@@ -92,8 +93,21 @@ describe('caller lookup chain (real PostgreSQL)', () => {
   it('coalesces concurrent lookups of the same number', async () => {
     const gate = deferred<CallerInfo | null>();
     crm = () => gate.promise;
-    const all = Array.from({ length: 10 }, () => lookup.lookup(enterprise, PHONE, soon()));
-    await new Promise((r) => setTimeout(r, 20));
+    // Count the table reads: once all ten have read the (empty) table, all ten are waiting on RetailCRM.
+    let tableReads = 0;
+    const counting = new Proxy(customers, {
+      get: (target, prop, receiver) =>
+        prop === 'find'
+          ? async (...args: Parameters<CustomerStore['find']>) => {
+              const found = await target.find(...args);
+              tableReads++;
+              return found;
+            }
+          : Reflect.get(target, prop, receiver),
+    });
+    lookup = build({ customers: counting });
+    const all = Array.from({ length: 10 }, () => lookup.lookup(enterprise, PHONE, soon(10_000)));
+    await waitFor('all ten lookups past the table', () => tableReads === 10);
     gate.resolve(IVAN);
     const results = await Promise.all(all);
     expect(results.every((r) => r.status === 'FOUND')).to.equal(true);

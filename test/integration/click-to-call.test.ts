@@ -8,6 +8,7 @@ import { EnterpriseStore } from '../../src/db/enterprise-store.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
 import { FakeAmi } from '../fakes/fake-ami.js';
+import { waitFor } from '../helpers/async.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 
 const logger = createLogger({ level: 'error', silent: true });
@@ -78,10 +79,10 @@ describe('click-to-call stores and AMI pool', function () {
         expect(second?.client).to.not.equal(first?.client);
         expect(second?.client.state).to.equal('connected');
         expect(second?.settings.originateTimeoutS).to.equal(20);
-        await ami.waitFor(() => ami.openConnections === 0, 3_000, 'old client closed');
+        await waitFor('old client closed', () => ami.openConnections === 0);
         await pbx.remove('0367');
         expect(await pool.connected('0367')).to.equal(null);
-        await ami2.waitFor(() => ami2.openConnections === 0, 3_000, 'retired client closed');
+        await waitFor('retired client closed', () => ami2.openConnections === 0);
       } finally {
         await pool.close();
         await ami2.close();
@@ -99,7 +100,7 @@ describe('click-to-call stores and AMI pool', function () {
     try {
       await pbx.save('0367', { host: '127.0.0.1', port: ami.port, username: 'crm', secret: 'one' });
       await pool.startAll();
-      await ami.waitFor(() => ami.loggedInConnections === 1, 3_000, 'login');
+      await waitFor('login', () => ami.loggedInConnections === 1);
       expect(pool.states()).to.deep.equal({ '0367': 'connected' });
     } finally {
       await pool.close();

@@ -12,7 +12,8 @@ import { runAgiSession } from '../fakes/fake-asterisk.js';
 import { FakeRetailCrm } from '../fakes/fake-retailcrm.js';
 import { projectRoot } from '../helpers/paths.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
-import { ENTERPRISE, eventually, startTestService, TEST_SECRET, type TestService } from '../helpers/service.js';
+import { waitFor } from '../helpers/async.js';
+import { ENTERPRISE, startTestService, TEST_SECRET, waitForOutboxSettled, type TestService } from '../helpers/service.js';
 
 type Json = Record<string, unknown>;
 const incomingFlow = loadAgiFlow('inbound_answered__incoming');
@@ -43,8 +44,8 @@ describe('durability: nothing acknowledged is lost', () => {
       expect(t.crm.account().calls.size).to.equal(0);
       const failedAttempts = t.crm.requests().length;
       t.crm.setMode('normal');
-      await eventually(() => (t.crm.account().calls.size === 30 ? true : undefined), 15_000, 'all uploads');
-      await new Promise((r) => setTimeout(r, 300));
+      await waitFor('all uploads', () => t.crm.account().calls.size === 30, 15_000);
+      await waitForOutboxSettled(t); // any duplicate would have been sent by now
       expect([...t.crm.account().calls.keys()]).to.deep.equal(ids);
       // What RetailCRM received once it was back: each call once, in call order.
       const afterRecovery = t.crm
@@ -65,8 +66,8 @@ describe('durability: nothing acknowledged is lost', () => {
     try {
       const ids = Array.from({ length: 40 }, (_, i) => `1795671000.${100 + i}`);
       await Promise.all(ids.map((id, i) => call((i % 2 === 0 ? a : b).service.agiPort, id)));
-      await eventually(() => (a.crm.account().calls.size === 40 ? true : undefined), 15_000, 'all uploads');
-      await new Promise((r) => setTimeout(r, 300));
+      await waitFor('all uploads', () => a.crm.account().calls.size === 40, 15_000);
+      await waitForOutboxSettled(a); // both instances done: any duplicate would have been sent by now
       const sent = uploadedIds(a.crm);
       expect(sent).to.have.length(40);
       expect(new Set(sent).size).to.equal(40);
@@ -156,7 +157,7 @@ describe('durability: nothing acknowledged is lost', () => {
       await new Promise((r) => first.child.once('exit', r));
       crm.setMode('normal');
       const second = await startChild();
-      await eventually(() => (crm.account().calls.has('1795672000.1') ? true : undefined), 20_000, 'upload after restart');
+      await waitFor('upload after restart', () => crm.account().calls.has('1795672000.1'), 20_000);
       second.child.kill('SIGTERM');
       await new Promise((r) => second.child.once('exit', r));
       expect([...crm.account().calls.keys()]).to.deep.equal(['1795672000.1']);

@@ -4,6 +4,7 @@ import type { RetailCrmClient } from '../../src/crm/client.js';
 import type { HistoryEntry } from '../../src/crm/types.js';
 import { customerChanges, HistoryPoller, orderChanges, type HistoryPollerOptions } from '../../src/sync/history-poller.js';
 import { deleteCustomer, editCustomer, editOrder, mergeCustomers } from '../fakes/fake-retailcrm-history.js';
+import { waitFor } from '../helpers/async.js';
 import { createSyncFixture, customerRows, ENTERPRISE, orderRows, type SyncFixture } from '../helpers/sync-fixture.js';
 
 function entry(partial: Partial<HistoryEntry> & { id: number }): HistoryEntry {
@@ -245,8 +246,7 @@ describe('history poller (real PostgreSQL, fake RetailCRM)', () => {
     f.fake.addCustomer({ firstName: 'Loop', phones: ['+375291111111'] });
     const p = poller({ intervalMs: 50 });
     p.start();
-    const deadline = Date.now() + 5_000;
-    while ((await customerRows(f)).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitFor('the loop to store the customer', async () => (await customerRows(f)).length > 0);
     await p.stop();
     expect(await customerRows(f)).to.have.length(1);
     const other = await poller().pollOnce(ENTERPRISE);

@@ -1,6 +1,7 @@
 /** The SECRET_KEY check (sql/007_key_check.sql, src/secrets/key-check.ts) against a real database. */
 import { expect } from 'chai';
 import { EnterpriseStore } from '../../src/db/enterprise-store.js';
+import { keyCheckRecords } from '../../src/db/key-check-store.js';
 import { SecretKeyMismatchError } from '../../src/lib/errors.js';
 import { checkSecretKey } from '../../src/secrets/key-check.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
@@ -14,9 +15,9 @@ describe('SECRET_KEY check (real PostgreSQL)', () => {
   // GIVEN a new database WHEN the first process starts THEN its key is recorded, and only that key passes afterwards
   it('records the first key and refuses another', () =>
     withDb(async (db) => {
-      await checkSecretKey(db.pool, createSecretBox(KEY_A), 'test');
-      await checkSecretKey(db.pool, createSecretBox(KEY_A), 'test');
-      const err = await rejection(checkSecretKey(db.pool, createSecretBox(KEY_B), 'from the environment'));
+      await checkSecretKey(keyCheckRecords(db.pool), createSecretBox(KEY_A), 'test');
+      await checkSecretKey(keyCheckRecords(db.pool), createSecretBox(KEY_A), 'test');
+      const err = await rejection(checkSecretKey(keyCheckRecords(db.pool), createSecretBox(KEY_B), 'from the environment'));
       expect(err).to.be.instanceOf(SecretKeyMismatchError);
       expect((err as Error).message).to.match(/^SECRET_KEY \(from the environment, key id \w{12}\) is not the key this database was set up with \(key id \w{12}\)/);
       const rows = await db.pool.query<{ key_id: string; check_mac: string }>('select key_id, check_mac from secret_key_check');
@@ -30,11 +31,11 @@ describe('SECRET_KEY check (real PostgreSQL)', () => {
       await new EnterpriseStore(db.pool, createSecretBox(KEY_A)).create({
         number: '0367', crmUrl: 'https://shop.retailcrm.ru', apiKey: 'abcdefghijkl12345', clientId: 'client-id-0123456789', country: 'BY', site: null,
       });
-      const err = await rejection(checkSecretKey(db.pool, createSecretBox(KEY_B), 'test'));
+      const err = await rejection(checkSecretKey(keyCheckRecords(db.pool), createSecretBox(KEY_B), 'test'));
       expect(err).to.be.instanceOf(SecretKeyMismatchError);
       expect((err as Error).message).to.contain('(the key its stored API keys were encrypted with)');
       expect((await db.pool.query('select 1 from secret_key_check')).rowCount).to.equal(0);
-      await checkSecretKey(db.pool, createSecretBox(KEY_A), 'test');
+      await checkSecretKey(keyCheckRecords(db.pool), createSecretBox(KEY_A), 'test');
       expect((await db.pool.query('select 1 from secret_key_check')).rowCount).to.equal(1);
     }));
 });

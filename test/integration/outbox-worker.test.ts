@@ -115,7 +115,7 @@ describe('outbox worker (real PostgreSQL, fake RetailCRM)', function () {
     const metrics = new Metrics();
     const w = worker({ pollIntervalMs: 60_000, metrics });
     w.start();
-    await new Promise((r) => setTimeout(r, 100)); // let the listener connect; polling is too slow to help here
+    await waitFor('the worker to LISTEN', () => w.listening); // polling (60 s) is too slow to deliver it instead
     await inTransaction(db.pool, async (tx) => {
       await enqueueEvent(1);
       await notifyOutbox(tx, ENT);

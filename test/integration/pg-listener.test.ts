@@ -4,7 +4,7 @@ import { PgListener, type PgListenerOptions } from '../../src/db/pg-listener.js'
 import { createPool } from '../../src/db/pool.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
-import { eventually } from '../helpers/sync-fixture.js';
+import { waitFor } from '../helpers/async.js';
 
 const logger = createLogger({ level: 'error', silent: true });
 const CHANNEL = 'rcrm_test_listener';
@@ -72,7 +72,7 @@ describe('PgListener (real PostgreSQL)', () => {
     await db.pool.query('select pg_notify($1, $2)', ['rcrm_other_channel', 'not for us']);
     await db.pool.query('select pg_notify($1, $2)', [CHANNEL, 'one']);
     await db.pool.query('select pg_notify($1, $2)', [CHANNEL, '']);
-    await eventually(() => expect(payloads).to.deep.equal(['one', '']));
+    await waitFor('both payloads', () => expect(payloads).to.deep.equal(['one', '']));
   });
 
   // GIVEN a listener whose connection is killed WHEN it reconnects THEN onConnected(true) fires and notifications flow again
@@ -82,13 +82,14 @@ describe('PgListener (real PostgreSQL)', () => {
     const pid = l.backendPid;
     expect(pid).to.be.a('number');
     await db.pool.query('select pg_terminate_backend($1)', [pid]);
-    await eventually(() => {
+    await waitFor('a new listening connection', () => {
       expect(l.listening).to.equal(true);
       expect(l.backendPid).to.be.a('number').and.not.equal(pid);
+      return true;
     });
     expect(connected).to.deep.equal([false, true]);
     await db.pool.query('select pg_notify($1, $2)', [CHANNEL, 'after']);
-    await eventually(() => expect(payloads).to.deep.equal(['after']));
+    await waitFor('the payload after the reconnect', () => expect(payloads).to.deep.equal(['after']));
   });
 
   // GIVEN a callback that throws WHEN notified THEN the listener survives and keeps delivering
@@ -103,7 +104,7 @@ describe('PgListener (real PostgreSQL)', () => {
     await l.start();
     await db.pool.query('select pg_notify($1, $2)', [CHANNEL, 'a']);
     await db.pool.query('select pg_notify($1, $2)', [CHANNEL, 'b']);
-    await eventually(() => expect(calls).to.equal(2));
+    await waitFor('the second notification', () => expect(calls).to.equal(2));
     expect(l.listening).to.equal(true);
   });
 
@@ -114,13 +115,13 @@ describe('PgListener (real PostgreSQL)', () => {
     await db.pool.query('select 1'); // an idle pooled client (and its idle timer) exists before counting
     const before = timers();
     await db.pool.query('select pg_terminate_backend($1)', [l.backendPid]);
-    await eventually(() => expect(l.listening).to.equal(false));
+    await waitFor('the listener to notice the lost connection', () => expect(l.listening).to.equal(false));
     expect(timers()).to.equal(before + 1); // the reconnect timer
     await l.stop();
     expect(timers()).to.equal(before);
     expect(l.listening).to.equal(false);
     expect(l.backendPid).to.equal(undefined);
-    await eventually(async () => expect(await listenSessions()).to.equal(0));
+    await waitFor('no LISTEN session left', async () => expect(await listenSessions()).to.equal(0));
     expect(connected).to.deep.equal([false]);
   });
 
@@ -131,7 +132,7 @@ describe('PgListener (real PostgreSQL)', () => {
     await l.stop();
     await started;
     expect(l.listening).to.equal(false);
-    await eventually(async () => expect(await listenSessions()).to.equal(0));
+    await waitFor('no LISTEN session left', async () => expect(await listenSessions()).to.equal(0));
     expect(connected).to.deep.equal([]);
   });
 
@@ -142,7 +143,7 @@ describe('PgListener (real PostgreSQL)', () => {
     const total = db.pool.totalCount;
     await l.stop();
     expect(db.pool.totalCount).to.equal(total - 1);
-    await eventually(async () => expect(await listenSessions()).to.equal(0));
+    await waitFor('no LISTEN session left', async () => expect(await listenSessions()).to.equal(0));
   });
 
   // GIVEN a database that cannot be reached WHEN started THEN start() resolves (a retry is scheduled) and stop() ends the retries
@@ -151,10 +152,14 @@ describe('PgListener (real PostgreSQL)', () => {
     url.port = '1';
     const deadPool = createPool({ connectionString: url.toString(), max: 1 });
     try {
-      const l = make({ pool: deadPool, initialBackoffMs: 10, maxBackoffMs: 40 });
+      let attempts = 0;
+      const counting = new Proxy(deadPool, {
+        get: (target, prop, receiver) => (prop === 'connect' ? () => (attempts++, target.connect()) : Reflect.get(target, prop, receiver)),
+      });
+      const l = make({ pool: counting, initialBackoffMs: 10, maxBackoffMs: 40 });
       await l.start();
       expect(l.listening).to.equal(false);
-      await new Promise((r) => setTimeout(r, 150)); // a few retries, all failing
+      await waitFor('a few retries, all failing', () => attempts >= 3);
       await l.stop();
       expect(connected).to.deep.equal([]);
     } finally {

@@ -18,7 +18,7 @@ import { startServe, type ServeProcess } from '../helpers/cli-process.js';
 import { fixturePath } from '../helpers/paths.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 import { freePort } from '../helpers/ports.js';
-import { eventually } from '../helpers/service.js';
+import { waitFor } from '../helpers/async.js';
 
 const SECRET = 'two-hosts-secret-key-0123456789-abcdef';
 const ENTERPRISE = 'hosts';
@@ -120,10 +120,10 @@ describe('recordings on many PBX hosts: one service per host, one database (real
       { host: b, other: a, linkedid: await callOn(b, 'outbound_answered') },
     ];
     for (const { host, other, linkedid } of calls) {
-      const upload = await eventually(
+      const upload = await waitFor(
+        `the upload of the call on host ${host.name}`,
         () => [...crm.account().calls.values()].find((c) => (c as Json)['externalId'] === linkedid) as Json | undefined,
         60_000,
-        `the upload of the call on host ${host.name}`,
       );
       const url = String(upload['recordUrl']);
       expect(url.startsWith(`${host.publicUrl}/recordings/`), `${url} points at host ${host.name}`).to.equal(true);

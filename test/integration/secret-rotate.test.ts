@@ -22,7 +22,7 @@ import { runCliProcess, startServe, type ServeProcess } from '../helpers/cli-pro
 import { legacySeal, legacySign } from '../helpers/legacy-secrets.js';
 import { fixturePath } from '../helpers/paths.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
-import { eventually } from '../helpers/service.js';
+import { waitFor } from '../helpers/async.js';
 
 const SECRET = 'original-secret-key-0123456789-abcdefgh';
 const OLD_ID = keyIdOf(SECRET);
@@ -103,11 +103,7 @@ describe('secret rotate and retire (real CLI and service processes)', function (
       port: agiPort, fixture: hangupFlow, script: 'hangup', query: { enterprise: ENTERPRISE }, deadChannel: true,
       variables: { MIXMONITOR_FILENAME: path.join(dir, RECORDING) },
     });
-    const upload = await eventually(
-      () => [...crm.account().calls.values()].find((c) => (c as Json)['externalId'] === linkedid && (c as Json)['recordUrl'] !== undefined) as Json | undefined,
-      15_000,
-      'the call uploaded with its recording',
-    );
+    const upload = await waitFor('the call uploaded with its recording', () => [...crm.account().calls.values()].find((c) => (c as Json)['externalId'] === linkedid && (c as Json)['recordUrl'] !== undefined) as Json | undefined, 15_000);
     return { lookup: start.variables.get('RCRM_LOOKUP'), recordUrl: String(upload['recordUrl']) };
   }
 

@@ -151,20 +151,20 @@ async function assertPortsFree(ports: Readonly<Record<string, number>>): Promise
 }
 
 async function connectAmi(port: number, username: string, secret: string): Promise<AmiClient> {
-  let last: unknown;
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    const client = new AmiClient({ host: '127.0.0.1', port, username, secret, reconnect: false, keepaliveIntervalMs: 0, actionTimeoutMs: 15_000 });
-    try {
-      await client.connect();
-      return client;
-    } catch (err) {
-      last = err;
-      await client.close();
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  throw new Error(`AMI on ${port} did not come up: ${String(last)}`);
+  return waitFor(
+    `AMI on ${port} to come up`,
+    async () => {
+      const client = new AmiClient({ host: '127.0.0.1', port, username, secret, reconnect: false, keepaliveIntervalMs: 0, actionTimeoutMs: 15_000 });
+      try {
+        await client.connect();
+        return client;
+      } catch (err) {
+        await client.close();
+        throw err;
+      }
+    },
+    { timeoutMs: 30_000, intervalMs: 200 },
+  );
 }
 
 export class AsteriskLab {

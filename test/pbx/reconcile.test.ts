@@ -62,7 +62,11 @@ describe('pbx: calls reconciled from Asterisk CDRs', function () {
 
   /** Waits until every CDR of a call is in PostgreSQL (cdr_pgsql writes them once the call's channels are gone). */
   async function waitForCdrs(before: number): Promise<void> {
-    await waitFor('the CDRs in asterisk_cdr', async () => (await cdrLinkedids()).length > before, 20_000);
+    await waitFor('the CDRs of the call in asterisk_cdr', async () => {
+      const calls = (await cdrLinkedids()).length;
+      if (calls <= before) throw new Error(`CDRs of ${calls} calls, as before this one`);
+      return true;
+    }, 20_000);
   }
 
   /**

@@ -1,25 +1,24 @@
 /** The metrics registry: collectors that fail or miss the scrape deadline are counted, not fatal; endpoint labels. */
 import { expect } from 'chai';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { endpointLabel, Metrics } from '../../src/metrics/metrics.js';
 import { metricValue } from '../helpers/http-get.js';
 
 describe('metrics registry', () => {
   it('counts a failing collector and one past the deadline, and still renders', async () => {
     const m = new Metrics();
-    let slow: Promise<void> | undefined;
+    // The slow collector finishes only when the test says so, after the scrape's deadline has passed.
+    let finishSlow = (): void => undefined;
+    const slow = new Promise<void>((resolve) => (finishSlow = resolve));
     m.addCollector('boom', () => {
       throw new Error('database gone');
     });
-    m.addCollector('slow', () => {
-      slow = sleep(100);
-      return slow;
-    });
+    m.addCollector('slow', () => slow);
     m.addCollector('fine', () => m.liveCalls.set(3));
     const text = await m.render(20);
     expect(metricValue(text, 'rcrm_scrape_errors_total', { collector: 'boom' })).to.equal(1);
     expect(metricValue(text, 'rcrm_scrape_errors_total', { collector: 'slow' })).to.equal(1);
     expect(metricValue(text, 'rcrm_live_calls')).to.equal(3);
+    finishSlow();
     await slow;
   });
 
