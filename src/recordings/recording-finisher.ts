@@ -33,6 +33,8 @@ export interface RecordingFinisherOptions {
   readonly settleMs?: number;
   /** A conversion `converting` this long is taken over (default 10 min, above the converter's deadline). */
   readonly staleMs?: number;
+  /** First look for what a previous run left, after start (default 15 s). */
+  readonly startDelayMs?: number;
   readonly onConverted?: (outcome: 'mp3' | 'failed', audioSeconds: number) => void;
 }
 
@@ -41,6 +43,7 @@ export class RecordingFinisher {
   private readonly conversions: TaskTracker;
   private readonly inFlight = new Set<number>();
   private timer: NodeJS.Timeout | undefined;
+  private startTimer: NodeJS.Timeout | undefined;
   private running = false;
   private kicked = false;
   private stopRequested = false;
@@ -50,9 +53,13 @@ export class RecordingFinisher {
     this.conversions = new TaskTracker((err) => opts.logger.error('recording conversion failed', { err }));
   }
 
+  /** Leftovers of a previous run are looked for startDelayMs after start, clear of the start-up's own queries. */
   start(): void {
     this.stopRequested = false;
-    this.schedule();
+    this.startTimer ??= setTimeout(() => {
+      this.startTimer = undefined;
+      this.kick();
+    }, this.opts.startDelayMs ?? 15_000);
   }
 
   /** A recording was registered here (/hangup): look for it soon, and keep looking until it is settled. */
@@ -63,6 +70,8 @@ export class RecordingFinisher {
 
   async stop(): Promise<void> {
     this.stopRequested = true;
+    clearTimeout(this.startTimer);
+    this.startTimer = undefined;
     clearTimeout(this.timer);
     this.timer = undefined;
     await this.runs.drain();
