@@ -52,6 +52,7 @@ export function describeEnterprise(ctx: CliContext, e: Enterprise, reveal: boole
       status: e.settings.leads.status ?? "(RetailCRM's default)",
       periodHours: e.settings.leads.periodHours,
     },
+    recordingRetentionDays: e.settings.recordingRetentionDays ?? '(kept forever)',
     webhookToken: reveal ? tokens.webhook : mask(tokens.webhook),
     dashboardToken: reveal ? tokens.dashboard : mask(tokens.dashboard),
     urls: reveal

@@ -18,6 +18,7 @@ export const FLAGS = {
   timezone: { type: 'string' },
   'external-phones': { type: 'string' },
   'pbx-addresses': { type: 'string' },
+  'recording-retention-days': { type: 'string' },
   // Leads and call-back tasks (docs/leads-and-tasks.md), off by default.
   'callback-tasks': { type: 'string' },
   'callback-default-user': { type: 'string' },
@@ -58,6 +59,15 @@ function pbxAddresses(value: string): string[] {
 }
 
 /** A RetailCRM reference code (order method, status, site); '' or `none` clears it. */
+/** `off` (keep forever) or a whole number of days, 1 to 36500. */
+function retentionDays(value: string): number | null {
+  if (value.trim().toLowerCase() === 'off') return null;
+  if (!/^\d+$/.test(value.trim()) || Number(value) < 1 || Number(value) > 36_500) {
+    throw new InputError(`--recording-retention-days is a number of days (1-36500) or off (got ${JSON.stringify(value)})`, 'recording-retention-days');
+  }
+  return Number(value);
+}
+
 function code(value: string, name: string): string | null {
   if (value === '' || value === 'none') return null;
   if (!/^[A-Za-z0-9_.-]{1,100}$/.test(value)) throw new InputError(`--${name} must be a RetailCRM code (letters, digits, _ . -)`, name);
@@ -108,6 +118,8 @@ export function settingsFrom(flags: Flags, current?: Enterprise['settings']): No
   if (phones !== undefined) s['externalPhones'] = externalPhones(phones);
   const pbx = a.str(flags, 'pbx-addresses');
   if (pbx !== undefined) s['pbxAddresses'] = pbxAddresses(pbx);
+  const retention = a.str(flags, 'recording-retention-days');
+  if (retention !== undefined) s['recordingRetentionDays'] = retentionDays(retention);
   const callbacks = callbackTasksFrom(flags, current?.callbackTasks);
   if (callbacks !== undefined) s['callbackTasks'] = callbacks;
   const leads = leadsFrom(flags, current?.leads);

@@ -37,6 +37,11 @@ interface Row {
   updated_at: Date;
 }
 
+/** A whole number of days ≥ 1; anything else (unset, 0, garbage) keeps recordings forever. */
+function retentionDays(v: unknown): number | null {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : null;
+}
+
 function parseSettings(raw: Record<string, unknown>): EnterpriseSettings {
   const phones = Array.isArray(raw['externalPhones']) ? raw['externalPhones'] : [];
   return Object.freeze({
@@ -55,6 +60,7 @@ function parseSettings(raw: Record<string, unknown>): EnterpriseSettings {
     tokenGenerations: parseGenerations(raw['tokenGenerations']),
     callbackTasks: parseCallbackTasks(raw['callbackTasks']),
     leads: parseLeads(raw['leads']),
+    recordingRetentionDays: retentionDays(raw['recordingRetentionDays']),
     extra: typeof raw['extra'] === 'object' && raw['extra'] !== null ? (raw['extra'] as Record<string, unknown>) : {},
   });
 }
@@ -206,6 +212,7 @@ export function settingsToJson(s: EnterpriseSettings): Record<string, unknown> {
     tokenGenerations: s.tokenGenerations,
     callbackTasks: s.callbackTasks,
     leads: s.leads,
+    recordingRetentionDays: s.recordingRetentionDays,
     extra: s.extra,
   };
 }

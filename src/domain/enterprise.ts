@@ -59,6 +59,8 @@ export interface EnterpriseSettings {
   readonly callbackTasks: CallbackTaskSettings;
   /** An order ("lead") in RetailCRM for a number it did not know (src/work/). */
   readonly leads: LeadSettings;
+  /** Recordings older than this many days are deleted (links answer 410, the call stays); null: kept forever. */
+  readonly recordingRetentionDays: number | null;
   readonly extra: Readonly<Record<string, unknown>>;
 }
 

@@ -42,6 +42,10 @@ describe('retailcrm-agi command line', () => {
     expect((await cli('enterprise', 'set', '--number', '0367', '--pbx-addresses', '192.0.2.10, 2001:db8::/48')).code).to.equal(0);
     const bound = JSON.parse((await cli('enterprise', 'show', '--number', '0367', '--json')).out) as Record<string, unknown>;
     expect(bound['pbxAddresses']).to.equal('192.0.2.10/32, 2001:db8::/48');
+    expect(bound['recordingRetentionDays']).to.equal('(kept forever)');
+    expect((await cli('enterprise', 'set', '--number', '0367', '--recording-retention-days', '90')).code).to.equal(0);
+    const retained = JSON.parse((await cli('enterprise', 'show', '--number', '0367', '--json')).out) as Record<string, unknown>;
+    expect(retained['recordingRetentionDays']).to.equal(90);
     expect((await cli('enterprise', 'list')).out).to.contain('0367\thttps://shop.retailcrm.ru');
     expect((await cli('extension', 'set', '--enterprise', '0367', '--ext', '101', '--user-id', '7')).code).to.equal(0);
     expect((await cli('extension', 'list', '--enterprise', '0367')).out).to.equal('101\t7');
@@ -82,6 +86,7 @@ describe('retailcrm-agi command line', () => {
     ['a user id that is not a number', ['extension', 'set', '--enterprise', '0367', '--ext', '102', '--user-id', 'seven'], /user-id/],
     ['an unknown command', ['frobnicate'], /unknown command/],
     ['a PBX address that is not a CIDR', ['enterprise', 'set', '--number', '0367', '--pbx-addresses', 'pbx.example.com'], /--pbx-addresses/],
+    ['a retention that is not a number of days', ['enterprise', 'set', '--number', '0367', '--recording-retention-days', '0'], /--recording-retention-days/],
   ];
   for (const [label, argv, message] of refusals) {
     // GIVEN bad input WHEN the command runs THEN it is refused with a clear message and exit status 2
