@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every benchmark of the project, printed as the markdown tables docs/benchmarks.md quotes.
  * Needs the local PostgreSQL (TEST_DATABASE_URL or 127.0.0.1:5432). `--quick` runs a tenth of the sessions;
- * `--only agi|incoming|memory|calls|stages|history|analytics` runs one part (agi includes incoming, the
+ * `--only agi|incoming|memory|calls|stages|history|analytics|mp3` runs one part (agi includes incoming, the
  * issue 11 goal rounds; calls includes stages). The run ends with issue 11's goals: figure, target, met or not.
  */
 import os from 'node:os';
@@ -10,6 +10,7 @@ import { runAnalyticsBench } from './analytics-bench.js';
 import { runCallFlowBench } from './call-flow-bench.js';
 import { GoalBook, ISSUE_11_GOALS } from './goals.js';
 import { runHistoryPollBench } from './history-poll-bench.js';
+import { runMp3Bench } from './mp3-bench.js';
 import { runPopupStages } from './popup-stages-bench.js';
 
 const args = process.argv.slice(2);
@@ -63,6 +64,11 @@ if (want('calls')) {
 if (want('history')) {
   print('## History polling: requests per account with 1, 2 and 5 instances');
   print(await runHistoryPollBench({ quick, book }));
+  print('');
+}
+if (want('mp3')) {
+  print('## Recordings: MP3 conversion in worker threads');
+  print(await runMp3Bench({ quick }));
   print('');
 }
 if (want('analytics')) {
