@@ -41,6 +41,7 @@ import { createAnalyticsQueries } from './analytics/analytics-store.js';
 import { RetailCrmClient } from './crm/client.js';
 import { RateLimiter } from './crm/rate-limiter.js';
 import { openDatabase, type DatabaseHandle } from './db/connect.js';
+import { CrmUserStore } from './db/crm-user-store.js';
 import { CustomerStore } from './db/customer-store.js';
 import { EnterpriseStore } from './db/enterprise-store.js';
 import { ExtensionStore } from './db/extension-store.js';
@@ -375,7 +376,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       cleanups.push(() => reconciler.stop());
     }
     if (config.managerStatusSyncMs > 0) {
-      const statusSync = new ManagerStatusSync({ crm, enterprises, statuses: managerStatus, logger, intervalMs: config.managerStatusSyncMs });
+      const statusSync = new ManagerStatusSync({ crm, enterprises, statuses: managerStatus, names: new CrmUserStore(pool), logger, intervalMs: config.managerStatusSyncMs });
       statusSync.start();
       cleanups.push(() => statusSync.stop());
     }

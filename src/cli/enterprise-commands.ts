@@ -28,6 +28,7 @@ const FLAGS = {
   timezone: { type: 'string' },
   'external-phones': { type: 'string' },
   'pbx-addresses': { type: 'string' },
+  'sale-statuses': { type: 'string' },
 } as const;
 
 type Flags = Record<string, string | boolean | undefined>;
@@ -52,6 +53,17 @@ function timezone(value: string): string {
   return value;
 }
 
+const STATUS_CODE = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** `--sale-statuses complete,paid`: RetailCRM status codes counted as a sale by analytics. */
+function saleStatuses(value: string): string[] {
+  const codes = value.split(',').map((c) => c.trim()).filter((c) => c !== '');
+  if (codes.length === 0 || codes.length > 50 || !codes.every((c) => STATUS_CODE.test(c))) {
+    throw new InputError('--sale-statuses is CODE[,CODE...] of RetailCRM order statuses, e.g. complete,paid', 'sale-statuses');
+  }
+  return [...new Set(codes)];
+}
+
 function pbxAddresses(value: string): string[] {
   const parsed = parseCidrList(value);
   if (parsed.problems.length > 0) throw new InputError(`--pbx-addresses: ${parsed.problems.join('; ')}`, 'pbx-addresses');
@@ -72,6 +84,8 @@ function settingsFrom(flags: Flags): NonNullable<EnterpriseInput['settings']> {
   if (phones !== undefined) s['externalPhones'] = externalPhones(phones);
   const pbx = a.str(flags, 'pbx-addresses');
   if (pbx !== undefined) s['pbxAddresses'] = pbxAddresses(pbx);
+  const sale = a.str(flags, 'sale-statuses');
+  if (sale !== undefined) s['saleStatuses'] = saleStatuses(sale);
   return s as NonNullable<EnterpriseInput['settings']>;
 }
 
@@ -100,6 +114,7 @@ export function describeEnterprise(ctx: CliContext, e: Enterprise, reveal: boole
     timezone: e.settings.crmTimezone,
     externalPhones: e.settings.externalPhones,
     pbxAddresses: e.settings.pbxAddresses.length > 0 ? e.settings.pbxAddresses.join(', ') : '(any address AGI_ALLOW admits)',
+    saleStatuses: e.settings.saleStatuses.join(', '),
     webhookToken: reveal ? tokens.webhook : mask(tokens.webhook),
     dashboardToken: reveal ? tokens.dashboard : mask(tokens.dashboard),
     urls: reveal

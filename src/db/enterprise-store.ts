@@ -35,6 +35,11 @@ interface Row {
   updated_at: Date;
 }
 
+function parseSaleStatuses(raw: unknown): readonly string[] {
+  const codes = Array.isArray(raw) ? raw.filter((c: unknown): c is string => typeof c === 'string' && c !== '') : [];
+  return Object.freeze(codes.length > 0 ? codes : ['complete']);
+}
+
 function parseSettings(raw: Record<string, unknown>): EnterpriseSettings {
   const phones = Array.isArray(raw['externalPhones']) ? raw['externalPhones'] : [];
   return Object.freeze({
@@ -51,6 +56,7 @@ function parseSettings(raw: Record<string, unknown>): EnterpriseSettings {
       ? raw['pbxAddresses'].filter((c: unknown): c is string => typeof c === 'string')
       : [],
     tokenGenerations: parseGenerations(raw['tokenGenerations']),
+    saleStatuses: parseSaleStatuses(raw['saleStatuses']),
     extra: typeof raw['extra'] === 'object' && raw['extra'] !== null ? (raw['extra'] as Record<string, unknown>) : {},
   });
 }
@@ -170,6 +176,7 @@ export function settingsToJson(s: EnterpriseSettings): Record<string, unknown> {
     externalPhones: s.externalPhones,
     pbxAddresses: s.pbxAddresses,
     tokenGenerations: s.tokenGenerations,
+    saleStatuses: s.saleStatuses,
     extra: s.extra,
   };
 }

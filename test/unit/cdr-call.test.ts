@@ -15,7 +15,7 @@ const enterprise: Enterprise = {
   site: 'shop1',
   settings: {
     autoCreateCustomers: true, telephonyEvents: true, skipManagerOnBreak: true, crmTimezone: 'UTC', externalPhones: [], pbxAddresses: [],
-    tokenGenerations: { webhook: 1, dashboard: 1 }, extra: {},
+    tokenGenerations: { webhook: 1, dashboard: 1 }, saleStatuses: ['complete'], extra: {},
   },
   createdAt: new Date(0),
   updatedAt: new Date(0),
