@@ -110,10 +110,9 @@ function barChart(id: string, buckets: readonly (CallBucket & { label: string; t
     <line x1="${left}" y1="${top - 6}" x2="${left}" y2="${base}" class="axis"></line>
     <text class="axis-label x-label" x="${(left + width) / 2}" y="${height - 6}" text-anchor="middle">${escapeHtml(xAxis)}</text>
     <text class="axis-label y-label" x="14" y="${(top + base) / 2}" text-anchor="middle" transform="rotate(-90 14 ${(top + base) / 2})">Calls</text>
-    <g class="legend" transform="translate(${width - 290} 6)">
-      <rect class="swatch-calls" x="0" y="0" width="12" height="12"></rect><text x="18" y="11">Calls (in + out)</text>
-      <rect class="swatch-missed" x="140" y="0" width="12" height="12"></rect><text x="158" y="11">Missed inbound</text>
-    </g>${parts.join('')}</svg>`;
+    <g class="legend" transform="translate(${width - 290} 6)">` +
+    `<rect class="swatch-calls" x="0" y="0" width="12" height="12"></rect><text x="18" y="11">Calls (in + out)</text>` +
+    `<rect class="swatch-missed" x="140" y="0" width="12" height="12"></rect><text x="158" y="11">Missed inbound</text></g>${parts.join('')}</svg>`;
 }
 
 function missedList(d: DashboardData): string {
@@ -159,7 +158,7 @@ h2{font-size:16px;margin:0 0 10px}.cards{display:flex;flex-wrap:wrap;gap:10px}
 th,td{border-bottom:1px solid #eee;padding:4px 6px;text-align:right}th:first-child,td:first-child{text-align:left}
 #missed td,#missed th,#leads td,#leads th{text-align:left}.chart{max-width:100%;height:auto}.chart text{font-size:12px;fill:#556}
 .bar,.swatch-calls{fill:#4a7bd0}.bar-missed,.swatch-missed{fill:#e0644f}.axis{stroke:#777}.grid{stroke:#e4e6ea}.axis-label{font-weight:600}
-.legend text{fill:#333}form label{margin-right:10px}
+.legend text{fill:#333}#managers td,#missed td{white-space:nowrap}form label{margin-right:10px}
 .exports a{margin-right:12px}`;
 
 export function renderDashboardPage(d: DashboardData): string {

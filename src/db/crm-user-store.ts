@@ -35,7 +35,7 @@ export class CrmUserStore {
 
   async names(enterprise: string): Promise<Map<number, string>> {
     const { rows } = await this.db.query<{ user_id: string; first_name: string; last_name: string }>(
-      'select user_id, first_name, last_name from crm_users where enterprise = $1',
+      'select user_id, first_name, last_name from crm_users where enterprise = $1 order by user_id',
       [enterprise],
     );
     const out = new Map<number, string>();
