@@ -7,7 +7,7 @@ import type { Config } from './config/config.js';
 import { AddressAllowList } from './lib/address-allow-list.js';
 import { RefusalLogThrottle } from './access/refusal-log-throttle.js';
 import { AuditLog } from './audit/audit-store.js';
-import { createAgiServer, type AgiServer } from './agi/server.js';
+import { createFastAgiServer } from './agi-listener.js';
 import { createAgiRouter } from './calls/agi-router.js';
 import { CallerLookup } from './customers/caller-lookup.js';
 import { crmCallerLookup } from './customers/crm-caller-lookup.js';
@@ -47,7 +47,6 @@ import { EnterpriseStore } from './db/enterprise-store.js';
 import { ExtensionStore } from './db/extension-store.js';
 import { migrate } from './db/migrate.js';
 import { createPool, type Pool } from './db/pool.js';
-import { errorCode } from './lib/errors.js';
 import type { ReadinessThresholds } from './health/readiness.js';
 import { HttpServer } from './http/http-server.js';
 import { registerHttpApi } from './http-api.js';
@@ -258,29 +257,8 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       { logger, metrics },
     );
 
-    const agiAllow = new AddressAllowList(config.agiAllow);
     const refusalLog = new RefusalLogThrottle();
-    const agi: AgiServer = createAgiServer({
-      handler: router,
-      allowPeer: (address) => agiAllow.allows(address),
-      maxSessions: config.agiMaxSessions,
-      envTimeoutMs: 5_000,
-      commandTimeoutMs: 5_000,
-      idleTimeoutMs: config.agiIdleTimeoutMs,
-    });
-    agi.on('sessionError', (err) => {
-      const code = errorCode(err);
-      if (code === 'AGI_HANGUP' || code === 'AGI_CLOSED') logger.info('AGI session ended early', { code });
-      else logger.warn('AGI session failed', { code, err });
-    });
-    agi.on('sessionRefused', (peer, reason) => {
-      metrics.agiRefused.inc({ reason, enterprise: '' });
-      if (reason === 'not_allowed' && refusalLog.shouldLog(peer)) {
-        logger.warn('FastAGI connection refused: peer not in AGI_ALLOW (logged once a minute per peer)', { peer });
-      }
-      else if (reason === 'max_sessions') logger.warn('FastAGI connection refused: AGI_MAX_SESSIONS reached', { max: config.agiMaxSessions });
-    });
-    agi.on('serverError', (err) => logger.error('AGI listener failed', { err }));
+    const agi = createFastAgiServer({ config, logger, metrics, router, refusalLog });
     const { port: agiPort } = await agi.listen(config.agiPort, config.agiHost);
     cleanups.push(() => agi.close({ drainMs: 0 }));
 

@@ -1,6 +1,7 @@
 /** `retailcrm-agi outbox list|retry|stats`: seeing and un-sticking RetailCRM writes that did not go through. */
 import { InputError } from '../lib/errors.js';
-import { jobStats, listJobs, notifyOutbox, requeueJobs } from '../outbox/outbox-store.js';
+import { jobStats, listJobs, requeueJobs } from '../outbox/outbox-admin-store.js';
+import { notifyOutbox } from '../outbox/outbox-store.js';
 import * as a from './args.js';
 import type { CliContext } from './cli-context.js';
 

@@ -11,13 +11,8 @@ import type { Pool, Queryable } from './pool.js';
 
 export type { Enterprise, EnterpriseSettings } from '../domain/enterprise.js';
 
-export interface EnterpriseInput {
-  readonly number: string;
-  readonly crmUrl: string;
-  readonly apiKey: string;
-  readonly clientId: string;
-  readonly country: string;
-  readonly site: string | null;
+/** What `enterprise add` gives: the tenant without its timestamps, settings partial (defaults fill the rest). */
+export interface EnterpriseInput extends Omit<Enterprise, 'settings' | 'createdAt' | 'updatedAt'> {
   readonly settings?: Partial<Omit<EnterpriseSettings, 'extra'>> & { readonly extra?: Record<string, unknown> };
 }
 

@@ -3,7 +3,7 @@
  * /metrics when there is one), and the backlog gauges refreshed from the database at each scrape.
  */
 import type { Metrics } from '../metrics/metrics.js';
-import type { OutboxBacklog } from './outbox-store.js';
+import type { OutboxBacklog } from './outbox-admin-store.js';
 
 export class OutcomeCounter {
   private readonly outcomes = new Map<string, number>();

@@ -15,13 +15,11 @@ import type { Metrics } from '../metrics/metrics.js';
 import { runBatch } from './batch-runner.js';
 import { OUTBOX_CHANNEL, type JobHandlers, type JobOutcome, type JobResult } from './job-types.js';
 import { collectBacklogGauges, OutcomeCounter } from './outbox-metrics.js';
-import {
-  inClaimTransaction, outboxBacklog, pruneFinishedJobs,
-  type ClaimedBatch, type ClaimScope, type OutboxBacklog, type SideOutcomes,
-} from './outbox-store.js';
+import { outboxBacklog, pruneFinishedJobs, type OutboxBacklog } from './outbox-admin-store.js';
+import { inClaimTransaction, type ClaimedBatch, type ClaimScope, type SideOutcomes } from './outbox-store.js';
 import { planOutcomes, recordOutcomes, type RecordContext } from './outcome-recorder.js';
 
-export type { OutboxBacklog } from './outbox-store.js';
+export type { OutboxBacklog } from './outbox-admin-store.js';
 
 export interface OutboxWorkerOptions {
   readonly pool: Pool;

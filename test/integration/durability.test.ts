@@ -13,7 +13,7 @@ import { FakeRetailCrm } from '../fakes/fake-retailcrm.js';
 import { projectRoot } from '../helpers/paths.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/pg.js';
 import { waitFor } from '../helpers/async.js';
-import { ENTERPRISE, startTestService, TEST_SECRET, waitForOutboxSettled, type TestService } from '../helpers/service.js';
+import { ENTERPRISE, startTestService, TEST_SECRET, waitForOutboxSettled } from '../helpers/service.js';
 
 type Json = Record<string, unknown>;
 const incomingFlow = loadAgiFlow('inbound_answered__incoming');
