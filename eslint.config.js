@@ -21,7 +21,9 @@ const HOUSE = {
   recordings: ['lib', 'domain', 'http', 'secrets', 'db', 'metrics', 'config'],
   audit: ['lib', 'domain', 'db', 'secrets'],
   access: ['lib', 'domain', 'db', 'secrets', 'metrics', 'config'],
-  calls: ['lib', 'domain', 'agi', 'crm', 'db', 'secrets', 'customers', 'outbox', 'recordings', 'access', 'metrics', 'config'],
+  // Leads and call-back tasks (issue 10): stores of their own, jobs through the outbox.
+  work: ['lib', 'domain', 'crm', 'db', 'outbox'],
+  calls: ['lib', 'domain', 'agi', 'crm', 'db', 'secrets', 'customers', 'outbox', 'recordings', 'access', 'work', 'metrics', 'config'],
   clicktocall: ['lib', 'domain', 'ami', 'crm', 'http', 'db', 'secrets', 'customers', 'audit', 'access', 'metrics', 'config'],
   integration: ['lib', 'domain', 'crm', 'http', 'db', 'secrets', 'audit', 'access', 'metrics', 'config'],
   sync: ['lib', 'domain', 'crm', 'http', 'db', 'secrets', 'customers', 'access', 'metrics', 'config'],

@@ -1,13 +1,14 @@
 /**
  * `npm run bench`: every benchmark of the project, printed as the markdown tables docs/benchmarks.md quotes.
  * Needs the local PostgreSQL (TEST_DATABASE_URL or 127.0.0.1:5432). `--quick` runs a tenth of the sessions;
- * `--only agi|memory|calls|history|analytics` runs one part.
+ * `--only agi|memory|calls|history|analytics|mp3` runs one part.
  */
 import os from 'node:os';
 import { runAgiBench, runMemoryBench } from './agi-bench.js';
 import { runAnalyticsBench } from './analytics-bench.js';
 import { runCallFlowBench } from './call-flow-bench.js';
 import { runHistoryPollBench } from './history-poll-bench.js';
+import { runMp3Bench } from './mp3-bench.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -47,6 +48,11 @@ if (want('calls')) {
 if (want('history')) {
   print('## History polling: requests per account with 1, 2 and 5 instances');
   print(await runHistoryPollBench({ quick }));
+  print('');
+}
+if (want('mp3')) {
+  print('## Recordings: MP3 conversion in worker threads');
+  print(await runMp3Bench({ quick }));
   print('');
 }
 if (want('analytics')) {

@@ -20,9 +20,17 @@ import { createCrmNotifier } from './calls/crm-notifier.js';
 import { handleRinging } from './calls/ringing-call.js';
 import { handleHangup } from './calls/hangup-call.js';
 import { createCrmHandlers } from './outbox/crm-handlers.js';
+import { createWorkHandlers } from './work/work-handlers.js';
+import { LeadRequests } from './work/leads.js';
 import { OutboxWorker } from './outbox/worker.js';
 import { jobStateByKey } from './outbox/outbox-store.js';
 import { createRecordingLinks } from './recordings/recording-links.js';
+import { expiryCheck } from './recordings/recording-expiry.js';
+import { RecordingFinisher } from './recordings/recording-finisher.js';
+import { Mp3Converter } from './recordings/mp3-converter.js';
+import { createRecordingPublisher } from './recordings/recording-publisher.js';
+import { RecordingRetention } from './recordings/recording-retention.js';
+import { RecordingStore } from './recordings/recording-store.js';
 import { TaskTracker } from './lib/task-tracker.js';
 import os from 'node:os';
 import { AmiPool } from './clicktocall/ami-pool.js';
@@ -155,18 +163,48 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     cleanups.push(() => lookup.drain());
 
     const links = createRecordingLinks({ publicUrl: config.publicUrl, recordingsDir: config.recordingsDir, box });
+    const jobState = async (jobKey: string): Promise<string | null> => (await jobStateByKey(pool, jobKey))?.state ?? null;
+    const recordingStore = new RecordingStore(pool);
+    const publisher = createRecordingPublisher({
+      store: recordingStore,
+      links,
+      hostUrl: config.publicUrl,
+      mp3WaitMs: config.recordings.mp3WaitMs,
+    });
+    const finisher = new RecordingFinisher({
+      store: recordingStore,
+      converter: config.recordings.mp3
+        ? new Mp3Converter({ workers: config.recordings.mp3Workers, maxQueued: config.recordings.mp3MaxQueued, kbps: config.recordings.mp3Kbps, timeoutMs: 300_000 })
+        : null,
+      hostUrl: config.publicUrl,
+      recordingsDir: config.recordingsDir,
+      keepWav: config.recordings.keepWav,
+      scanMs: config.recordings.scanMs,
+      logger,
+    });
+    finisher.start();
+    cleanups.push(() => finisher.stop());
+    if (config.recordings.retentionIntervalMs > 0) {
+      const retention = new RecordingRetention({
+        store: recordingStore,
+        enterprises,
+        hostUrl: config.publicUrl,
+        recordingsDir: config.recordingsDir,
+        intervalMs: config.recordings.retentionIntervalMs,
+        logger,
+      });
+      retention.start();
+      cleanups.push(() => retention.stop());
+    }
     const crmHandlers = createCrmHandlers({
       client: crm,
       enterprises,
       customers,
       recordings: {
-        resolve: async (enterprise, file, callEndedAt) => {
-          const r = await links.resolve(enterprise, file, callEndedAt);
-          return r.status === 'none' ? { status: 'none' } : r;
-        },
+        resolve: (enterprise, file, callEndedAt, _signal, host) => publisher.resolve(enterprise, file, callEndedAt, host),
       },
       onCustomerKnown: (enterprise, phone, info) => lookup.remember(enterprise, phone, info),
-      jobState: async (jobKey) => (await jobStateByKey(pool, jobKey))?.state ?? null,
+      jobState,
       logger,
       requestTimeoutMs: config.crmTimeoutMs,
       // Serial uploads wait behind an open recording: look again soon (MixMonitor closes ~1 s after /hangup).
@@ -175,9 +213,10 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       onPopup: (outcome) => metrics.popups.inc({ outcome }),
       ...(overrides.outbox?.popupLateMs !== undefined ? { popupLateMs: overrides.outbox.popupLateMs } : {}),
     });
+    const workHandlers = createWorkHandlers({ client: crm, enterprises, pool, jobState, logger, requestTimeoutMs: config.crmTimeoutMs });
     const outbox = new OutboxWorker({
       pool,
-      handlers: crmHandlers,
+      handlers: { ...crmHandlers, ...workHandlers },
       workerId: `${os.hostname()}:${process.pid}`,
       concurrency: config.outbox.concurrency,
       pollIntervalMs: overrides.outbox?.pollIntervalMs ?? config.outbox.pollIntervalMs,
@@ -236,6 +275,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     const journal = new CallJournal(pool);
     const notify = createCrmNotifier({
       journal,
+      leads: new LeadRequests(pool),
       deliverNow: (id) => outbox.deliverNow(id),
       tasks: background,
       logger,
@@ -251,7 +291,10 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       {
         incoming: (s) => handleIncoming(s, callDeps),
         outgoing: (s) => handleOutgoing(s, callDeps),
-        hangup: (s) => handleHangup(s, { ...callDeps, journal, recordingsDir: config.recordingsDir, now: overrides.now }),
+        hangup: (s) => handleHangup(s, {
+          ...callDeps, journal, recordingsDir: config.recordingsDir, now: overrides.now,
+          publicUrl: config.publicUrl, onRecording: () => finisher.kick(),
+        }),
         ringing: (s) => handleRinging(s, { ...callDeps, journal, deliverNow: (id) => outbox.deliverNow(id), tasks: background }),
       },
       { logger, metrics },
@@ -298,7 +341,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
         outboxBacklog: () => outbox.backlog(),
         ...(overrides.readiness ? { thresholds: overrides.readiness } : {}),
       },
-      recordings: { links, recordingsDir: config.recordingsDir, logger },
+      recordings: { links, recordingsDir: config.recordingsDir, logger, isExpired: expiryCheck(recordingStore, config.publicUrl) },
       clickToCall: {
         enterprises,
         clickToCall,

@@ -11,7 +11,7 @@ import { formatCrmDate } from '../domain/crm-date.js';
 import type { EnterpriseView } from './enterprise-directory.js';
 
 export interface CallEndFacts
-  extends Pick<CallEnd, 'linkedid' | 'direction' | 'phone' | 'externalPhone' | 'site' | 'startedAt' | 'endedAt' | 'dialStatus' | 'reconciled'> {
+  extends Pick<CallEnd, 'linkedid' | 'direction' | 'phone' | 'externalPhone' | 'site' | 'startedAt' | 'endedAt' | 'dialStatus' | 'reconciled' | 'recordingHost'> {
   readonly outcome: Pick<Outcome, 'answered' | 'result' | 'hangupStatus'>;
   /** Who handled the call (a mapped extension), if anyone. */
   readonly managerCode: string | undefined;
@@ -71,10 +71,12 @@ export function buildCallEnd(view: EnterpriseView, f: CallEndFacts): CallEnd {
     durationSec: f.talkSec,
     waitingSec: f.waitingSec,
     recordingFile,
+    ...(recordingFile !== null && f.recordingHost ? { recordingHost: f.recordingHost } : {}),
     dialStatus: f.dialStatus,
     upload,
     hangupEvent,
     deliverToCrm: e.settings.telephonyEvents,
+    callbackTasks: e.settings.callbackTasks.enabled,
     ...(f.reconciled ? { reconciled: true } : {}),
   };
 }

@@ -7,9 +7,11 @@
 import type { CallEvent, CustomerCreate, UploadCall } from '../crm/types.js';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import { callEventOf } from './call-event.js';
+import { registerRecording } from '../recordings/recording-store.js';
 import { addRingCodes, findCall, insertCallStart, isCallEnded, lockCallForRinging, recordCallEnd } from './call-store.js';
 import { dropPendingJobs, enqueueJob, notifyOutbox, outboxJobKey } from '../outbox/enqueue.js';
 import { expirePendingJobs, jobStateByKey } from '../outbox/outbox-store.js';
+import { recordCallForCallbacks, type CallbackEffect } from '../work/callback-tasks.js';
 
 export interface CallStart {
   readonly enterprise: string;
@@ -41,6 +43,11 @@ export interface CallEnd {
   readonly durationSec: number;
   readonly waitingSec: number;
   readonly recordingFile: string | null;
+  /**
+   * PUBLIC_URL of the instance whose RECORDINGS_DIR holds recordingFile (/hangup runs on the PBX's own host):
+   * the recording gets a `recordings` row there and its link points at that host (docs/recordings.md).
+   */
+  readonly recordingHost?: string | null;
   readonly dialStatus: string | null;
   readonly upload: UploadCall;
   readonly hangupEvent: CallEvent;
@@ -48,6 +55,8 @@ export interface CallEnd {
   readonly deliverToCrm: boolean;
   /** Recorded from Asterisk's CDRs by the reconciler (src/reconcile/), not by /hangup. */
   readonly reconciled?: boolean;
+  /** The enterprise makes call-back tasks of missed calls (src/work/); absent: off. */
+  readonly callbackTasks?: boolean;
 }
 
 export interface StoredCall {
@@ -125,20 +134,31 @@ export class CallJournal {
    * yet delivered is dropped instead), and the history upload. A second /hangup for the same call (h-extension
    * and hangup handler both configured) changes nothing: the job keys deduplicate.
    */
-  async recordEnd(end: CallEnd): Promise<{ recorded: boolean; uploadJobId: number | null; hangupJobId: number | null }> {
+  async recordEnd(end: CallEnd): Promise<{ recorded: boolean; uploadJobId: number | null; hangupJobId: number | null; callback?: CallbackEffect }> {
     return inTransaction(this.pool, async (db) => {
       const recorded = await recordCallEnd(db, end);
-      if (!recorded || !end.deliverToCrm) return { recorded, uploadJobId: null, hangupJobId: null };
+      // Call-back tasks do not depend on telephony events: a missed call is one whoever shows the popups.
+      const callback = recorded ? await recordCallForCallbacks(db, { ...end, callbackTasks: end.callbackTasks === true }) : null;
+      const recordingHost = end.recordingFile ? (end.recordingHost ?? null) : null;
+      if (recorded && end.recordingFile && recordingHost !== null) {
+        await registerRecording(db, { enterprise: end.enterprise, linkedid: end.linkedid, hostUrl: recordingHost, wavFile: end.recordingFile });
+      }
+      if (!recorded || !end.deliverToCrm) return { recorded, uploadJobId: null, hangupJobId: null, callback };
       const hangupJobId = await this.hangupEvent(db, end);
       const uploadJobId = await enqueueJob(db, {
         enterprise: end.enterprise,
         kind: 'call_upload',
         jobKey: outboxJobKey('call_upload', end.enterprise, end.linkedid),
-        payload: { call: end.upload, recordingFile: end.recordingFile, callEndedAt: end.endedAt.toISOString() },
+        payload: {
+          call: end.upload,
+          recordingFile: end.recordingFile,
+          ...(recordingHost !== null ? { recordingHost } : {}),
+          callEndedAt: end.endedAt.toISOString(),
+        },
         runAt: new Date(end.endedAt.getTime() + (end.recordingFile ? UPLOAD_DELAY_MS : 0)),
       });
       await notifyOutbox(db, end.enterprise);
-      return { recorded, uploadJobId, hangupJobId };
+      return { recorded, uploadJobId, hangupJobId, callback };
     });
   }
 

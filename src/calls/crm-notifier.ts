@@ -1,7 +1,8 @@
 /**
  * What a routed call tells RetailCRM, off the AGI session's critical path: the call record and its popup
  * (type in/out) in one transaction, then the popup handed to the outbox for immediate delivery; and, for a number
- * RetailCRM does not know, a customer-creation job (one per number, however many calls arrive at once).
+ * RetailCRM does not know, a customer-creation job (one per number, however many calls arrive at once) and, when
+ * the enterprise wants leads, a lead (src/work/leads.ts: one per number and period, asked after the customer).
  * Everything runs as tracked background work; failures are logged, and the outbox keeps what was committed.
  */
 import { errorCode } from '../lib/errors.js';
@@ -11,6 +12,7 @@ import type { TaskTracker } from '../lib/task-tracker.js';
 import { callEventOf } from './call-event.js';
 import type { CallJournal } from './call-journal.js';
 import type { CallContext } from './call-context.js';
+import type { LeadRequests } from '../work/leads.js';
 import { MAX_POPUP_CODES, type CallNotifier, type RoutedCall } from './incoming-call.js';
 
 export interface NotifierDeps {
@@ -24,6 +26,8 @@ export interface NotifierDeps {
   readonly deliverNow: (jobId: number) => Promise<unknown>;
   readonly tasks: TaskTracker;
   readonly logger: Logger;
+  /** Leads for new callers (enterprise setting `leads`); absent: none are asked for. */
+  readonly leads?: Pick<LeadRequests, 'request'>;
 }
 
 function siteFor(call: RoutedCall): string | null {
@@ -71,6 +75,24 @@ async function notify(ctx: CallContext, call: RoutedCall, deps: NotifierDeps): P
   if (enterprise.settings.telephonyEvents) await recordCall(ctx, call, deps);
   // Create the customer only when RetailCRM may not know the number; the job checks again before creating.
   if (enterprise.settings.autoCreateCustomers && call.lookup.caller === null) await requestCustomer(ctx, call, deps);
+  // A lead only when RetailCRM said it does not know the number (not when it could not be asked).
+  if (enterprise.settings.leads.enabled && call.direction === 'in' && call.lookup.status === 'NOT_FOUND') await requestLead(ctx, call, deps);
+}
+
+async function requestLead(ctx: CallContext, call: RoutedCall, deps: NotifierDeps): Promise<void> {
+  if (!deps.leads) return;
+  try {
+    const id = await deps.leads.request({
+      enterprise: call.view.enterprise.number,
+      phone: call.phone,
+      linkedid: call.linkedid,
+      calledAt: call.startedAt,
+      periodHours: call.view.enterprise.settings.leads.periodHours,
+    });
+    if (id !== null) ctx.log.info('lead queued for a new caller', { lead: id });
+  } catch (err) {
+    ctx.log.error('cannot queue the lead', { code: errorCode(err), err });
+  }
 }
 
 async function recordCall(ctx: CallContext, call: RoutedCall, deps: NotifierDeps): Promise<void> {

@@ -22,6 +22,10 @@ export interface HangupDeps extends CallContextDeps {
   readonly directory: EnterpriseDirectory;
   readonly journal: CallJournal;
   readonly recordingsDir: string;
+  /** This instance's PUBLIC_URL: the host that holds the recordings of the calls it ends. */
+  readonly publicUrl?: string;
+  /** A recording was registered for this host to finish (recordings/recording-finisher.ts kick()). */
+  readonly onRecording?: () => void;
   readonly now?: () => number;
 }
 
@@ -68,8 +72,9 @@ export async function handleHangup(session: AgiChannel, deps: HangupDeps): Promi
       ctx.log.warn('cannot read the call start', { code: errorCode(err) });
     }
     const recordingFile = await existingRecording(deps.recordingsDir, vars.MIXMONITOR_FILENAME ?? '', ctx.log);
-    const end = decideCallEnd(resolved.view, linkedid, vars, start, session, (deps.now ?? Date.now)(), recordingFile);
-    const { uploadJobId, hangupJobId } = await deps.journal.recordEnd(end);
+    const end = decideCallEnd(resolved.view, linkedid, vars, start, session, (deps.now ?? Date.now)(), recordingFile, deps.publicUrl);
+    const { recorded, uploadJobId, hangupJobId, callback } = await deps.journal.recordEnd(end);
+    if (recorded && end.recordingFile !== null && end.recordingHost) deps.onRecording?.();
     ctx.log.info('call ended', {
       call: linkedid,
       direction: end.direction,
@@ -79,6 +84,7 @@ export async function handleHangup(session: AgiChannel, deps: HangupDeps): Promi
       waiting: end.waitingSec,
       queued: uploadJobId !== null,
       hangupEvent: hangupJobId !== null,
+      callbackTask: callback ? `${callback.kind} #${callback.taskId}` : undefined,
     });
   } catch (err) {
     ctx.log.error('cannot record the end of the call', { code: errorCode(err), err });
@@ -122,6 +128,7 @@ export function decideCallEnd(
   session: AgiChannel,
   nowMs: number,
   recordingPath: string | null,
+  recordingHost?: string,
 ): Parameters<CallJournal['recordEnd']>[0] {
   const e = view.enterprise;
   const isExtension = (code: string): boolean => view.userByExtension.has(code);
@@ -187,6 +194,7 @@ export function decideCallEnd(
     talkSec: talk,
     waitingSec: Math.max(0, total - talk),
     recordingFile: recordingPath,
+    ...(recordingHost !== undefined ? { recordingHost } : {}),
     dialStatus: vars.DIALSTATUS ?? null,
   });
 }

@@ -1,8 +1,7 @@
 /** `retailcrm-agi enterprise add|set|list|show|remove`: managing the client companies this service serves. */
-import { parseCidrList } from '../lib/address-allow-list.js';
 import { InputError } from '../lib/errors.js';
 import type { EnterpriseInput } from '../db/enterprise-store.js';
-import type { Enterprise } from '../domain/enterprise.js';
+import type { CallbackTaskSettings, Enterprise, LeadSettings } from '../domain/enterprise.js';
 import { enterpriseUrls } from '../http/public-paths.js';
 import { randomSecret } from '../secrets/secret-box.js';
 import { enterpriseToken } from '../secrets/enterprise-tokens.js';
@@ -14,80 +13,7 @@ import { moduleCode, register } from '../integration/registration.js';
 import { hasPbxFlags, PBX_FLAGS, pbxPatchFromFlags, savePbx, withCrm } from './clicktocall-commands.js';
 import { checkCrmAccount, type AccountCheck, type AccountNeeds } from '../crm/account-check.js';
 import { CrmKeyUnusableError } from '../lib/errors.js';
-
-const FLAGS = {
-  number: { type: 'string' },
-  'crm-url': { type: 'string' },
-  'api-key': { type: 'string' },
-  'client-id': { type: 'string' },
-  country: { type: 'string' },
-  site: { type: 'string' },
-  'auto-create-customers': { type: 'string' },
-  'telephony-events': { type: 'string' },
-  'skip-manager-on-break': { type: 'string' },
-  timezone: { type: 'string' },
-  'external-phones': { type: 'string' },
-  'pbx-addresses': { type: 'string' },
-  'sale-statuses': { type: 'string' },
-} as const;
-
-type Flags = Record<string, string | boolean | undefined>;
-
-function externalPhones(value: string): { siteCode: string; externalPhone: string }[] {
-  if (value.trim() === '') return [];
-  return value.split(',').map((pair) => {
-    const [siteCode, externalPhone] = pair.split('=', 2).map((s) => s.trim());
-    if (!siteCode || !externalPhone || !/^\+?\d{3,20}$/.test(externalPhone)) {
-      throw new InputError('--external-phones is SITE=NUMBER[,SITE=NUMBER...], e.g. shop=+375171234567', 'external-phones');
-    }
-    return { siteCode: a.site(siteCode) ?? siteCode, externalPhone };
-  });
-}
-
-function timezone(value: string): string {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: value });
-  } catch {
-    throw new InputError(`--timezone must be an IANA zone such as Europe/Minsk (got ${JSON.stringify(value)})`, 'timezone');
-  }
-  return value;
-}
-
-const STATUS_CODE = /^[A-Za-z0-9_-]{1,64}$/;
-
-/** `--sale-statuses complete,paid`: RetailCRM status codes counted as a sale by analytics. */
-function saleStatuses(value: string): string[] {
-  const codes = value.split(',').map((c) => c.trim()).filter((c) => c !== '');
-  if (codes.length === 0 || codes.length > 50 || !codes.every((c) => STATUS_CODE.test(c))) {
-    throw new InputError('--sale-statuses is CODE[,CODE...] of RetailCRM order statuses, e.g. complete,paid', 'sale-statuses');
-  }
-  return [...new Set(codes)];
-}
-
-function pbxAddresses(value: string): string[] {
-  const parsed = parseCidrList(value);
-  if (parsed.problems.length > 0) throw new InputError(`--pbx-addresses: ${parsed.problems.join('; ')}`, 'pbx-addresses');
-  return [...parsed.cidrs];
-}
-
-function settingsFrom(flags: Flags): NonNullable<EnterpriseInput['settings']> {
-  const s: Record<string, unknown> = {};
-  const auto = a.str(flags, 'auto-create-customers');
-  if (auto !== undefined) s['autoCreateCustomers'] = a.onOff(auto, 'auto-create-customers');
-  const events = a.str(flags, 'telephony-events');
-  if (events !== undefined) s['telephonyEvents'] = a.onOff(events, 'telephony-events');
-  const skip = a.str(flags, 'skip-manager-on-break');
-  if (skip !== undefined) s['skipManagerOnBreak'] = a.onOff(skip, 'skip-manager-on-break');
-  const tz = a.str(flags, 'timezone');
-  if (tz !== undefined) s['crmTimezone'] = timezone(tz);
-  const phones = a.str(flags, 'external-phones');
-  if (phones !== undefined) s['externalPhones'] = externalPhones(phones);
-  const pbx = a.str(flags, 'pbx-addresses');
-  if (pbx !== undefined) s['pbxAddresses'] = pbxAddresses(pbx);
-  const sale = a.str(flags, 'sale-statuses');
-  if (sale !== undefined) s['saleStatuses'] = saleStatuses(sale);
-  return s as NonNullable<EnterpriseInput['settings']>;
-}
+import { FLAGS, settingsFrom } from './enterprise-settings.js';
 
 export function mask(secret: string): string {
   return secret.length <= 8 ? '****' : `${secret.slice(0, 4)}…${'*'.repeat(4)}`;
@@ -115,6 +41,19 @@ export function describeEnterprise(ctx: CliContext, e: Enterprise, reveal: boole
     externalPhones: e.settings.externalPhones,
     pbxAddresses: e.settings.pbxAddresses.length > 0 ? e.settings.pbxAddresses.join(', ') : '(any address AGI_ALLOW admits)',
     saleStatuses: e.settings.saleStatuses.join(', '),
+    callbackTasks: {
+      enabled: e.settings.callbackTasks.enabled ? 'on' : 'off',
+      defaultUserId: e.settings.callbackTasks.defaultUserId ?? '(none: only callers with a manager get a task)',
+      dueMinutes: e.settings.callbackTasks.dueMinutes,
+    },
+    leads: {
+      enabled: e.settings.leads.enabled ? 'on' : 'off',
+      site: e.settings.leads.site ?? `(the enterprise's: ${e.site ?? '-'})`,
+      orderMethod: e.settings.leads.orderMethod ?? "(RetailCRM's default)",
+      status: e.settings.leads.status ?? "(RetailCRM's default)",
+      periodHours: e.settings.leads.periodHours,
+    },
+    recordingRetentionDays: e.settings.recordingRetentionDays ?? '(kept forever)',
     webhookToken: reveal ? tokens.webhook : mask(tokens.webhook),
     dashboardToken: reveal ? tokens.dashboard : mask(tokens.dashboard),
     urls: reveal
@@ -233,6 +172,8 @@ export async function enterpriseCommand(ctx: CliContext, sub: string | undefined
         const needs = {
           telephonyEvents: settings['telephonyEvents'] !== false,
           autoCreateCustomers: settings['autoCreateCustomers'] !== false,
+          callbackTasks: (settings['callbackTasks'] as CallbackTaskSettings | undefined)?.enabled === true,
+          leads: (settings['leads'] as LeadSettings | undefined)?.enabled === true,
           site,
         };
         const check = await checkAccount(ctx, input.crmUrl, input.apiKey, needs, number);
@@ -256,7 +197,13 @@ export async function enterpriseCommand(ctx: CliContext, sub: string | undefined
     case 'check': {
       const flags = a.parseFlags(argv, { number: { type: 'string' } });
       const e = await ctx.enterprises.get(a.enterpriseNumber(a.required(flags, 'number')));
-      const needs = { telephonyEvents: e.settings.telephonyEvents, autoCreateCustomers: e.settings.autoCreateCustomers, site: e.site };
+      const needs = {
+        telephonyEvents: e.settings.telephonyEvents,
+        autoCreateCustomers: e.settings.autoCreateCustomers,
+        callbackTasks: e.settings.callbackTasks.enabled,
+        leads: e.settings.leads.enabled,
+        site: e.site,
+      };
       const check = await checkAccount(ctx, e.crmUrl, e.apiKey, needs, e.number);
       if (check.timezone !== null && check.timezone !== e.settings.crmTimezone) {
         ctx.io.err(
@@ -284,7 +231,7 @@ export async function enterpriseCommand(ctx: CliContext, sub: string | undefined
         ...(cid !== undefined ? { clientId: a.clientId(cid) } : {}),
         ...(ctry !== undefined ? { country: a.country(ctry) } : {}),
         ...(st !== undefined ? { site: a.site(st) } : {}),
-        settings: settingsFrom(flags),
+        settings: settingsFrom(flags, before.settings),
       });
       await ctx.recordChange({
         action: 'enterprise.set', enterprise: number, before: enterpriseSnapshot(ctx.box, before), after: enterpriseSnapshot(ctx.box, updated),

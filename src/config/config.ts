@@ -58,6 +58,20 @@ export interface Config {
   /** Bound on concurrent requests to one RetailCRM account. */
   readonly crmMaxInFlight: number;
   readonly recordingsDir: string;
+  /** Recordings (docs/recordings.md): MP3 conversion, how long the upload waits for it, WAV kept, retention sweep. */
+  readonly recordings: {
+    readonly mp3: boolean;
+    readonly mp3Kbps: number;
+    /** After the WAV is final, the upload waits at most this long for the MP3, then links the WAV. */
+    readonly mp3WaitMs: number;
+    readonly mp3Workers: number;
+    readonly mp3MaxQueued: number;
+    readonly keepWav: boolean;
+    /** How often this host looks for recordings MixMonitor has finished. */
+    readonly scanMs: number;
+    /** How often expired recordings are deleted (per enterprise recordingRetentionDays); 0: never. */
+    readonly retentionIntervalMs: number;
+  };
   readonly shutdownDrainMs: number;
   readonly dbPoolMax: number;
   /** Separate connections for the live call path (lookups), so background work cannot starve it. */
@@ -116,6 +130,16 @@ class Reader {
       return fallback;
     }
     return n;
+  }
+
+  /** on/off (also true/false, yes/no, 1/0); unset means `fallback`. */
+  onOff(name: string, fallback: boolean): boolean {
+    const value = this.raw(name)?.toLowerCase();
+    if (value === undefined) return fallback;
+    if (['on', 'true', 'yes', '1'].includes(value)) return true;
+    if (['off', 'false', 'no', '0'].includes(value)) return false;
+    this.problems.push(`${name} must be on or off, got ${JSON.stringify(value)}`);
+    return fallback;
   }
 
   /** A comma-separated CIDR list; unset means `fallback`. */
@@ -216,6 +240,16 @@ export function loadConfig(env: Env, cwd: string = process.cwd(), opts: LoadOpti
     crmTimeoutMs: r.int('CRM_TIMEOUT_MS', 10_000, 100, 300_000),
     crmMaxInFlight: r.int('CRM_MAX_IN_FLIGHT', 32, 1, 1000),
     recordingsDir: path.resolve(cwd, r.string('RECORDINGS_DIR', '/var/spool/asterisk/monitor')),
+    recordings: Object.freeze({
+      mp3: r.onOff('RECORDING_MP3', true),
+      mp3Kbps: r.int('RECORDING_MP3_KBPS', 32, 8, 320),
+      mp3WaitMs: r.int('RECORDING_MP3_WAIT_MS', 30_000, 0, 3_600_000),
+      mp3Workers: r.int('RECORDING_MP3_WORKERS', 1, 1, 16),
+      mp3MaxQueued: r.int('RECORDING_MP3_MAX_QUEUED', 50, 0, 10_000),
+      keepWav: r.onOff('RECORDING_KEEP_WAV', true),
+      scanMs: r.int('RECORDING_SCAN_MS', 1_000, 10, 600_000),
+      retentionIntervalMs: r.int('RECORDING_RETENTION_INTERVAL_MS', 3_600_000, 0, 7 * 86_400_000),
+    }),
     shutdownDrainMs: r.int('SHUTDOWN_DRAIN_MS', 15_000, 0, 600_000),
     dbPoolMax: r.int('DB_POOL_MAX', 10, 1, 200),
     dbCallPoolMax: r.int('DB_CALL_POOL_MAX', 4, 1, 100),

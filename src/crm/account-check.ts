@@ -15,6 +15,10 @@ export interface AccountNeeds {
   readonly telephonyEvents: boolean;
   /** Customers created for unknown numbers. */
   readonly autoCreateCustomers: boolean;
+  /** Call-back tasks for missed calls (tasks/create, tasks/{id}/edit, tasks to find one after a lost answer). */
+  readonly callbackTasks?: boolean;
+  /** Orders for new callers (orders/create, orders by externalId after a lost answer). */
+  readonly leads?: boolean;
   /** The site the enterprise names (--site), or null. */
   readonly site: string | null;
 }
@@ -31,6 +35,10 @@ const REQUIRED: readonly ScopeNeed[] = [
   { scope: 'customer_read', why: 'caller names and RetailCRM changes (customers, history)', when: () => true },
   { scope: 'telephony_write', why: 'popups and call history (--telephony-events on)', when: (n) => n.telephonyEvents },
   { scope: 'customer_write', why: 'customers for new numbers (--auto-create-customers on)', when: (n) => n.autoCreateCustomers },
+  { scope: 'task_read', why: 'call-back tasks (--callback-tasks on)', when: (n) => n.callbackTasks === true },
+  { scope: 'task_write', why: 'call-back tasks (--callback-tasks on)', when: (n) => n.callbackTasks === true },
+  { scope: 'order_read', why: 'leads for new callers (--leads on)', when: (n) => n.leads === true },
+  { scope: 'order_write', why: 'leads for new callers (--leads on)', when: (n) => n.leads === true },
 ];
 
 /** Scopes only optional features use. */

@@ -12,7 +12,7 @@ import { encodeForm, encodeQuery, type FormFields, type QueryParams } from './fo
 import { interpretResponse, translateRequestError } from './http-errors.js';
 import * as parse from './parse.js';
 import { rateClassForPath, type RateLimiter } from './rate-limiter.js';
-import { MAX_CALLS_PER_UPLOAD, type CallEvent, type CallEventResult, type CrmRequestOptions, type AccountSettings, type Credentials, type Customer, type CustomerCreate, type CustomersFilter, type HistoryPage, type HistoryQuery, type IntegrationModule, type IntegrationModuleEditInfo, type ManagerLookup, type Order, type OrdersFilter, type Page, type UploadCall, type UploadResult, type User, type UserStatus } from './types.js';
+import { MAX_CALLS_PER_UPLOAD, type CallEvent, type CallEventResult, type CrmRequestOptions, type AccountSettings, type Credentials, type Customer, type CustomerCreate, type CustomersFilter, type HistoryPage, type HistoryQuery, type OrderCreate, type Task, type TaskCreate, type TasksFilter, type IntegrationModule, type IntegrationModuleEditInfo, type ManagerLookup, type Order, type OrdersFilter, type Page, type UploadCall, type UploadResult, type User, type UserStatus } from './types.js';
 import { type CrmAccount } from './types.js';
 
 export interface RetailCrmClientOptions {
@@ -167,6 +167,35 @@ export class RetailCrmClient {
   async ordersHistory(account: CrmAccount, query: HistoryQuery, opts: CrmRequestOptions = {}): Promise<HistoryPage> {
     const body = await this.request(account, { method: 'GET', path: '/v5/orders/history', query: historyQuery(query) }, opts);
     return parse.parseHistoryPage(body);
+  }
+
+  /** Creates an order (a lead); `site` is needed when the key sees several stores. Resolves with the new id. */
+  async ordersCreate(account: CrmAccount, order: OrderCreate, site: string | undefined, opts: CrmRequestOptions = {}): Promise<number> {
+    const body = await this.request(account, { method: 'POST', path: '/v5/orders/create', form: { order, site } }, opts);
+    return parse.parseCreatedId(body);
+  }
+
+  // ---- tasks --------------------------------------------------------------------------------------------------
+
+  /** Creates a task (needs task_write). Resolves with the new id. */
+  async tasksCreate(account: CrmAccount, task: TaskCreate, site: string | undefined, opts: CrmRequestOptions = {}): Promise<number> {
+    const body = await this.request(account, { method: 'POST', path: '/v5/tasks/create', form: { task, site } }, opts);
+    return parse.parseCreatedId(body);
+  }
+
+  /** Marks a task done (`tasks/{id}/edit` with `complete: true`); false when RetailCRM has no such task (404). */
+  async taskComplete(account: CrmAccount, id: number, opts: CrmRequestOptions = {}): Promise<boolean> {
+    const spec = { method: 'POST', path: `/v5/tasks/${segment(id)}/edit`, form: { task: { complete: true } } } as const;
+    const body = await this.requestOrNotFound(account, spec, opts);
+    if (body === null) return false;
+    parse.parseSuccess(body);
+    return true;
+  }
+
+  async tasksList(account: CrmAccount, filter: TasksFilter, paging: Paging = {}, opts: CrmRequestOptions = {}): Promise<Page<Task>> {
+    const query = { filter: { ...filter }, page: paging.page, limit: paging.limit };
+    const body = await this.request(account, { method: 'GET', path: '/v5/tasks', query }, opts);
+    return parse.parseTasksList(body);
   }
 
   // ---- users --------------------------------------------------------------------------------------------------

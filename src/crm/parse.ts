@@ -18,6 +18,7 @@ import type {
   Order,
   Page,
   Pagination,
+  Task,
   UploadResult,
   User,
 } from './types.js';
@@ -246,4 +247,21 @@ export function parseHistoryPage(body: unknown): HistoryPage {
     pagination: page.pagination,
     generatedAt: optString(expectEnvelope(body).generatedAt),
   };
+}
+
+export function parseTask(value: unknown, what = 'task'): Task {
+  if (!isObject(value)) bad(`${what} is ${describe(value)}, not an object`);
+  const customer = isObject(value.customer) ? value.customer : {};
+  return {
+    id: requireId(value.id, `${what}.id`),
+    text: optString(value.text),
+    complete: value.complete === true,
+    performerId: optId(value.performerId) ?? optId(value.performer),
+    customerId: optId(customer.id),
+    datetime: optString(value.datetime),
+  };
+}
+
+export function parseTasksList(body: unknown): Page<Task> {
+  return parseList(body, 'tasks', parseTask);
 }

@@ -263,6 +263,7 @@ export interface Credentials {
 
 export interface OrdersFilter {
   customerId?: number;
+  externalIds?: string[];
   customer?: string;
   customerExternalId?: string;
   ids?: number[];
@@ -324,4 +325,53 @@ export interface HistoryPage {
   readonly entries: HistoryEntry[];
   readonly pagination: Pagination;
   readonly generatedAt: string | undefined;
+}
+
+// ---- orders/create and tasks (docs/leads-and-tasks.md) ------------------------------------------------------------
+
+/** What `orders/create` gets for a lead (form field `order`, JSON). */
+export interface OrderCreate {
+  /** Ours, unique per lead: a retried creation finds the order by it instead of creating a twin. */
+  externalId: string;
+  /** Code from reference/order-methods, e.g. `phone`. */
+  orderMethod?: string;
+  /** Code from reference/statuses, e.g. `new`. */
+  status?: string;
+  /** The customer the order is for; without it RetailCRM makes a customer from the order's contact fields. */
+  customer?: { id: number };
+  phone?: string;
+  managerId?: number;
+  /** `Y-m-d H:i:s` in the account's timezone: when the call came. */
+  createdAt?: string;
+  customerComment?: string;
+  /** Free text shown on the order: who called and when. */
+  managerComment?: string;
+}
+
+/** What `tasks/create` gets (form field `task`, JSON). */
+export interface TaskCreate {
+  text: string;
+  commentary?: string;
+  /** Due time, `Y-m-d H:i` in the account's timezone (the PHP client's Task::$datetime). */
+  datetime?: string;
+  performerId: number;
+  customer?: { id: number };
+  phone?: string;
+}
+
+export interface TasksFilter {
+  text?: string;
+  performers?: number[];
+  /** `performing` or `completed` (PHP client's TaskStatus). */
+  status?: string;
+  ids?: number[];
+}
+
+export interface Task {
+  readonly id: number;
+  readonly text: string | undefined;
+  readonly complete: boolean;
+  readonly performerId: number | undefined;
+  readonly customerId: number | undefined;
+  readonly datetime: string | undefined;
 }

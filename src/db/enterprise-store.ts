@@ -4,7 +4,14 @@
  */
 import { EnterpriseUnknownError, InputError } from '../lib/errors.js';
 import type { SecretBox } from '../secrets/secret-box.js';
-import type { Enterprise, EnterpriseSettings } from '../domain/enterprise.js';
+import {
+  DEFAULT_CALLBACK_TASKS,
+  DEFAULT_LEADS,
+  type CallbackTaskSettings,
+  type Enterprise,
+  type EnterpriseSettings,
+  type LeadSettings,
+} from '../domain/enterprise.js';
 import { parseGenerations } from '../secrets/enterprise-tokens.js';
 import type { SealedColumn } from '../secrets/stored-secrets.js';
 import type { Pool, Queryable } from './pool.js';
@@ -35,6 +42,11 @@ function parseSaleStatuses(raw: unknown): readonly string[] {
   return Object.freeze(codes.length > 0 ? codes : ['complete']);
 }
 
+/** A whole number of days ≥ 1; anything else (unset, 0, garbage) keeps recordings forever. */
+function retentionDays(v: unknown): number | null {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : null;
+}
+
 function parseSettings(raw: Record<string, unknown>): EnterpriseSettings {
   const phones = Array.isArray(raw['externalPhones']) ? raw['externalPhones'] : [];
   return Object.freeze({
@@ -52,7 +64,40 @@ function parseSettings(raw: Record<string, unknown>): EnterpriseSettings {
       : [],
     tokenGenerations: parseGenerations(raw['tokenGenerations']),
     saleStatuses: parseSaleStatuses(raw['saleStatuses']),
+    callbackTasks: parseCallbackTasks(raw['callbackTasks']),
+    leads: parseLeads(raw['leads']),
+    recordingRetentionDays: retentionDays(raw['recordingRetentionDays']),
     extra: typeof raw['extra'] === 'object' && raw['extra'] !== null ? (raw['extra'] as Record<string, unknown>) : {},
+  });
+}
+
+function positiveInt(v: unknown): number | null {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : null;
+}
+
+function text(v: unknown): string | null {
+  return typeof v === 'string' && v !== '' ? v : null;
+}
+
+function parseCallbackTasks(v: unknown): CallbackTaskSettings {
+  if (typeof v !== 'object' || v === null) return DEFAULT_CALLBACK_TASKS;
+  const o = v as Record<string, unknown>;
+  return Object.freeze({
+    enabled: o['enabled'] === true,
+    defaultUserId: positiveInt(o['defaultUserId']),
+    dueMinutes: positiveInt(o['dueMinutes']) ?? DEFAULT_CALLBACK_TASKS.dueMinutes,
+  });
+}
+
+function parseLeads(v: unknown): LeadSettings {
+  if (typeof v !== 'object' || v === null) return DEFAULT_LEADS;
+  const o = v as Record<string, unknown>;
+  return Object.freeze({
+    enabled: o['enabled'] === true,
+    site: text(o['site']),
+    orderMethod: text(o['orderMethod']),
+    status: text(o['status']),
+    periodHours: positiveInt(o['periodHours']) ?? DEFAULT_LEADS.periodHours,
   });
 }
 
@@ -172,6 +217,9 @@ export function settingsToJson(s: EnterpriseSettings): Record<string, unknown> {
     pbxAddresses: s.pbxAddresses,
     tokenGenerations: s.tokenGenerations,
     saleStatuses: s.saleStatuses,
+    callbackTasks: s.callbackTasks,
+    leads: s.leads,
+    recordingRetentionDays: s.recordingRetentionDays,
     extra: s.extra,
   };
 }

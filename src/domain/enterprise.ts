@@ -9,6 +9,31 @@ export interface TokenGenerations {
   readonly dashboard: number;
 }
 
+/** Off by default. */
+export interface CallbackTaskSettings {
+  readonly enabled: boolean;
+  /** RetailCRM user who gets the task when the caller has no responsible manager; null: such calls get none. */
+  readonly defaultUserId: number | null;
+  /** The task is due this long after the missed call. */
+  readonly dueMinutes: number;
+}
+
+/** Off by default. */
+export interface LeadSettings {
+  readonly enabled: boolean;
+  /** Site (store) code of the order; null: the enterprise's site. */
+  readonly site: string | null;
+  /** Order method code (reference/order-methods), e.g. `phone`; null: RetailCRM's default. */
+  readonly orderMethod: string | null;
+  /** Order status code; null: RetailCRM's default (`new`). */
+  readonly status: string | null;
+  /** At most one lead per number in each window of this many hours. */
+  readonly periodHours: number;
+}
+
+export const DEFAULT_CALLBACK_TASKS: CallbackTaskSettings = Object.freeze({ enabled: false, defaultUserId: null, dueMinutes: 30 });
+export const DEFAULT_LEADS: LeadSettings = Object.freeze({ enabled: false, site: null, orderMethod: null, status: null, periodHours: 24 });
+
 export interface EnterpriseSettings {
   /** Create a RetailCRM customer for a caller RetailCRM does not know. */
   readonly autoCreateCustomers: boolean;
@@ -35,6 +60,12 @@ export interface EnterpriseSettings {
    * code of RetailCRM's default status of its `complete` group. List every status of the account's sale group.
    */
   readonly saleStatuses: readonly string[];
+  /** A RetailCRM task "call back" for a missed inbound call, completed when the caller is reached (src/work/). */
+  readonly callbackTasks: CallbackTaskSettings;
+  /** An order ("lead") in RetailCRM for a number it did not know (src/work/). */
+  readonly leads: LeadSettings;
+  /** Recordings older than this many days are deleted (links answer 410, the call stays); null: kept forever. */
+  readonly recordingRetentionDays: number | null;
   readonly extra: Readonly<Record<string, unknown>>;
 }
 

@@ -20,8 +20,11 @@ import type { Job, JobHandler, JobResult } from './job-types.js';
 export type RecordingStatus = { status: 'ready'; url: string } | { status: 'pending' } | { status: 'none' };
 
 export interface RecordingResolver {
-  /** Whether `file` (relative to the recordings directory) is complete, and its public link when it is. */
-  resolve(enterprise: string, file: string, callEndedAt: Date, signal: AbortSignal): Promise<RecordingStatus>;
+  /**
+   * Whether `file` (relative to the recordings directory of `host`, the PUBLIC_URL of the instance holding it;
+   * absent for calls recorded without one) is complete, and its public link when it is.
+   */
+  resolve(enterprise: string, file: string, callEndedAt: Date, signal: AbortSignal, host?: string): Promise<RecordingStatus>;
 }
 
 export interface CallEventPayload {
@@ -32,6 +35,8 @@ export interface CallEventPayload {
 export interface CallUploadPayload {
   readonly call: UploadCall;
   readonly recordingFile?: string | null;
+  /** PUBLIC_URL of the instance that holds the recording (calls/call-journal.ts). */
+  readonly recordingHost?: string;
   /** ISO 8601. */
   readonly callEndedAt: string;
 }
@@ -94,6 +99,7 @@ function parseUploadPayload(p: unknown): CallUploadPayload | null {
   if (typeof p['callEndedAt'] !== 'string' || Number.isNaN(Date.parse(p['callEndedAt']))) return null;
   const file = p['recordingFile'];
   if (file !== undefined && file !== null && typeof file !== 'string') return null;
+  if (p['recordingHost'] !== undefined && typeof p['recordingHost'] !== 'string') return null;
   return p as unknown as CallUploadPayload;
 }
 
@@ -210,7 +216,7 @@ export function createCrmHandlers(deps: CrmHandlerDeps): CrmHandlers {
     const waitedMs = now() - endedAt.getTime();
     let status: RecordingStatus;
     try {
-      status = await deps.recordings.resolve(number, p.recordingFile, endedAt, signal);
+      status = await deps.recordings.resolve(number, p.recordingFile, endedAt, signal, p.recordingHost);
     } catch (err) {
       deps.logger.warn('recording check failed', { enterprise: number, job: job.id, err });
       status = { status: 'pending' };

@@ -6,7 +6,14 @@
 export type JobState = 'pending' | 'done' | 'failed' | 'dropped';
 
 /** Kinds the service enqueues today; the column is free text so later features can add their own. */
-export type KnownJobKind = 'call_event' | 'call_upload' | 'customer_create';
+export type KnownJobKind =
+  | 'call_event'
+  | 'call_upload'
+  | 'customer_create'
+  // src/work/ (leads and call-back tasks, docs/leads-and-tasks.md)
+  | 'callback_task_create'
+  | 'callback_task_complete'
+  | 'lead_create';
 
 export interface Job {
   readonly id: number;

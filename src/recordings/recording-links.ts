@@ -29,6 +29,8 @@ export type RecordingLinkResult =
 
 export interface RecordingLinks {
   urlFor(enterprise: string, relativePath: string): string;
+  /** The link on another instance (its PUBLIC_URL) that holds the file: same signature, that host's base. */
+  urlAt(publicUrl: string, enterprise: string, relativePath: string): string;
   /** The part of the URL path after `/recordings/` → what it points at; null when malformed or not ours. */
   parse(token: string): RecordingRef | null;
   /** What the outbox publishes as recordUrl for a call: `reported` is MIXMONITOR_FILENAME or CDR(recordingfile). */
@@ -70,14 +72,15 @@ function decodePayload(payload: string): RecordingRef | null {
 }
 
 export function createRecordingLinks(opts: RecordingLinksOptions): RecordingLinks {
-  const base = `${opts.publicUrl.replace(/\/+$/, '')}${PATHS.recordings}`;
   const now = opts.now ?? Date.now;
   const settleMs = opts.settleMs ?? 5_000;
 
-  const urlFor = (enterprise: string, relativePath: string): string => {
+  const urlAt = (publicUrl: string, enterprise: string, relativePath: string): string => {
     const payload = encodePayload({ enterprise, relativePath });
+    const base = `${publicUrl.replace(/\/+$/, '')}${PATHS.recordings}`;
     return `${base}${payload}.${opts.box.sign(PURPOSE, payload)}${recordingExtension(relativePath)}`;
   };
+  const urlFor = (enterprise: string, relativePath: string): string => urlAt(opts.publicUrl, enterprise, relativePath);
 
   const parse = (token: string): RecordingRef | null => {
     if (token.length > MAX_TOKEN_LENGTH) return null;
@@ -116,5 +119,5 @@ export function createRecordingLinks(opts: RecordingLinksOptions): RecordingLink
     }
   };
 
-  return { urlFor, parse, resolve };
+  return { urlFor, urlAt, parse, resolve };
 }

@@ -9,19 +9,12 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { errorBody } from '../http/http-server.js';
 import { PATHS } from '../http/public-paths.js';
 import type { Logger } from '../lib/logger.js';
+import { recordingContentType } from './recording-content-type.js';
+import { goneBody, type ExpiryCheck } from './recording-expiry.js';
 import type { RecordingLinks } from './recording-links.js';
 import { resolveRecordingPath } from './recording-path.js';
 
-const CONTENT_TYPES: Readonly<Record<string, string>> = {
-  '.wav': 'audio/wav',
-  '.mp3': 'audio/mpeg',
-  '.ogg': 'audio/ogg',
-  '.gsm': 'audio/gsm',
-};
-
-export function recordingContentType(relativePath: string): string {
-  return CONTENT_TYPES[path.posix.extname(relativePath).toLowerCase()] ?? 'application/octet-stream';
-}
+export { recordingContentType };
 
 export type ByteRange =
   | { readonly kind: 'whole' }
@@ -57,6 +50,7 @@ interface RecordingReply {
 
 const forbidden = (): RecordingReply => ({ status: 403, headers: {}, body: errorBody('forbidden') });
 const notFound = (): RecordingReply => ({ status: 404, headers: {}, body: errorBody('recording not found') });
+const gone = (): RecordingReply => ({ status: 410, headers: {}, body: errorBody(goneBody.error) });
 
 function isGone(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
@@ -67,6 +61,8 @@ export interface RecordingRoutesDeps {
   readonly links: RecordingLinks;
   readonly recordingsDir: string;
   readonly logger: Logger;
+  /** Retention: an expired recording answers 410 Gone. */
+  readonly isExpired?: ExpiryCheck;
 }
 
 export const recordingsPlugin: FastifyPluginAsync<RecordingRoutesDeps> = async (app, deps) => {
@@ -95,6 +91,7 @@ async function serveRecording(request: FastifyRequest, token: string, deps: Reco
     request.logger.debug('recording link refused: bad token');
     return forbidden();
   }
+  if (deps.isExpired !== undefined && (await deps.isExpired(ref))) return gone();
   const relativePath = await resolveRecordingPath(deps.recordingsDir, ref.relativePath);
   if (relativePath === null) {
     request.logger.warn('recording link points outside the recordings directory', { enterprise: ref.enterprise });

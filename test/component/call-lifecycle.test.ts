@@ -21,6 +21,7 @@ describe('call lifecycle: popups, results and history (end to end)', () => {
   beforeEach(async () => {
     hangupAt = undefined;
     t = await startTestService({
+      env: { RECORDING_SCAN_MS: '50' },
       overrides: {
         outbox: { pollIntervalMs: 20, retryBaseMs: 10, retryCapMs: 50, recordingRecheckMs: 50 },
         now: () => hangupAt ?? Date.now(),
@@ -68,8 +69,8 @@ describe('call lifecycle: popups, results and history (end to end)', () => {
     return { start, hangup, linkedid };
   }
 
-  async function uploadOf(linkedid: string): Promise<Json> {
-    return waitFor(`upload of ${linkedid}`, () => uploads().find((c) => c['externalId'] === linkedid));
+  async function uploadOf(linkedid: string, timeoutMs = 10_000): Promise<Json> {
+    return waitFor(`upload of ${linkedid}`, () => uploads().find((c) => c['externalId'] === linkedid), timeoutMs);
   }
 
   // GIVEN a customer calling the DID of 101 WHEN 101 answers and talks 10 s THEN popup, hangup event and an answered upload
@@ -133,22 +134,27 @@ describe('call lifecycle: popups, results and history (end to end)', () => {
     });
   }
 
-  // GIVEN an answered call with a MixMonitor recording WHEN uploaded THEN recordUrl is a signed link that plays the file with Range support
-  it('links a playable recording once the file is complete', async () => {
+  // GIVEN an answered call with a MixMonitor recording WHEN uploaded THEN recordUrl is a signed link to its MP3 that plays with Range support
+  it('links a playable MP3 of the recording once the file is complete', async () => {
     const file = 'in-20261126-033902-+375291234567-1795664342.0.wav';
     await copyFile(fixturePath('recordings', file), path.join(t.recordingsDir, file));
     const { linkedid } = await playCall('inbound_answered', { hangupVariables: { MIXMONITOR_FILENAME: path.join(t.recordingsDir, file) } });
-    const call = await uploadOf(linkedid);
+    const call = await uploadOf(linkedid, 20_000);
     const url = String(call['recordUrl']);
-    expect(url).to.match(/^https:\/\/pbx\.example\.com\/recordings\//);
+    expect(url).to.match(/^https:\/\/pbx\.example\.com\/recordings\/.*\.mp3$/);
     const local = url.replace('https://pbx.example.com', `http://127.0.0.1:${t.service.httpPort}`);
-    const res = await fetch(local, { headers: { range: 'bytes=0-3' } });
+    const res = await fetch(local, { headers: { range: 'bytes=0-2' } });
     expect(res.status).to.equal(206);
-    expect(res.headers.get('content-type')).to.equal('audio/wav');
-    expect(Buffer.from(await res.arrayBuffer()).toString('latin1')).to.equal('RIFF');
-    const tampered = await fetch(local.replace(/.(\.wav)$/, 'x$1'));
+    expect(res.headers.get('content-type')).to.equal('audio/mpeg');
+    expect(res.headers.get('content-range')).to.match(/^bytes 0-2\/\d+$/);
+    const head = Buffer.from(await res.arrayBuffer());
+    expect(head[0] === 0xff || head.toString('latin1') === 'ID3', 'an MPEG frame or ID3 tag').to.equal(true);
+    const tampered = await fetch(local.replace(/.(\.mp3)$/, 'x$1'));
     expect(tampered.status).to.equal(403);
     await tampered.arrayBuffer();
+    const wav = await fetch(local.replace(/\.mp3$/, '.wav'));
+    expect(wav.status, 'the MP3 link is signed for the MP3 only').to.equal(403);
+    await wav.arrayBuffer();
   });
 
   // GIVEN a missed call WHEN it is uploaded THEN no recording link is published (the 44-byte file is not a recording)

@@ -7,7 +7,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-const JSON_FIELDS = new Set(['event', 'calls', 'customer', 'customerCorporate', 'order', 'integrationModule', 'requires']);
+const JSON_FIELDS = new Set(['event', 'calls', 'customer', 'customerCorporate', 'order', 'task', 'integrationModule', 'requires']);
 const CALL_EVENT_TYPES = ['in', 'out', 'hangup'];
 const HANGUP_STATUSES = ['answered', 'busy', 'cancel', 'failed', 'no answered'];
 const CALL_RESULTS = ['answered', 'busy', 'failed', 'no answer', 'not allowed', 'unknown'];
@@ -56,7 +56,24 @@ export interface FakeOrder {
   status: string;
   site?: string;
   phone?: string;
+  orderMethod?: string;
+  managerComment?: string;
   createdAt: string;
+}
+
+/** A task as `tasks/create` stores it (docs/leads-and-tasks.md). */
+export interface FakeTask {
+  id: number;
+  text: string;
+  commentary?: string;
+  /** `Y-m-d H:i`. */
+  datetime?: string;
+  performerId: number;
+  customerId?: number;
+  phone?: string;
+  complete: boolean;
+  createdAt: string;
+  completedAt?: string;
 }
 
 interface HistoryRecord {
@@ -83,6 +100,7 @@ export interface FakeAccount {
   readonly customers: Map<number, FakeCustomer>;
   readonly users: Map<number, FakeUser>;
   readonly orders: Map<number, FakeOrder>;
+  readonly tasks: Map<number, FakeTask>;
   readonly modules: Map<string, Json>;
   readonly events: Json[];
   /** Uploaded calls by externalId. */
@@ -173,6 +191,7 @@ export class FakeRetailCrm {
       customers: new Map(),
       users: new Map(),
       orders: new Map(),
+      tasks: new Map(),
       modules: new Map(),
       events: [],
       calls: new Map(),
@@ -415,12 +434,18 @@ export class FakeRetailCrm {
     else if (r.method === 'GET' && p === '/api/v5/customers/history') handler = (a) => this.history(a, r, 'customer');
     else if (r.method === 'GET' && p === '/api/v5/orders/history') handler = (a) => this.history(a, r, 'order');
     else if (r.method === 'GET' && p === '/api/v5/orders') handler = (a) => this.ordersList(a, r);
+    else if (r.method === 'POST' && p === '/api/v5/orders/create') handler = (a) => this.ordersCreate(a, r);
+    else if (r.method === 'POST' && p === '/api/v5/tasks/create') handler = (a) => this.tasksCreate(a, r);
+    else if (r.method === 'GET' && p === '/api/v5/tasks') handler = (a) => this.tasksList(a, r);
     else if (r.method === 'GET' && p === '/api/v5/users') handler = (a) => this.usersList(a, r);
     else if (r.method === 'GET' && p === '/api/v5/settings') handler = (a) => this.settings(a);
     else if (r.method === 'GET' && p === '/api/v5/reference/sites') handler = (a) => this.sitesReference(a);
     else if (r.method === 'GET' && (m = /^\/api\/v5\/customers\/([^/]+)$/.exec(p))) {
       const id = decodeURIComponent(m[1] ?? '');
       handler = (a) => this.customerGet(a, r, id);
+    } else if (r.method === 'POST' && (m = /^\/api\/v5\/tasks\/([^/]+)\/edit$/.exec(p))) {
+      const id = decodeURIComponent(m[1] ?? '');
+      handler = (a) => this.taskEdit(a, r, id);
     } else if (r.method === 'POST' && (m = /^\/api\/v5\/users\/([^/]+)\/status$/.exec(p))) {
       const id = Number(m[1]);
       handler = (a) => this.userStatus(a, r, id);
@@ -579,6 +604,122 @@ export class FakeRetailCrm {
     return { status: 201, body: { success: true, id } };
   }
 
+  /**
+   * orders/create (docs/leads-and-tasks.md): needs order_write; `order` JSON; `site` must be the account's; an
+   * externalId already used is refused; `customer.id` must exist; without a customer one is made from the order's
+   * phone and name (RetailCRM's behaviour as we understand it, marked inferred in the doc).
+   */
+  private ordersCreate(a: FakeAccount, r: RecordedRequest): { status: number; body: Json } {
+    if (!a.scopes.includes('order_write')) return accessDenied();
+    const o = r.form.order;
+    if (!isObj(o)) return missing('order');
+    const site = str(r.form.site);
+    if (site !== undefined && !a.sites.includes(site)) return entityErrors({ site: 'Site not found.' });
+    const externalId = str(o.externalId);
+    if (externalId !== undefined && [...a.orders.values()].some((x) => x.externalId === externalId)) {
+      return entityErrors({ externalId: 'Order with this externalId already exists.' });
+    }
+    const customerRef = isObj(o.customer) ? o.customer : undefined;
+    let customerId: number | undefined;
+    if (customerRef) {
+      customerId = Number(customerRef.id);
+      if (!a.customers.has(customerId)) return entityErrors({ 'customer.id': 'Customer not found.' });
+    } else {
+      const created = this.addCustomer({
+        apiKey: a.apiKey,
+        phones: typeof o.phone === 'string' ? [o.phone] : [],
+        ...(typeof o.firstName === 'string' ? { firstName: o.firstName } : {}),
+      });
+      customerId = created.id;
+    }
+    if (o.createdAt !== undefined && (typeof o.createdAt !== 'string' || !/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/.test(o.createdAt))) {
+      return entityErrors({ createdAt: 'This value is not a valid datetime.' });
+    }
+    const id = this.nextId++;
+    const order: FakeOrder = {
+      id,
+      number: `${id}A`,
+      status: str(o.status) ?? 'new',
+      site: site ?? a.sites[0],
+      createdAt: str(o.createdAt) ?? formatDate(new Date()),
+      customerId,
+    };
+    if (externalId !== undefined) order.externalId = externalId;
+    if (typeof o.phone === 'string') order.phone = o.phone;
+    if (typeof o.orderMethod === 'string') order.orderMethod = o.orderMethod;
+    if (typeof o.managerId === 'number') order.managerId = o.managerId;
+    if (typeof o.managerComment === 'string') order.managerComment = o.managerComment;
+    a.orders.set(id, order);
+    this.pushHistory(a, 'order', id, { created: true, source: 'api', viaApi: true });
+    return { status: 201, body: { success: true, id, order: { id, number: order.number, externalId: order.externalId } } };
+  }
+
+  /** tasks/create: needs task_write; `task` JSON with text and a known performerId; datetime `Y-m-d H:i`. */
+  private tasksCreate(a: FakeAccount, r: RecordedRequest): { status: number; body: Json } {
+    if (!a.scopes.includes('task_write')) return accessDenied();
+    const t = r.form.task;
+    if (!isObj(t)) return missing('task');
+    const site = str(r.form.site);
+    if (site !== undefined && !a.sites.includes(site)) return entityErrors({ site: 'Site not found.' });
+    const errors: Json = {};
+    if (typeof t.text !== 'string' || t.text.trim() === '') errors.text = 'This value should not be blank.';
+    const performerId = Number(t.performerId);
+    if (!a.users.has(performerId)) errors.performerId = 'User not found.';
+    if (t.datetime !== undefined && (typeof t.datetime !== 'string' || !/^\d{4}-\d\d-\d\d \d\d:\d\d$/.test(t.datetime))) {
+      errors.datetime = 'This value is not a valid datetime.';
+    }
+    const customerRef = isObj(t.customer) ? t.customer : undefined;
+    if (customerRef && !a.customers.has(Number(customerRef.id))) errors['customer.id'] = 'Customer not found.';
+    if (Object.keys(errors).length > 0) return entityErrors(errors);
+    const id = this.nextId++;
+    const task: FakeTask = { id, text: t.text as string, performerId, complete: t.complete === true, createdAt: formatDate(new Date()) };
+    if (typeof t.commentary === 'string') task.commentary = t.commentary;
+    if (typeof t.datetime === 'string') task.datetime = t.datetime;
+    if (customerRef) task.customerId = Number(customerRef.id);
+    if (typeof t.phone === 'string') task.phone = t.phone;
+    a.tasks.set(id, task);
+    return { status: 201, body: { success: true, id } };
+  }
+
+  /** tasks/{id}/edit: needs task_write; 404 for an unknown id; `complete: true` completes it (again is fine). */
+  private taskEdit(a: FakeAccount, r: RecordedRequest, rawId: string): { status: number; body: Json } {
+    if (!a.scopes.includes('task_write')) return accessDenied();
+    const t = r.form.task;
+    if (!isObj(t)) return missing('task');
+    const task = a.tasks.get(Number(rawId));
+    if (!task) return { status: 404, body: { success: false, errorMsg: 'Not found' } };
+    if (t.text !== undefined) {
+      if (typeof t.text !== 'string' || t.text.trim() === '') return entityErrors({ text: 'This value should not be blank.' });
+      task.text = t.text;
+    }
+    if (typeof t.complete === 'boolean') {
+      if (t.complete && !task.complete) task.completedAt = formatDate(new Date());
+      task.complete = t.complete;
+    }
+    return ok({});
+  }
+
+  /** GET tasks: needs task_read; filter[text] (substring), filter[performers][], filter[status] performing|completed, filter[ids][]. */
+  private tasksList(a: FakeAccount, r: RecordedRequest): { status: number; body: Json } {
+    if (!a.scopes.includes('task_read')) return accessDenied();
+    const filter = isObj(r.query.filter) ? r.query.filter : {};
+    const text = str(filter.text);
+    const status = str(filter.status);
+    const performers = Array.isArray(filter.performers) ? (filter.performers as unknown[]).map(Number) : undefined;
+    const ids = Array.isArray(filter.ids) ? (filter.ids as unknown[]).map(Number) : undefined;
+    const list = [...a.tasks.values()].filter(
+      (t) =>
+        (text === undefined || t.text.includes(text)) &&
+        (status === undefined || (status === 'completed') === t.complete) &&
+        (!performers || performers.includes(t.performerId)) &&
+        (!ids || ids.includes(t.id)),
+    );
+    return paginate(r, 'tasks', list.map((t) => {
+      const { customerId, ...rest } = t;
+      return { ...rest, customer: customerId === undefined ? undefined : { id: customerId, type: 'customer' } };
+    }));
+  }
+
   private customerGet(a: FakeAccount, r: RecordedRequest, id: string): { status: number; body: Json } {
     const by = str(r.query.by) ?? 'externalId';
     const customer = [...a.customers.values()].find((c) => (by === 'id' ? String(c.id) === id : c.externalId === id));
@@ -604,8 +745,12 @@ export class FakeRetailCrm {
     const filter = isObj(r.query.filter) ? r.query.filter : {};
     const customerId = str(filter.customerId);
     const ids = Array.isArray(filter.ids) ? (filter.ids as unknown[]).map(Number) : undefined;
+    const externalIds = Array.isArray(filter.externalIds) ? (filter.externalIds as unknown[]).map(String) : undefined;
     const list = [...a.orders.values()].filter(
-      (o) => (customerId === undefined || String(o.customerId) === customerId) && (!ids || ids.includes(o.id)),
+      (o) =>
+        (customerId === undefined || String(o.customerId) === customerId) &&
+        (!ids || ids.includes(o.id)) &&
+        (!externalIds || (o.externalId !== undefined && externalIds.includes(o.externalId))),
     );
     return paginate(r, 'orders', list.map((o) => {
       const { customerId: cid, ...rest } = o;
@@ -701,6 +846,11 @@ export class FakeRetailCrm {
 
 function ok(body: Json): { status: number; body: Json } {
   return { status: 200, body: { success: true, ...body } };
+}
+
+/** A method the key's scopes do not allow (contract §1.2): 403 with RetailCRM's error body. */
+function accessDenied(): { status: number; body: Json } {
+  return { status: 403, body: { success: false, errorMsg: 'Access denied.' } };
 }
 
 function missing(name: string): { status: number; body: Json } {

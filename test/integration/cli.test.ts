@@ -49,9 +49,35 @@ describe('retailcrm-agi command line', () => {
     const badSale = await cli('enterprise', 'set', '--number', '0367', '--sale-statuses', 'com plete');
     expect(badSale.code).to.not.equal(0);
     expect(badSale.err).to.contain('--sale-statuses');
+    expect(bound['recordingRetentionDays']).to.equal('(kept forever)');
+    expect((await cli('enterprise', 'set', '--number', '0367', '--recording-retention-days', '90')).code).to.equal(0);
+    const retained = JSON.parse((await cli('enterprise', 'show', '--number', '0367', '--json')).out) as Record<string, unknown>;
+    expect(retained['recordingRetentionDays']).to.equal(90);
     expect((await cli('enterprise', 'list')).out).to.contain('0367\thttps://shop.retailcrm.ru');
     expect((await cli('extension', 'set', '--enterprise', '0367', '--ext', '101', '--user-id', '7')).code).to.equal(0);
     expect((await cli('extension', 'list', '--enterprise', '0367')).out).to.equal('101\t7');
+  });
+
+  // GIVEN an enterprise WHEN call-back tasks and leads are turned on THEN show says so (off by default), flags
+  // change one field at a time, and bad values are refused
+  it('sets and shows call-back tasks and leads (off by default)', async () => {
+    expect((await cli('enterprise', 'add', '--number', '0368', '--crm-url', 'https://shop.retailcrm.ru/', '--api-key', 'abcdefghijkl12345', '--site', 'shop', '--skip-check')).code).to.equal(0);
+    const show = async (): Promise<Record<string, Record<string, unknown>>> =>
+      JSON.parse((await cli('enterprise', 'show', '--number', '0368', '--json')).out) as Record<string, Record<string, unknown>>;
+    expect((await show())['callbackTasks']).to.deep.equal({ enabled: 'off', defaultUserId: '(none: only callers with a manager get a task)', dueMinutes: 30 });
+    expect((await show())['leads']).to.deep.include({ enabled: 'off', periodHours: 24, site: "(the enterprise's: shop)" });
+    expect((await cli('enterprise', 'set', '--number', '0368', '--callback-tasks', 'on', '--callback-default-user', '9', '--callback-due-minutes', '45')).code).to.equal(0);
+    expect((await cli('enterprise', 'set', '--number', '0368', '--leads', 'on', '--lead-order-method', 'phone', '--lead-status', 'new', '--lead-period-hours', '12')).code).to.equal(0);
+    expect((await cli('enterprise', 'set', '--number', '0368', '--callback-due-minutes', '20')).code).to.equal(0);
+    const after = await show();
+    expect(after['callbackTasks']).to.deep.equal({ enabled: 'on', defaultUserId: 9, dueMinutes: 20 });
+    expect(after['leads']).to.deep.include({ enabled: 'on', orderMethod: 'phone', status: 'new', periodHours: 12 });
+    const text = await cli('enterprise', 'show', '--number', '0368');
+    expect(text.out).to.match(/callbackTasks:\n {2}enabled: on/);
+    const bad = await cli('enterprise', 'set', '--number', '0368', '--lead-period-hours', '0');
+    expect(bad.code).to.not.equal(0);
+    expect(bad.err).to.match(/lead-period-hours/);
+    expect((await cli('enterprise', 'set', '--number', '0368', '--lead-status', 'a b')).err).to.match(/lead-status/);
   });
 
   const refusals: [string, string[], RegExp][] = [
@@ -67,6 +93,7 @@ describe('retailcrm-agi command line', () => {
     ['a user id that is not a number', ['extension', 'set', '--enterprise', '0367', '--ext', '102', '--user-id', 'seven'], /user-id/],
     ['an unknown command', ['frobnicate'], /unknown command/],
     ['a PBX address that is not a CIDR', ['enterprise', 'set', '--number', '0367', '--pbx-addresses', 'pbx.example.com'], /--pbx-addresses/],
+    ['a retention that is not a number of days', ['enterprise', 'set', '--number', '0367', '--recording-retention-days', '0'], /--recording-retention-days/],
   ];
   for (const [label, argv, message] of refusals) {
     // GIVEN bad input WHEN the command runs THEN it is refused with a clear message and exit status 2

@@ -98,5 +98,27 @@ describe('enterprise add / check against RetailCRM', function () {
     expect(assessCredentials(creds(['telephony_read', 'customer_read']), needs, null).problems).to.have.length(1);
     expect(assessCredentials(creds(ALL), { ...needs, site: 'x' }, ['y', 'z']).problems[0]).to.contain('has no site x');
     expect(assessCredentials(creds(ALL), needs, ['y', 'z']).warnings[0]).to.contain('several sites');
+    // Call-back tasks and leads need their scopes only when turned on.
+    expect(assessCredentials(creds(ALL), { ...needs, callbackTasks: false, leads: false }, null).problems).to.deep.equal([]);
+    expect(assessCredentials(creds(ALL), { ...needs, callbackTasks: true }, null).problems).to.deep.equal([
+      'the key lacks the scope task_read, needed for call-back tasks (--callback-tasks on)',
+      'the key lacks the scope task_write, needed for call-back tasks (--callback-tasks on)',
+    ]);
+    expect(assessCredentials(creds(ALL), { ...needs, leads: true }, null).problems).to.deep.equal([
+      'the key lacks the scope order_write, needed for leads for new callers (--leads on)',
+    ]);
+    expect(assessCredentials(creds([...ALL, 'task_read', 'task_write', 'order_write']), { ...needs, callbackTasks: true, leads: true }, null).problems).to.deep.equal([]);
+  });
+
+  // GIVEN call-back tasks turned on WHEN the key lacks task_write THEN enterprise check refuses it, naming the scope
+  it('enterprise check asks for the task scopes once call-back tasks are on', async () => {
+    crm.addAccount('tasks-key-0123456789', { scopes: ALL });
+    expect((await add('0405', 'tasks-key-0123456789')).code).to.equal(0);
+    expect((await cli('enterprise', 'set', '--number', '0405', '--callback-tasks', 'on')).code).to.equal(0);
+    const bad = await cli('enterprise', 'check', '--number', '0405');
+    expect(bad.code).to.not.equal(0);
+    expect(bad.err).to.contain('task_write');
+    crm.account('tasks-key-0123456789').scopes = [...ALL, 'task_read', 'task_write'];
+    expect((await cli('enterprise', 'check', '--number', '0405')).code).to.equal(0);
   });
 });

@@ -35,6 +35,8 @@ export interface WorldOptions {
   readonly lab?: Partial<Omit<LabOptions, 'prefix' | 'runDir' | 'agiPort'>>;
   readonly env?: Readonly<Record<string, string>>;
   readonly enterpriseFlags?: readonly string[];
+  /** Scopes the fake RetailCRM key has beyond its defaults (e.g. task_write), granted before `enterprise add`. */
+  readonly crmScopes?: readonly string[];
 }
 
 /**
@@ -79,6 +81,7 @@ export async function startPbxWorld(ctx: Mocha.Context, opts: WorldOptions = {})
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'rcrm-pbx-data-'));
   const db = await createTestDatabase();
   const crm = await FakeRetailCrm.start();
+  crm.account().scopes.push(...(opts.crmScopes ?? []));
   const agiPort = await freePort();
   const httpPort = await freePort();
   let lab: AsteriskLab | undefined;

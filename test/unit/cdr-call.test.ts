@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import type { StoredCall } from '../../src/calls/call-journal.js';
 import type { EnterpriseView } from '../../src/calls/enterprise-directory.js';
-import type { Enterprise } from '../../src/domain/enterprise.js';
+import { DEFAULT_CALLBACK_TASKS, DEFAULT_LEADS, type Enterprise } from '../../src/domain/enterprise.js';
 import { callFromCdrs, DISPOSITION_TABLE, recordingOf, type CdrRow } from '../../src/reconcile/cdr-call.js';
 import { parseSince } from '../../src/cli/calls-commands.js';
 
@@ -15,7 +15,7 @@ const enterprise: Enterprise = {
   site: 'shop1',
   settings: {
     autoCreateCustomers: true, telephonyEvents: true, skipManagerOnBreak: true, crmTimezone: 'UTC', externalPhones: [], pbxAddresses: [],
-    tokenGenerations: { webhook: 1, dashboard: 1 }, saleStatuses: ['complete'], extra: {},
+    tokenGenerations: { webhook: 1, dashboard: 1 }, callbackTasks: DEFAULT_CALLBACK_TASKS, leads: DEFAULT_LEADS, recordingRetentionDays: null, saleStatuses: ['complete'], extra: {},
   },
   createdAt: new Date(0),
   updatedAt: new Date(0),

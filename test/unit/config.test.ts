@@ -56,3 +56,19 @@ describe('config', () => {
     expect(loadConfig({ PUBLIC_URL: 'https://pbx.example.com/' }).publicUrl).to.equal('https://pbx.example.com');
   });
 });
+
+describe('config: recordings', () => {
+  // GIVEN no recording variables WHEN parsed THEN MP3 on, 30 s wait, WAV kept, hourly retention sweep
+  it('has the documented defaults', () => {
+    expect(loadConfig({}).recordings).to.deep.equal({
+      mp3: true, mp3Kbps: 32, mp3WaitMs: 30_000, mp3Workers: 1, mp3MaxQueued: 50, keepWav: true, scanMs: 1_000, retentionIntervalMs: 3_600_000,
+    });
+  });
+
+  // GIVEN on/off words and numbers WHEN parsed THEN read as such; a word that is neither is reported
+  it('reads on/off settings and refuses other words', () => {
+    const c = loadConfig({ RECORDING_MP3: 'off', RECORDING_KEEP_WAV: 'no', RECORDING_MP3_WAIT_MS: '0', RECORDING_RETENTION_INTERVAL_MS: '0' });
+    expect(c.recordings).to.deep.include({ mp3: false, keepWav: false, mp3WaitMs: 0, retentionIntervalMs: 0 });
+    expect(() => loadConfig({ RECORDING_MP3: 'maybe' })).to.throw(ConfigError, /RECORDING_MP3 must be on or off/);
+  });
+});
