@@ -26,11 +26,8 @@ import { OutboxWorker } from './outbox/worker.js';
 import { jobStateByKey } from './outbox/outbox-store.js';
 import { createRecordingLinks } from './recordings/recording-links.js';
 import { expiryCheck } from './recordings/recording-expiry.js';
-import { RecordingFinisher } from './recordings/recording-finisher.js';
-import { Mp3Converter } from './recordings/mp3-converter.js';
-import { createRecordingPublisher } from './recordings/recording-publisher.js';
-import { RecordingRetention } from './recordings/recording-retention.js';
-import { RecordingStore } from './recordings/recording-store.js';
+import { startRecordings } from './recordings-service.js';
+import { addServiceCollectors } from './service-metrics.js';
 import { TaskTracker } from './lib/task-tracker.js';
 import os from 'node:os';
 import { AmiPool } from './clicktocall/ami-pool.js';
@@ -49,6 +46,7 @@ import { createAnalyticsQueries } from './analytics/analytics-store.js';
 import { RetailCrmClient } from './crm/client.js';
 import { RateLimiter } from './crm/rate-limiter.js';
 import { openDatabase, type DatabaseHandle } from './db/connect.js';
+import { CrmUserStore } from './db/crm-user-store.js';
 import { CustomerStore } from './db/customer-store.js';
 import { EnterpriseStore } from './db/enterprise-store.js';
 import { ExtensionStore } from './db/extension-store.js';
@@ -163,38 +161,8 @@ export async function startService(config: Config, logger: Logger, overrides: Se
 
     const links = createRecordingLinks({ publicUrl: config.publicUrl, recordingsDir: config.recordingsDir, box });
     const jobState = async (jobKey: string): Promise<string | null> => (await jobStateByKey(pool, jobKey))?.state ?? null;
-    const recordingStore = new RecordingStore(pool);
-    const publisher = createRecordingPublisher({
-      store: recordingStore,
-      links,
-      hostUrl: config.publicUrl,
-      mp3WaitMs: config.recordings.mp3WaitMs,
-    });
-    const finisher = new RecordingFinisher({
-      store: recordingStore,
-      converter: config.recordings.mp3
-        ? new Mp3Converter({ workers: config.recordings.mp3Workers, maxQueued: config.recordings.mp3MaxQueued, kbps: config.recordings.mp3Kbps, timeoutMs: 300_000 })
-        : null,
-      hostUrl: config.publicUrl,
-      recordingsDir: config.recordingsDir,
-      keepWav: config.recordings.keepWav,
-      scanMs: config.recordings.scanMs,
-      logger,
-    });
-    finisher.start();
-    cleanups.push(() => finisher.stop());
-    if (config.recordings.retentionIntervalMs > 0) {
-      const retention = new RecordingRetention({
-        store: recordingStore,
-        enterprises,
-        hostUrl: config.publicUrl,
-        recordingsDir: config.recordingsDir,
-        intervalMs: config.recordings.retentionIntervalMs,
-        logger,
-      });
-      retention.start();
-      cleanups.push(() => retention.stop());
-    }
+    const { store: recordingStore, publisher, finisher, stop: stopRecordings } = startRecordings({ config, pool, links, enterprises, logger });
+    cleanups.push(stopRecordings);
     const crmHandlers = createCrmHandlers({
       client: crm,
       enterprises,
@@ -366,15 +334,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
     });
     const httpPort = await http.listen(config.httpPort, config.httpHost);
     cleanups.push(() => http.close());
-    metrics.addCollector('lookup-cache', () => metrics.lookupCacheEntries.set(lookup.cacheSize));
-    metrics.addCollector('ami', () => {
-      metrics.amiUp.reset();
-      for (const [enterprise, state] of Object.entries(amiPool.states())) metrics.amiUp.set({ enterprise }, state === 'connected' ? 1 : 0);
-    });
-    metrics.addCollector('history-poll', () => {
-      metrics.historyPollLag.reset();
-      for (const [enterprise, lag] of poller.lagSeconds()) metrics.historyPollLag.set({ enterprise }, lag);
-    });
+    addServiceCollectors(metrics, { lookup, amiPool, poller });
 
     if (config.syncPollIntervalMs > 0) {
       poller.start();
@@ -397,7 +357,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
       cleanups.push(() => reconciler.stop());
     }
     if (config.managerStatusSyncMs > 0) {
-      const statusSync = new ManagerStatusSync({ crm, enterprises, statuses: managerStatus, logger, intervalMs: config.managerStatusSyncMs });
+      const statusSync = new ManagerStatusSync({ crm, enterprises, statuses: managerStatus, names: new CrmUserStore(pool), logger, intervalMs: config.managerStatusSyncMs });
       statusSync.start();
       cleanups.push(() => statusSync.stop());
     }

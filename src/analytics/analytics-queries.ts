@@ -20,9 +20,16 @@ export interface AnalyticsOptions {
   readonly callbackMinutes: number;
   /** An answered call converts when the customer's order is created within this many days after it started. */
   readonly conversionDays: number;
+  /**
+   * RetailCRM status codes that count as a sale (the enterprise's `--sale-statuses`, default `complete`): an
+   * answered call converts "to a sale" when such an order of the customer is created within conversionDays.
+   */
+  readonly saleStatuses: readonly string[];
 }
 
-export const DEFAULT_OPTIONS: AnalyticsOptions = Object.freeze({ callbackMinutes: 30, conversionDays: 7 });
+export const DEFAULT_SALE_STATUSES: readonly string[] = Object.freeze(['complete']);
+export const DEFAULT_OPTIONS: AnalyticsOptions = Object.freeze({ callbackMinutes: 30, conversionDays: 7, saleStatuses: DEFAULT_SALE_STATUSES });
+export const STATUS_CODE = /^[A-Za-z0-9_-]{1,64}$/;
 export const MAX_PERIOD_DAYS = 366;
 
 export interface CallFigures {
@@ -38,11 +45,53 @@ export interface CallFigures {
   readonly converted: number;
   /** converted / (answeredIn + answeredOut), 0..1, rounded to 4 places; null without answered calls. */
   readonly conversionRate: number | null;
+  /** Answered calls followed within conversionDays by an order of the customer now in a sale status. */
+  readonly convertedToSale: number;
+  /** convertedToSale / (answeredIn + answeredOut), like conversionRate. */
+  readonly saleConversionRate: number | null;
 }
 
 export interface ManagerFigures extends CallFigures {
   readonly managerCode: string | null;
   readonly managerUserId: number | null;
+  /** "First Last" from RetailCRM (crm_users, sql/016); null when the user's name is unknown. */
+  readonly managerName: string | null;
+}
+
+/** Open task of a number waiting for a call back (callback_tasks, sql/014). */
+export interface OpenCallbackTask {
+  /** RetailCRM task id; null while tasks/create has not been answered (or failed). */
+  readonly crmTaskId: number | null;
+  readonly missedCount: number;
+  readonly firstMissedAt: string;
+}
+
+/** Call-back tasks whose first miss falls in the period (callback_tasks, sql/014). */
+export interface CallbackTaskFigures {
+  /** Numbers not called back yet (open rows). */
+  readonly open: number;
+  /** Of those, the ones whose task exists in RetailCRM. */
+  readonly openWithTask: number;
+  /** Rows completed (the caller was reached). */
+  readonly completed: number;
+}
+
+export interface Lead {
+  readonly phone: string;
+  readonly calledAt: string;
+  /** The order in RetailCRM; null while orders/create has not been answered (or failed). */
+  readonly crmOrderId: number | null;
+  readonly customerId: number | null;
+}
+
+/** Leads (crm_leads, sql/014) of calls that started in the period. */
+export interface LeadList {
+  /** Leads asked for (one per new number per lead period). */
+  readonly requested: number;
+  /** Of those, orders RetailCRM created. */
+  readonly created: number;
+  /** Latest first. */
+  readonly items: readonly Lead[];
 }
 
 export interface CallBucket {
@@ -69,7 +118,10 @@ export interface MissedCallback {
   readonly minutesAgo: number;
   readonly managerCode: string | null;
   readonly managerUserId: number | null;
+  readonly managerName: string | null;
   readonly ringCodes: readonly string[];
+  /** The number's open call-back task, when call-back tasks are on (null: none). */
+  readonly openTask: OpenCallbackTask | null;
 }
 
 export interface MissedCallbackList {
@@ -116,7 +168,11 @@ export function checkOptions(options: Partial<AnalyticsOptions>): AnalyticsOptio
   if (!Number.isInteger(conversionDays) || conversionDays < 1 || conversionDays > 365) {
     throw new InputError('conversionDays must be a whole number of days from 1 to 365', 'conversionDays');
   }
-  return { callbackMinutes, conversionDays };
+  const saleStatuses = [...new Set(options.saleStatuses ?? DEFAULT_OPTIONS.saleStatuses)].sort();
+  if (saleStatuses.length === 0 || saleStatuses.length > 50 || !saleStatuses.every((c) => STATUS_CODE.test(c))) {
+    throw new InputError('saleStatuses must be 1 to 50 RetailCRM status codes (letters, digits, _ and -)', 'saleStatuses');
+  }
+  return { callbackMinutes, conversionDays, saleStatuses };
 }
 
 /** Ranges up to this many days get an exact p90 from the calls; longer ones the histogram's bucket edge. */
@@ -146,10 +202,12 @@ export interface PeriodFigures {
 }
 
 export interface AnalyticsQueries {
-  figures(period: AnalyticsPeriod, options?: AnalyticsOptions): Promise<PeriodFigures>;
+  figures(period: AnalyticsPeriod, options?: Partial<AnalyticsOptions>): Promise<PeriodFigures>;
   hourly(period: AnalyticsPeriod): Promise<HourBucket[]>;
   daily(period: AnalyticsPeriod): Promise<DayBucket[]>;
   missedWaiting(period: AnalyticsPeriod, limit?: number): Promise<MissedCallbackList>;
+  callbackTasks(period: AnalyticsPeriod): Promise<CallbackTaskFigures>;
+  leads(period: AnalyticsPeriod, limit?: number): Promise<LeadList>;
 }
 
 export function busiestHours(hours: readonly HourBucket[], count = 3): { hour: number; calls: number }[] {

@@ -25,13 +25,19 @@ import {
   type PeriodFigures,
 } from './analytics-queries.js';
 import { renderDashboardPage } from './dashboard-page.js';
+import { crmOrderUrl, crmTaskUrl, humanAgo, managerLabel } from './human-units.js';
 
 export const ANALYTICS_API = '/api/analytics/';
 
 export interface AnalyticsEnterprise {
   readonly number: string;
   readonly crmUrl: string;
-  readonly settings: { readonly crmTimezone: string; readonly tokenGenerations?: TokenGenerations };
+  readonly settings: {
+    readonly crmTimezone: string;
+    readonly tokenGenerations?: TokenGenerations;
+    /** RetailCRM status codes counted as a sale; default `complete` (docs/analytics.md). */
+    readonly saleStatuses?: readonly string[];
+  };
 }
 
 export interface AnalyticsRoutesDeps {
@@ -77,7 +83,11 @@ export function analyticsRequest(params: URLSearchParams, enterprise: AnalyticsE
   const to = params.get('to') || localDay(now, tz, 1);
   const from = params.get('from') || localDay(new Date(Date.parse(`${to}T12:00:00Z`) || now.getTime()), 'UTC', -7);
   checkPeriodDays(from, to);
-  const options = checkOptions({ callbackMinutes: intParam(params, 'callbackMinutes'), conversionDays: intParam(params, 'conversionDays') });
+  const options = checkOptions({
+    callbackMinutes: intParam(params, 'callbackMinutes'),
+    conversionDays: intParam(params, 'conversionDays'),
+    saleStatuses: enterprise.settings.saleStatuses,
+  });
   return { period: { enterprise: enterprise.number, from, to, timezone: tz }, options };
 }
 
@@ -105,13 +115,17 @@ function sendCsv(reply: FastifyReply, name: string, body: string): FastifyReply 
     .send(`\ufeff${body}`);
 }
 
+// New columns go at the end: spreadsheets built on the older exports keep their column letters.
 const MANAGER_COLUMNS = [
   'manager_code', 'manager_user_id', 'calls_in', 'calls_out', 'answered_in', 'answered_out', 'missed',
   'missed_not_called_back', 'avg_wait_sec', 'p90_wait_sec', 'avg_talk_sec', 'converted', 'conversion_rate',
+  'manager_name', 'converted_to_sale', 'sale_conversion_rate',
 ] as const;
 const MISSED_COLUMNS = [
   'phone', 'customer_name', 'customer_id', 'last_missed_at', 'attempts', 'minutes_ago', 'manager_code', 'manager_user_id',
+  'manager_name', 'ago', 'crm_task_id', 'task_url',
 ] as const;
+const LEAD_COLUMNS = ['phone', 'called_at', 'crm_order_id', 'customer_id', 'order_url'] as const;
 
 // ---- routes -----------------------------------------------------------------------------------------------
 
@@ -193,8 +207,23 @@ export const analyticsPlugin: FastifyPluginAsync<AnalyticsRoutesDeps> = async (a
   const api = (name: string, summary: string, handler: Handler): void => route(`${ANALYTICS_API}${name}`, summary, handler);
 
   api('summary', 'Call figures of a period', async (_req, _reply, _a, r) => {
-    const [f, hours] = await Promise.all([figures(r), deps.queries.hourly(r.period)]);
-    return { success: true, period: r.period, options: r.options, summary: f.summary, busiestHours: busiestHours(hours) };
+    const [f, hours, callbackTasks, leads] = await Promise.all([
+      figures(r), deps.queries.hourly(r.period), deps.queries.callbackTasks(r.period), deps.queries.leads(r.period, 1),
+    ]);
+    return {
+      success: true, period: r.period, options: r.options, summary: f.summary, busiestHours: busiestHours(hours),
+      callbackTasks, leads: { requested: leads.requested, created: leads.created },
+    };
+  });
+  api('leads', 'Leads created in the period', async (_req, _reply, a, r) => ({
+    success: true, period: r.period, crmUrl: a.enterprise.crmUrl, ...(await deps.queries.leads(r.period)),
+  }));
+  api('leads.csv', 'Leads created in the period as CSV', async (_req, reply, a, r) => {
+    const list = await deps.queries.leads(r.period, 5_000);
+    const rows = list.items.map((l) => [
+      l.phone, l.calledAt, l.crmOrderId, l.customerId, l.crmOrderId === null ? null : crmOrderUrl(a.enterprise.crmUrl, l.crmOrderId),
+    ]);
+    return sendCsv(reply, `leads-${r.period.enterprise}-${r.period.from}-${r.period.to}.csv`, csv(LEAD_COLUMNS, rows));
   });
   api('managers', 'Figures per manager', async (_req, _reply, _a, r) => ({ success: true, period: r.period, managers: (await figures(r)).managers }));
   api('hourly', 'Calls per hour of the day', async (_req, _reply, _a, r) => {
@@ -209,21 +238,28 @@ export const analyticsPlugin: FastifyPluginAsync<AnalyticsRoutesDeps> = async (a
   api('managers.csv', 'Figures per manager as CSV', async (_req, reply, _a, r) => {
     const rows = (await figures(r)).managers.map((m) => [
       m.managerCode, m.managerUserId, m.callsIn, m.callsOut, m.answeredIn, m.answeredOut, m.missed, m.missedNotCalledBack,
-      m.avgWaitSec, m.p90WaitSec, m.avgTalkSec, m.converted, m.conversionRate,
+      m.avgWaitSec, m.p90WaitSec, m.avgTalkSec, m.converted, m.conversionRate, managerLabel(m), m.convertedToSale,
+      m.saleConversionRate,
     ]);
     return sendCsv(reply, `managers-${r.period.enterprise}-${r.period.from}-${r.period.to}.csv`, csv(MANAGER_COLUMNS, rows));
   });
-  api('missed.csv', 'Missed calls not called back as CSV', async (_req, reply, _a, r) => {
+  api('missed.csv', 'Missed calls not called back as CSV', async (_req, reply, a, r) => {
     const list = await deps.queries.missedWaiting(r.period, 5_000);
-    const rows = list.items.map((m) => [
-      m.phone, m.customerName, m.customerId, m.lastMissedAt, m.attempts, m.minutesAgo, m.managerCode, m.managerUserId,
-    ]);
+    const rows = list.items.map((m) => {
+      const taskId = m.openTask?.crmTaskId ?? null;
+      return [
+        m.phone, m.customerName, m.customerId, m.lastMissedAt, m.attempts, m.minutesAgo, m.managerCode, m.managerUserId,
+        m.managerCode === null && m.managerUserId === null ? null : managerLabel(m), humanAgo(m.minutesAgo), taskId,
+        taskId === null ? null : crmTaskUrl(a.enterprise.crmUrl, taskId),
+      ];
+    });
     return sendCsv(reply, `missed-${r.period.enterprise}-${r.period.from}-${r.period.to}.csv`, csv(MISSED_COLUMNS, rows));
   });
 
   route(PATHS.dashboard, 'The analytics dashboard page', async (_req, reply, a, r) => {
-    const [f, hours, days, missed] = await Promise.all([
+    const [f, hours, days, missed, callbackTasks, leads] = await Promise.all([
       figures(r), deps.queries.hourly(r.period), deps.queries.daily(r.period), deps.queries.missedWaiting(r.period, 200),
+      deps.queries.callbackTasks(r.period), deps.queries.leads(r.period, 200),
     ]);
     const nonce = randomBytes(16).toString('base64');
     return reply
@@ -240,7 +276,7 @@ export const analyticsPlugin: FastifyPluginAsync<AnalyticsRoutesDeps> = async (a
       })
       .send(renderDashboardPage({
         enterprise: a.enterprise.number, crmUrl: a.enterprise.crmUrl, token: a.token, period: r.period, options: r.options,
-        figures: f, hours, busiestHours: busiestHours(hours), days, missed, nonce,
+        figures: f, hours, busiestHours: busiestHours(hours), days, missed, callbackTasks, leads, nonce,
       }));
   });
 };

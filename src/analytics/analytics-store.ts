@@ -19,8 +19,7 @@ import {
   type CallFigures,
   type PeriodFigures,
 } from './analytics-queries.js';
-
-type Run = <R>(text: string, values: readonly unknown[]) => Promise<R[]>;
+import { callbackTaskFigures, leadList, managerNames, saleConverted, type Run, type SaleConvertedRow } from './sales-work-store.js';
 
 /** Runs fn's statements in one read-only transaction with a statement_timeout; translates the timeout. */
 async function inReadOnly<T>(pool: Pool, timeoutMs: number, fn: (run: Run) => Promise<T>): Promise<T> {
@@ -137,6 +136,7 @@ interface FigureRow {
   p90_wait_sec: number | null;
   avg_talk_sec: number | null;
   converted: number;
+  converted_to_sale?: number;
 }
 
 function figuresFrom(r: FigureRow): CallFigures {
@@ -153,6 +153,8 @@ function figuresFrom(r: FigureRow): CallFigures {
     avgTalkSec: r.avg_talk_sec,
     converted: r.converted,
     conversionRate: answered > 0 ? Math.round((r.converted / answered) * 10_000) / 10_000 : null,
+    convertedToSale: r.converted_to_sale ?? 0,
+    saleConversionRate: answered > 0 ? Math.round(((r.converted_to_sale ?? 0) / answered) * 10_000) / 10_000 : null,
   };
 }
 
@@ -184,14 +186,32 @@ function periodValues(p: AnalyticsPeriod): unknown[] {
 
 type ManagerRow = FigureRow & { is_total: number; manager_code: string | null; manager_user_id: number | null };
 
-function toFigures(rows: readonly ManagerRow[], p90: ReadonlyMap<string, number | null> | null): PeriodFigures {
-  const withP90 = (r: ManagerRow): FigureRow =>
-    p90 ? { ...r, p90_wait_sec: p90.get(r.is_total !== 0 ? 'total' : groupKey(r.manager_code, r.manager_user_id)) ?? null } : r;
+const rowKey = (r: { is_total: number; manager_code: string | null; manager_user_id: number | null }): string =>
+  r.is_total !== 0 ? 'total' : groupKey(r.manager_code, r.manager_user_id);
+
+interface Extras {
+  readonly p90: ReadonlyMap<string, number | null> | null;
+  readonly sales: readonly SaleConvertedRow[];
+  readonly names: ReadonlyMap<number, string>;
+}
+
+function toFigures(rows: readonly ManagerRow[], x: Extras): PeriodFigures {
+  const sales = new Map(x.sales.map((r) => [rowKey(r), r.n]));
+  const complete = (r: ManagerRow): FigureRow => ({
+    ...r,
+    ...(x.p90 ? { p90_wait_sec: x.p90.get(rowKey(r)) ?? null } : {}),
+    converted_to_sale: sales.get(rowKey(r)) ?? 0,
+  });
   const total = rows.find((r) => r.is_total !== 0);
   const managers = rows
     .filter((r) => r.is_total === 0)
-    .map((r) => ({ managerCode: r.manager_code, managerUserId: r.manager_user_id, ...figuresFrom(withP90(r)) }));
-  return { summary: figuresFrom(total ? withP90(total) : EMPTY_ROW), managers };
+    .map((r) => ({
+      managerCode: r.manager_code,
+      managerUserId: r.manager_user_id,
+      managerName: r.manager_user_id === null ? null : (x.names.get(Number(r.manager_user_id)) ?? null),
+      ...figuresFrom(complete(r)),
+    }));
+  return { summary: figuresFrom(total ? complete(total) : EMPTY_ROW), managers };
 }
 
 export function createAnalyticsQueries(pool: Pool, opts: { timeoutMs: number }): AnalyticsQueries {
@@ -213,6 +233,11 @@ export function createAnalyticsQueries(pool: Pool, opts: { timeoutMs: number }):
     const { days } = checkPeriodDays(period.from, period.to);
     const isDefault = o.callbackMinutes === 30 && o.conversionDays === 7;
     const rollup = isDefault && (await tx((run) => zoneOk(run, period)));
+    // Sale conversion and names after the main figures, in one transaction: the CLI's pool has two connections.
+    const sideFigures = (): Promise<[SaleConvertedRow[], Map<number, string>]> => tx(async (run) => [
+      await saleConverted(run, values, o.conversionDays, o.saleStatuses),
+      await managerNames(run, period.enterprise),
+    ]);
     if (!rollup) {
       const rows = await tx((run) => run<ManagerRow>(
         `${CALL_FACTS}
@@ -221,7 +246,8 @@ export function createAnalyticsQueries(pool: Pool, opts: { timeoutMs: number }):
         order by is_total desc, count(*) desc, manager_code nulls last, manager_user_id nulls last`,
         [...values, o.callbackMinutes, o.conversionDays],
       ));
-      return toFigures(rows, null);
+      const [sales, names] = await sideFigures();
+      return toFigures(rows, { p90: null, sales, names });
     }
     const p90 = new Map<string, number | null>();
     const [rows] = await Promise.all([
@@ -240,7 +266,8 @@ export function createAnalyticsQueries(pool: Pool, opts: { timeoutMs: number }):
           for (const [key, g] of groups) p90.set(key, histogramP90(g, g[0]?.edges ?? []));
         }),
     ]);
-    return toFigures(rows, p90);
+    const [sales, names] = await sideFigures();
+    return toFigures(rows, { p90, sales, names });
   };
 
   const buckets = async <R>(period: AnalyticsPeriod, rollupSql: string, rawSql: string): Promise<R[]> =>
@@ -302,7 +329,7 @@ export function createAnalyticsQueries(pool: Pool, opts: { timeoutMs: number }):
       const rows = await tx((run) => run<{
         phone: string; customer_id: number | null; customer_name: string | null; last_missed_at: Date; attempts: number;
         minutes_ago: number; manager_code: string | null; manager_user_id: number | null; ring_codes: string[];
-        total: number;
+        total: number; task_row: string | null; crm_task_id: string | null; task_missed: number | null; task_first_missed_at: Date | null;
       }>(
         // called_back_at is null ⇔ no answered call with this phone started at or after the missed call (sql/006)
         `with waiting as (
@@ -319,13 +346,17 @@ export function createAnalyticsQueries(pool: Pool, opts: { timeoutMs: number }):
          )
          select p.phone, coalesce(p.customer_id, rc.customer_id) as customer_id, rc.customer_name, p.last_missed_at,
                 p.attempts, floor(extract(epoch from now() - p.ended_at) / 60)::int as minutes_ago,
-                p.manager_code, p.manager_user_id, p.ring_codes, count(*) over ()::int as total
+                p.manager_code, p.manager_user_id, p.ring_codes, count(*) over ()::int as total,
+                t.id as task_row, t.crm_task_id, t.missed_count as task_missed, t.first_missed_at as task_first_missed_at
          from per_phone p
          left join retailcrm_customers rc on rc.enterprise = $1 and rc.phone = p.phone
+         -- the number's open call-back task (at most one: callback_tasks_one_open, sql/014)
+         left join callback_tasks t on t.enterprise = $1 and t.phone = p.phone and t.state = 'open'
          order by p.last_missed_at desc, p.phone
          limit $5`,
         [...periodValues(period), Math.max(1, Math.min(5_000, Math.trunc(limit)))],
       ));
+      const names = rows.some((r) => r.manager_user_id !== null) ? await tx((run) => managerNames(run, period.enterprise)) : new Map<number, string>();
       return {
         total: rows[0]?.total ?? 0,
         items: rows.map((r) => ({
@@ -337,9 +368,23 @@ export function createAnalyticsQueries(pool: Pool, opts: { timeoutMs: number }):
           minutesAgo: Math.max(0, r.minutes_ago),
           managerCode: r.manager_code,
           managerUserId: r.manager_user_id,
+          managerName: r.manager_user_id === null ? null : (names.get(Number(r.manager_user_id)) ?? null),
           ringCodes: r.ring_codes,
+          openTask: r.task_row === null ? null : {
+            crmTaskId: r.crm_task_id === null ? null : Number(r.crm_task_id),
+            missedCount: r.task_missed ?? 0,
+            firstMissedAt: (r.task_first_missed_at ?? r.last_missed_at).toISOString(),
+          },
         })),
       };
+    },
+
+    callbackTasks(period) {
+      return tx((run) => callbackTaskFigures(run, periodValues(period)));
+    },
+
+    leads(period, limit = 500) {
+      return tx((run) => leadList(run, periodValues(period), Math.max(1, Math.min(5_000, Math.trunc(limit)))));
     },
   };
 }

@@ -12,6 +12,7 @@ import { PbxStore, type PbxPatch } from '../clicktocall/pbx-store.js';
 import { type PbxSettings } from '../domain/pbx-settings.js';
 import { register, unregister, type RegistrationResult } from '../integration/registration.js';
 import { syncUsers } from '../integration/users-sync.js';
+import { CrmUserStore } from '../db/crm-user-store.js';
 import * as a from './args.js';
 import type { CliContext } from './cli-context.js';
 
@@ -155,7 +156,7 @@ export async function usersCommand(ctx: CliContext, sub: string | undefined, arg
   const apply = flags['apply'] === true;
   const force = flags['force'] === true;
   if (force && !apply) throw new InputError('--force only makes sense with --apply', 'force');
-  const rows = await withCrm(ctx, (crm) => syncUsers({ crm, extensions: ctx.extensions }, enterprise, { apply, force }));
+  const rows = await withCrm(ctx, (crm) => syncUsers({ crm, extensions: ctx.extensions, names: new CrmUserStore(ctx.pool) }, enterprise, { apply, force }));
   ctx.io.out('userId\text\tcrmCode\taction\tactive\tname\temail');
   for (const r of rows) {
     ctx.io.out([r.userId, r.ext ?? '-', r.crmCode ?? '-', r.action, r.active ? 'yes' : 'no', r.name || '-', r.email || '-'].join('\t'));

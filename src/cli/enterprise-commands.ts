@@ -40,6 +40,7 @@ export function describeEnterprise(ctx: CliContext, e: Enterprise, reveal: boole
     timezone: e.settings.crmTimezone,
     externalPhones: e.settings.externalPhones,
     pbxAddresses: e.settings.pbxAddresses.length > 0 ? e.settings.pbxAddresses.join(', ') : '(any address AGI_ALLOW admits)',
+    saleStatuses: e.settings.saleStatuses.join(', '),
     callbackTasks: {
       enabled: e.settings.callbackTasks.enabled ? 'on' : 'off',
       defaultUserId: e.settings.callbackTasks.defaultUserId ?? '(none: only callers with a manager get a task)',

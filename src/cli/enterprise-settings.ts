@@ -19,6 +19,8 @@ export const FLAGS = {
   'external-phones': { type: 'string' },
   'pbx-addresses': { type: 'string' },
   'recording-retention-days': { type: 'string' },
+  // RetailCRM order status codes counted as a sale by analytics (docs/analytics.md).
+  'sale-statuses': { type: 'string' },
   // Leads and call-back tasks (docs/leads-and-tasks.md), off by default.
   'callback-tasks': { type: 'string' },
   'callback-default-user': { type: 'string' },
@@ -60,6 +62,17 @@ function pbxAddresses(value: string): string[] {
 
 /** A RetailCRM reference code (order method, status, site); '' or `none` clears it. */
 /** `off` (keep forever) or a whole number of days, 1 to 36500. */
+const STATUS_CODE = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** `--sale-statuses complete,paid`: RetailCRM status codes counted as a sale by analytics. */
+function saleStatuses(value: string): string[] {
+  const codes = value.split(',').map((c) => c.trim()).filter((c) => c !== '');
+  if (codes.length === 0 || codes.length > 50 || !codes.every((c) => STATUS_CODE.test(c))) {
+    throw new InputError('--sale-statuses is CODE[,CODE...] of RetailCRM order statuses, e.g. complete,paid', 'sale-statuses');
+  }
+  return [...new Set(codes)];
+}
+
 function retentionDays(value: string): number | null {
   if (value.trim().toLowerCase() === 'off') return null;
   if (!/^\d+$/.test(value.trim()) || Number(value) < 1 || Number(value) > 36_500) {
@@ -120,6 +133,8 @@ export function settingsFrom(flags: Flags, current?: Enterprise['settings']): No
   if (pbx !== undefined) s['pbxAddresses'] = pbxAddresses(pbx);
   const retention = a.str(flags, 'recording-retention-days');
   if (retention !== undefined) s['recordingRetentionDays'] = retentionDays(retention);
+  const sale = a.str(flags, 'sale-statuses');
+  if (sale !== undefined) s['saleStatuses'] = saleStatuses(sale);
   const callbacks = callbackTasksFrom(flags, current?.callbackTasks);
   if (callbacks !== undefined) s['callbackTasks'] = callbacks;
   const leads = leadsFrom(flags, current?.leads);

@@ -28,12 +28,13 @@ export async function reportCommand(ctx: CliContext, argv: readonly string[]): P
   checkPeriodDays(from, to);
   const cb = a.str(flags, 'callback-minutes');
   const cd = a.str(flags, 'conversion-days');
+  const enterprise = await ctx.enterprises.get(number);
   const options = checkOptions({
     callbackMinutes: cb === undefined ? undefined : a.positiveInt(cb, 'callback-minutes'),
     conversionDays: cd === undefined ? undefined : a.positiveInt(cd, 'conversion-days'),
+    saleStatuses: enterprise.settings.saleStatuses,
   });
-  const enterprise = await ctx.enterprises.get(number);
   const queries = createAnalyticsQueries(ctx.pool, { timeoutMs: REPORT_TIMEOUT_MS });
-  const report = await buildReport(queries, { enterprise: number, from, to, timezone: enterprise.settings.crmTimezone }, options);
+  const report = await buildReport(queries, { enterprise: number, from, to, timezone: enterprise.settings.crmTimezone }, options, enterprise.crmUrl);
   ctx.io.out(flags['json'] === true ? JSON.stringify(report, null, 2) : formatReport(report));
 }

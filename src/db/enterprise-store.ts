@@ -37,6 +37,11 @@ interface Row {
   updated_at: Date;
 }
 
+function parseSaleStatuses(raw: unknown): readonly string[] {
+  const codes = Array.isArray(raw) ? raw.filter((c: unknown): c is string => typeof c === 'string' && c !== '') : [];
+  return Object.freeze(codes.length > 0 ? codes : ['complete']);
+}
+
 /** A whole number of days ≥ 1; anything else (unset, 0, garbage) keeps recordings forever. */
 function retentionDays(v: unknown): number | null {
   return typeof v === 'number' && Number.isInteger(v) && v >= 1 ? v : null;
@@ -58,6 +63,7 @@ function parseSettings(raw: Record<string, unknown>): EnterpriseSettings {
       ? raw['pbxAddresses'].filter((c: unknown): c is string => typeof c === 'string')
       : [],
     tokenGenerations: parseGenerations(raw['tokenGenerations']),
+    saleStatuses: parseSaleStatuses(raw['saleStatuses']),
     callbackTasks: parseCallbackTasks(raw['callbackTasks']),
     leads: parseLeads(raw['leads']),
     recordingRetentionDays: retentionDays(raw['recordingRetentionDays']),
@@ -210,6 +216,7 @@ export function settingsToJson(s: EnterpriseSettings): Record<string, unknown> {
     externalPhones: s.externalPhones,
     pbxAddresses: s.pbxAddresses,
     tokenGenerations: s.tokenGenerations,
+    saleStatuses: s.saleStatuses,
     callbackTasks: s.callbackTasks,
     leads: s.leads,
     recordingRetentionDays: s.recordingRetentionDays,

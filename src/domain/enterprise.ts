@@ -55,6 +55,11 @@ export interface EnterpriseSettings {
   readonly pbxAddresses: readonly string[];
   /** Generations of the webhook and dashboard tokens (`enterprise rotate`); 0 until first rotated. */
   readonly tokenGenerations: TokenGenerations;
+  /**
+   * RetailCRM order status codes that count as a sale in analytics (`--sale-statuses`): default `complete`, the
+   * code of RetailCRM's default status of its `complete` group. List every status of the account's sale group.
+   */
+  readonly saleStatuses: readonly string[];
   /** A RetailCRM task "call back" for a missed inbound call, completed when the caller is reached (src/work/). */
   readonly callbackTasks: CallbackTaskSettings;
   /** An order ("lead") in RetailCRM for a number it did not know (src/work/). */

@@ -10,13 +10,16 @@ import { errorCode } from '../lib/errors.js';
 import type { Logger } from '../lib/logger.js';
 import { PeriodicTask } from '../lib/periodic-task.js';
 import { MANAGER_STATUSES, type ManagerStatus, type ManagerStatusDirectory } from './manager-status.js';
-import { readAllUsers } from './users-sync.js';
+import type { CrmUserStore } from '../db/crm-user-store.js';
+import { readAllUsers, rememberNames } from './users-sync.js';
 
 export interface ManagerStatusSyncOptions {
   readonly crm: Pick<RetailCrmClient, 'users'>;
   readonly enterprises: Pick<EnterpriseStore, 'list'>;
   readonly statuses: Pick<ManagerStatusDirectory, 'setMany'>;
   readonly logger: Logger;
+  /** The users' names are kept on every read too (analytics names managers). */
+  readonly names?: Pick<CrmUserStore, 'saveNames'>;
   /** Pause between two reads of every enterprise. */
   readonly intervalMs: number;
 }
@@ -43,6 +46,7 @@ export class ManagerStatusSync {
       if (!e.settings.skipManagerOnBreak) continue;
       try {
         const users = await readAllUsers(this.opts.crm, e);
+        await rememberNames(this.opts.names, e.number, users);
         const known = users.flatMap((u) =>
           (MANAGER_STATUSES as readonly string[]).includes(u.status ?? '') ? [{ userId: u.id, status: u.status as ManagerStatus }] : [],
         );

@@ -7,6 +7,7 @@ import type { RetailCrmClient } from '../crm/client.js';
 import type { User } from '../crm/types.js';
 import type { Enterprise } from '../domain/enterprise.js';
 import { EXTENSION_CODE, type ExtensionStore } from '../db/extension-store.js';
+import type { CrmUserStore } from '../db/crm-user-store.js';
 import { crmAccount } from '../domain/crm-account.js';
 import { moduleCode } from './registration.js';
 
@@ -32,6 +33,13 @@ export interface SyncedUser {
 export interface UsersSyncDeps {
   readonly crm: Pick<RetailCrmClient, 'users' | 'integrationModuleGet'>;
   readonly extensions: Pick<ExtensionStore, 'list' | 'set'>;
+  /** Where the users' names are kept for analytics (sql/016); every sync refreshes them. */
+  readonly names?: Pick<CrmUserStore, 'saveNames'>;
+}
+
+/** Keeps the names RetailCRM gave (analytics shows "First Last" instead of a user id). */
+export async function rememberNames(names: Pick<CrmUserStore, 'saveNames'> | undefined, enterprise: string, users: readonly User[]): Promise<void> {
+  await names?.saveNames(enterprise, users.map((u) => ({ userId: u.id, firstName: u.firstName ?? '', lastName: u.lastName ?? '' })));
 }
 
 export async function readAllUsers(crm: Pick<RetailCrmClient, 'users'>, enterprise: Enterprise): Promise<User[]> {
@@ -54,6 +62,7 @@ export async function syncUsers(
   opts: { apply?: boolean; force?: boolean } = {},
 ): Promise<SyncedUser[]> {
   const users = await readAllUsers(deps.crm, enterprise);
+  await rememberNames(deps.names, enterprise.number, users);
   const module = await deps.crm.integrationModuleGet(crmAccount(enterprise), moduleCode(enterprise.number));
   const crmCodes = new Map<number, string>();
   for (const c of module?.integrations?.telephony?.additionalCodes ?? []) {

@@ -12,11 +12,12 @@ const HOSTILE_PHONE = '+375<script>alert(1)</script>';
 const HOSTILE_NAME = 'Ivanov, "Vanya"\nthe 2nd';
 const figures: CallFigures = {
   callsIn: 3, callsOut: 1, answeredIn: 2, answeredOut: 1, missed: 1, missedNotCalledBack: 1, avgWaitSec: 12.5,
-  p90WaitSec: 20, avgTalkSec: 60, converted: 1, conversionRate: 0.3333,
+  p90WaitSec: 20, avgTalkSec: 60, converted: 1, conversionRate: 0.3333, convertedToSale: 0, saleConversionRate: 0,
 };
+const HOSTILE_MANAGER = 'Ann <i>=Boss</i>';
 const fakeQueries: AnalyticsQueries = {
   async figures() {
-    return { summary: figures, managers: [{ managerCode: '10<b>1', managerUserId: 7, ...figures }] };
+    return { summary: figures, managers: [{ managerCode: '10<b>1', managerUserId: 7, managerName: HOSTILE_MANAGER, ...figures }] };
   },
   async hourly() {
     return Array.from({ length: 24 }, (_, hour) => ({ hour, callsIn: hour, callsOut: 0, answered: hour, missed: 0 }));
@@ -26,7 +27,14 @@ const fakeQueries: AnalyticsQueries = {
   },
   async missedWaiting() {
     return { total: 1, items: [{ phone: HOSTILE_PHONE, customerId: 5, customerName: HOSTILE_NAME, lastMissedAt: '2025-03-11T20:30:00.000Z',
-      attempts: 2, minutesAgo: 15, managerCode: '"><img src=x>', managerUserId: null, ringCodes: [] }] };
+      attempts: 2, minutesAgo: 15, managerCode: '"><img src=x>', managerUserId: null, managerName: null, ringCodes: [],
+      openTask: { crmTaskId: 55, missedCount: 2, firstMissedAt: '2025-03-11T20:00:00.000Z' } }] };
+  },
+  async callbackTasks() {
+    return { open: 1, openWithTask: 1, completed: 0 };
+  },
+  async leads() {
+    return { requested: 1, created: 1, items: [{ phone: '+375291234567', calledAt: '2025-03-10T10:00:00.000Z', crmOrderId: 8, customerId: null }] };
   },
 };
 
@@ -98,10 +106,12 @@ describe('analytics routes over HTTP', () => {
     expect(res.headers.get('content-type')).to.equal('text/csv; charset=utf-8');
     const text = (await res.text()).replace(/^\ufeff/, '');
     const [header, row] = text.split('\r\n');
-    expect(header).to.equal('phone,customer_name,customer_id,last_missed_at,attempts,minutes_ago,manager_code,manager_user_id');
-    expect(row).to.equal(`${HOSTILE_PHONE},"Ivanov, ""Vanya""\nthe 2nd",5,2025-03-11T20:30:00.000Z,2,15,"""><img src=x>",`);
+    expect(header).to.equal('phone,customer_name,customer_id,last_missed_at,attempts,minutes_ago,manager_code,manager_user_id,' +
+      'manager_name,ago,crm_task_id,task_url');
+    expect(row).to.equal(`${HOSTILE_PHONE},"Ivanov, ""Vanya""\nthe 2nd",5,2025-03-11T20:30:00.000Z,2,15,"""><img src=x>",,` +
+      `"ext. ""><img src=x>",15 min,55,https://acme.retailcrm.ru/tasks/55`);
     const managers = await (await get(`/api/analytics/managers.csv?enterprise=acme&token=${TOKEN}&${range}`)).text();
-    expect(managers.split('\r\n')[1]).to.equal('10<b>1,7,3,1,2,1,1,1,12.5,20,60,1,0.3333');
+    expect(managers.split('\r\n')[1]).to.equal('10<b>1,7,3,1,2,1,1,1,12.5,20,60,1,0.3333,Ann <i>=Boss</i>,0,0');
   });
 
   // GIVEN a hostile phone and extension WHEN the dashboard is rendered THEN they appear escaped, never as markup
@@ -114,6 +124,8 @@ describe('analytics routes over HTTP', () => {
     expect(html).to.not.contain('<script>alert(1)');
     expect(html).to.not.contain('<img src=x>');
     expect(html).to.not.contain('10<b>1');
+    expect(html).to.not.contain('<i>=Boss');
+    expect(html).to.contain('Ann &#60;i&#62;=Boss&#60;/i&#62;');
     expect(html).to.contain('+375&#60;script&#62;alert(1)&#60;/script&#62;');
     expect(html).to.contain('&#34;&#62;&#60;img src=x&#62;');
     expect(html).to.contain('href="tel:+3751"');

@@ -14,6 +14,10 @@ export const FIXTURE = Object.freeze({
   crmUrl: 'https://acme.retailcrm.ru',
   waitingPhone: '+375295555555',
   waitingName: 'Ivanov, "Vanya"\nthe 2nd',
+  /** RetailCRM task of the waiting phone's open call-back row. */
+  waitingTaskId: 7001,
+  /** RetailCRM users of extensions 101 and 102 (103's user has no stored name). */
+  names: { 11: 'Anna Smirnova', 12: 'Oleg <b>Petrov</b>' } as Readonly<Record<number, string>>,
 });
 
 interface FixtureCall {
@@ -72,12 +76,35 @@ export async function seedAnalyticsFixture(pool: Pool): Promise<void> {
     );
   }
   const j = (k: number): string => new Date(Date.UTC(2025, 2, 10, 10, k * 10)).toISOString();
+  // Statuses: 3 is a sale under the default `complete`; 1 only when `paid` counts too; 2 and 4 convert to no sale.
   await pool.query(
-    `insert into retailcrm_orders (enterprise, order_id, customer_id, phone, created_at) values
-       ('acme', 1, null, $1, '2025-03-16T21:29:59Z'),
-       ('acme', 2, 900, null, $2::timestamptz + interval '7 days'),
-       ('acme', 3, 901, null, $3::timestamptz + interval '1 hour'),
-       ('acme', 4, null, $4, $5::timestamptz - interval '1 minute')`,
+    `insert into retailcrm_orders (enterprise, order_id, customer_id, phone, created_at, status) values
+       ('acme', 1, null, $1, '2025-03-16T21:29:59Z', 'paid'),
+       ('acme', 2, 900, null, $2::timestamptz + interval '7 days', 'complete'),
+       ('acme', 3, 901, null, $3::timestamptz + interval '1 hour', 'complete'),
+       ('acme', 4, null, $4, $5::timestamptz - interval '1 minute', 'complete')`,
     [P(1), j(0), j(1), P(9), j(2)],
+  );
+  await pool.query(
+    `insert into crm_users (enterprise, user_id, first_name, last_name) values
+       ('acme', 11, 'Anna', 'Smirnova'), ('acme', 12, 'Oleg', '<b>Petrov</b>'), ('other', 11, 'Not', 'Ours')`,
+  );
+  // Call-back rows (sql/014) as src/work/ leaves them: the waiting phone's is open with its task; C and E were reached.
+  await pool.query(
+    `insert into callback_tasks (enterprise, phone, state, crm_task_id, first_missed_at, last_missed_at, missed_count,
+                                 first_missed_call, completed_at)
+     values ('acme', $1, 'open', $4, '2025-03-11T20:30:00Z', '2025-03-11T20:30:00Z', 1, 'G', null),
+            ('acme', $2, 'completed', 7002, '2025-03-10T06:00:00Z', '2025-03-10T06:00:00Z', 1, 'C', '2025-03-10T06:31:00Z'),
+            ('acme', $3, 'completed', null, '2025-03-10T07:00:00Z', '2025-03-10T07:00:00Z', 1, 'E', '2025-03-10T07:31:01Z'),
+            ('acme', $5, 'open', null, '2025-03-11T21:10:00Z', '2025-03-11T21:10:00Z', 1, 'I', null)`,
+    [FIXTURE.waitingPhone, P(3), P(4), FIXTURE.waitingTaskId, P(6)],
+  );
+  // Leads (sql/014): two in the period (one an order in RetailCRM), one after it.
+  await pool.query(
+    `insert into crm_leads (enterprise, phone, period_start, linkedid, called_at, external_id, crm_order_id)
+     values ('acme', $1, '2025-03-10T00:00:00Z', 'J1', $3, 'agi-lead-1', 3),
+            ('acme', $2, '2025-03-10T00:00:00Z', 'J3', $4, 'agi-lead-2', null),
+            ('acme', $5, '2025-03-11T00:00:00Z', 'I', '2025-03-11T21:10:00Z', 'agi-lead-3', 8)`,
+    [P(8), P(10), j(1), j(3), P(6)],
   );
 }

@@ -42,6 +42,13 @@ describe('retailcrm-agi command line', () => {
     expect((await cli('enterprise', 'set', '--number', '0367', '--pbx-addresses', '192.0.2.10, 2001:db8::/48')).code).to.equal(0);
     const bound = JSON.parse((await cli('enterprise', 'show', '--number', '0367', '--json')).out) as Record<string, unknown>;
     expect(bound['pbxAddresses']).to.equal('192.0.2.10/32, 2001:db8::/48');
+    expect(bound['saleStatuses']).to.equal('complete');
+    expect((await cli('enterprise', 'set', '--number', '0367', '--sale-statuses', 'complete, paid')).code).to.equal(0);
+    const sales = JSON.parse((await cli('enterprise', 'show', '--number', '0367', '--json')).out) as Record<string, unknown>;
+    expect(sales['saleStatuses']).to.equal('complete, paid');
+    const badSale = await cli('enterprise', 'set', '--number', '0367', '--sale-statuses', 'com plete');
+    expect(badSale.code).to.not.equal(0);
+    expect(badSale.err).to.contain('--sale-statuses');
     expect(bound['recordingRetentionDays']).to.equal('(kept forever)');
     expect((await cli('enterprise', 'set', '--number', '0367', '--recording-retention-days', '90')).code).to.equal(0);
     const retained = JSON.parse((await cli('enterprise', 'show', '--number', '0367', '--json')).out) as Record<string, unknown>;

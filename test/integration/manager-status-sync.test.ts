@@ -5,6 +5,7 @@ import { ManagerStatusSync } from '../../src/integration/manager-status-sync.js'
 import { RetailCrmClient } from '../../src/crm/client.js';
 import { RateLimiter } from '../../src/crm/rate-limiter.js';
 import { EnterpriseStore } from '../../src/db/enterprise-store.js';
+import { CrmUserStore } from '../../src/db/crm-user-store.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
 import { FakeRetailCrm } from '../fakes/fake-retailcrm.js';
@@ -72,6 +73,30 @@ describe('manager status sync from RetailCRM', function () {
     await waitFor('the first pass', async () => (await statuses.statusOf('0367', 21)) === 'free');
     crm.account().users.get(21)!.status = 'break';
     await waitFor('a later pass', async () => (await statuses.statusOf('0367', 21)) === 'break');
+    await sync.stop();
+  });
+
+  // GIVEN users with names in RetailCRM WHEN the sync reads them THEN "First Last" is stored for analytics, and
+  // a renamed user is renamed on the next pass (a user without a name has none)
+  it('keeps the users\' names for analytics', async () => {
+    crm.addUser({ id: 31, firstName: 'Anna', lastName: 'Smirnova' });
+    crm.addUser({ id: 32, firstName: 'Oleg' });
+    crm.addUser({ id: 33 });
+    const names = new CrmUserStore(db.pool);
+    const sync = new ManagerStatusSync({
+      crm: new RetailCrmClient({ limiter: new RateLimiter(), defaultTimeoutMs: 2_000 }),
+      enterprises,
+      statuses: new ManagerStatusDirectory({ pool: db.pool, ttlMs: 0 }),
+      names,
+      logger,
+      intervalMs: 60_000,
+    });
+    await sync.syncAll();
+    expect([...(await names.names('0367'))]).to.deep.equal([[31, 'Anna Smirnova'], [32, 'Oleg']]);
+    crm.account().users.get(32)!.lastName = 'Petrov';
+    await sync.syncAll();
+    expect((await names.names('0367')).get(32)).to.equal('Oleg Petrov');
+    expect(await names.names('0001')).to.deep.equal(new Map());
     await sync.stop();
   });
 });

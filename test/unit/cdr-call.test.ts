@@ -15,7 +15,7 @@ const enterprise: Enterprise = {
   site: 'shop1',
   settings: {
     autoCreateCustomers: true, telephonyEvents: true, skipManagerOnBreak: true, crmTimezone: 'UTC', externalPhones: [], pbxAddresses: [],
-    tokenGenerations: { webhook: 1, dashboard: 1 }, callbackTasks: DEFAULT_CALLBACK_TASKS, leads: DEFAULT_LEADS, recordingRetentionDays: null, extra: {},
+    tokenGenerations: { webhook: 1, dashboard: 1 }, callbackTasks: DEFAULT_CALLBACK_TASKS, leads: DEFAULT_LEADS, recordingRetentionDays: null, saleStatuses: ['complete'], extra: {},
   },
   createdAt: new Date(0),
   updatedAt: new Date(0),
