@@ -251,7 +251,9 @@ export function loadConfig(env: Env, cwd: string = process.cwd(), opts: LoadOpti
       retentionIntervalMs: r.int('RECORDING_RETENTION_INTERVAL_MS', 3_600_000, 0, 7 * 86_400_000),
     }),
     shutdownDrainMs: r.int('SHUTDOWN_DRAIN_MS', 15_000, 0, 600_000),
-    dbPoolMax: r.int('DB_POOL_MAX', 10, 1, 200),
+    // At least 5: two LISTEN connections (outbox wake-ups, cache invalidation) are held for the process's life, and
+    // the history poller and the reconciler each hold an advisory-lock session while they run.
+    dbPoolMax: r.int('DB_POOL_MAX', 10, 5, 200),
     dbCallPoolMax: r.int('DB_CALL_POOL_MAX', 4, 1, 100),
     dbAnalyticsPoolMax: r.int('DB_ANALYTICS_POOL_MAX', 2, 1, 50),
     syncPollIntervalMs: r.int('SYNC_POLL_INTERVAL_MS', 60_000, 0, 86_400_000),

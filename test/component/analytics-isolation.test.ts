@@ -17,7 +17,7 @@ describe('analytics apart from the call path (component, real service)', functio
   this.timeout(30_000);
   let t: TestService;
   beforeEach(async () => {
-    t = await startTestService({ env: { DB_ANALYTICS_POOL_MAX: '1', DB_POOL_MAX: '3' }, overrides: { outbox: { pollIntervalMs: 50 } } });
+    t = await startTestService({ env: { DB_ANALYTICS_POOL_MAX: '1', DB_POOL_MAX: '5' }, overrides: { outbox: { pollIntervalMs: 50 } } });
   });
   afterEach(async () => {
     await t.stop();
