@@ -6,10 +6,10 @@
  * start, upsert at /hangup), with the triggers and with them disabled.
  * Run alone: `node dist/bench/analytics-bench.js` (TEST_DATABASE_URL or the local PostgreSQL).
  */
+import { adminQuery } from './bench-env.js';
 import { randomBytes } from 'node:crypto';
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import pg from 'pg';
 import { createAnalyticsQueries } from '../src/analytics/analytics-store.js';
 import { analyticsPlugin } from '../src/analytics/analytics-routes.js';
 import { EnterpriseStore } from '../src/db/enterprise-store.js';
@@ -29,16 +29,6 @@ const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] ?? NaN;
 };
-
-async function admin(url: string, sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
 
 const WRITES = 1_000;
 
@@ -97,7 +87,7 @@ export async function runAnalyticsBench(opts: { book?: GoalBook } = {}): Promise
   const name = `rcrm_bench_${randomBytes(4).toString('hex')}`;
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  await admin(adminUrl, `create database ${name}`);
+  await adminQuery(adminUrl, `create database ${name}`);
   const pool = createPool({ connectionString: url.toString(), max: 8, statementTimeoutMs: 900_000 });
   const logger = createLogger({ level: 'error', silent: true });
   const http = new HttpServer({ logger });
@@ -155,7 +145,7 @@ export async function runAnalyticsBench(opts: { book?: GoalBook } = {}): Promise
   } finally {
     await http.close();
     await pool.end();
-    await admin(adminUrl, `drop database if exists ${name} with (force)`);
+    await adminQuery(adminUrl, `drop database if exists ${name} with (force)`);
   }
 }
 

@@ -25,8 +25,9 @@ export interface BenchEnv {
   stop(): Promise<void>;
 }
 
-async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: adminUrl });
+/** One statement on its own connection (create or drop a bench database); every bench uses this one. */
+export async function adminQuery(url: string, sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
     await c.query(sql);
@@ -60,7 +61,7 @@ export async function startServiceFor(
   opts: EnvOptions = {},
 ): Promise<Omit<BenchEnv, 'crm'>> {
   const dbName = `rcrm_bench_${process.pid}_${Date.now()}`;
-  await admin(`create database ${dbName}`);
+  await adminQuery(adminUrl, `create database ${dbName}`);
   const url = new URL(adminUrl);
   url.pathname = `/${dbName}`;
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'rcrm-bench-'));
@@ -99,7 +100,7 @@ export async function startServiceFor(
     async stop() {
       await service.stop('bench');
       await pool.end();
-      await admin(`drop database if exists ${dbName} with (force)`);
+      await adminQuery(adminUrl, `drop database if exists ${dbName} with (force)`);
       await rm(dataDir, { recursive: true, force: true });
     },
   };

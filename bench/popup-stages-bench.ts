@@ -6,9 +6,9 @@
  * The end-to-end figure (AGI connect → popup received, with the service's other work beside it) is the full-calls
  * benchmark's.
  */
+import { adminQuery } from './bench-env.js';
 import { randomBytes } from 'node:crypto';
 import got from 'got';
-import pg from 'pg';
 import { CallJournal, type CallStart } from '../src/calls/call-journal.js';
 import { RetailCrmClient } from '../src/crm/client.js';
 import { encodeForm } from '../src/crm/form-encoding.js';
@@ -22,16 +22,6 @@ import { createSecretBox } from '../src/secrets/secret-box.js';
 import { FakeRetailCrm } from '../test/fakes/fake-retailcrm.js';
 import { percentile } from './agi-client.js';
 
-async function admin(url: string, sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
 const SCOPE = { kinds: ['call_event'], serialKinds: [], lockTimeoutMs: 60_000, maxAttempts: 10 };
 
 export async function runPopupStages(opts: { quick?: boolean } = {}): Promise<string> {
@@ -40,7 +30,7 @@ export async function runPopupStages(opts: { quick?: boolean } = {}): Promise<st
   const name = `rcrm_bench_${randomBytes(4).toString('hex')}`;
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  await admin(adminUrl, `create database ${name}`);
+  await adminQuery(adminUrl, `create database ${name}`);
   const pool = createPool({ connectionString: url.toString(), max: 4 });
   const crm = await FakeRetailCrm.start();
   const client = new RetailCrmClient({ limiter: new RateLimiter({ ratesPerSecond: { telephony: 1e6, general: 1e6 } }), defaultTimeoutMs: 5_000 });
@@ -103,7 +93,7 @@ export async function runPopupStages(opts: { quick?: boolean } = {}): Promise<st
     client.close();
     await crm.close();
     await pool.end();
-    await admin(adminUrl, `drop database if exists ${name} with (force)`);
+    await adminQuery(adminUrl, `drop database if exists ${name} with (force)`);
   }
   const lines = [
     `${calls} calls, one at a time; ms per stage. "Until sent" = commit + claim + HTTP (the popup's path to RetailCRM); "mark done" comes after it.`,
