@@ -117,18 +117,21 @@ async function fill(pool: PoolClient, o: GenerateOptions, managers: number, cust
            from calls where enterprise = $1 and direction = 'in' and answered is false and random() < 0.55) m`,
     [o.enterprise],
   );
-  // Orders: ~8% of answered calls lead to one within 10 days (half matched by customer id only), plus noise.
+  // Orders: ~8% of answered calls lead to one within 10 days (half matched by customer id only), plus noise;
+  // about half of them reached the sale status `complete` (the default sale status), the rest are still `new`.
   await pool.query(
     `insert into retailcrm_orders (enterprise, order_id, customer_id, phone, manager_user_id, status, created_at)
      select $1, row_number() over (), rc.customer_id, case when random() < 0.5 then c.phone end,
-            c.manager_user_id, 'new', c.started_at + make_interval(mins => floor(random() * 14400)::int)
+            c.manager_user_id, case when random() < 0.5 then 'complete' else 'new' end,
+            c.started_at + make_interval(mins => floor(random() * 14400)::int)
      from calls c left join retailcrm_customers rc on rc.enterprise = c.enterprise and rc.phone = c.phone
      where c.enterprise = $1 and c.answered and random() < 0.08`,
     [o.enterprise],
   );
   await pool.query(
     `insert into retailcrm_orders (enterprise, order_id, customer_id, phone, status, created_at)
-     select $1, 10000000 + n, 500000 + n % ($2::int / 2), '+37529' || lpad((n % $2::int)::text, 7, '0'), 'new',
+     select $1, 10000000 + n, 500000 + n % ($2::int / 2), '+37529' || lpad((n % $2::int)::text, 7, '0'),
+            case when n % 2 = 0 then 'complete' else 'new' end,
             ($3::date::timestamp at time zone $4) + make_interval(mins => floor(random() * 525600)::int)
      from generate_series(1, 20000) n`,
     [o.enterprise, customers, o.from, o.timezone],

@@ -217,3 +217,19 @@ export function busiestHours(hours: readonly HourBucket[], count = 3): { hour: n
     .sort((a, b) => b.calls - a.calls || a.hour - b.hour)
     .slice(0, count);
 }
+
+/**
+ * The whole local months inside [from, to) as [from, to) of their first days, for the monthly rollup (sql/017);
+ * the days before and after them are read per day. No whole month: an empty range at `to`.
+ */
+export function wholeMonths(from: string, to: string): { from: string; to: string } {
+  const first = from.endsWith('-01') ? from : nextMonth(from);
+  const last = `${to.slice(0, 7)}-01`;
+  return first < last ? { from: first, to: last } : { from: to, to };
+}
+
+function nextMonth(day: string): string {
+  const y = Number(day.slice(0, 4));
+  const m = Number(day.slice(5, 7));
+  return m === 12 ? `${String(y + 1).padStart(4, '0')}-01-01` : `${day.slice(0, 4)}-${String(m + 1).padStart(2, '0')}-01`;
+}

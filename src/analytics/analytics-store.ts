@@ -12,6 +12,7 @@ import {
   DEFAULT_OPTIONS,
   EXACT_P90_MAX_DAYS,
   histogramP90,
+  wholeMonths,
   type AnalyticsOptions,
   type AnalyticsPeriod,
   type AnalyticsQueries,
@@ -20,6 +21,7 @@ import {
   type PeriodFigures,
 } from './analytics-queries.js';
 import { callbackTaskFigures, leadList, managerNames, saleConverted, type Run, type SaleConvertedRow } from './sales-work-store.js';
+import { waitingList } from './waiting-list-store.js';
 
 /** Runs fn's statements in one read-only transaction with a statement_timeout; translates the timeout. */
 async function inReadOnly<T>(pool: Pool, timeoutMs: number, fn: (run: Run) => Promise<T>): Promise<T> {
@@ -45,8 +47,23 @@ const IN_PERIOD = `c.enterprise = $1
   and c.started_at >= ($2::date::timestamp at time zone $4)
   and c.started_at < ($3::date::timestamp at time zone $4)`;
 
-// The rollup (sql/006) counts local days of the enterprise's zone: usable when the period asks for that zone.
+// The rollup (sql/006) counts local days of the enterprise's zone: usable when the period asks for that zone. Its
+// sale conversion (sql/017) counts the enterprise's sale statuses: usable when the request asks for the same set.
 const ZONE_OK = 'select analytics_zone($1) is not distinct from $2 as ok';
+const ROLLUP_OK = `select analytics_zone($1) is not distinct from $2 as zone_ok,
+  analytics_sale_statuses($1) @> $3::text[] and $3::text[] @> analytics_sale_statuses($1) as sales_ok`;
+
+// The rollup rows of the period ($1 enterprise, $2 from, $3 to): its whole local months from call_stats_monthly
+// ([$4, $5), sql/017), the days before and after them from call_stats_daily.
+const ROLLUP_ROWS = (columns: string): string => `
+  select manager_code, manager_user_id, ${columns} from call_stats_monthly
+  where enterprise = $1 and month >= $4::date and month < $5::date
+  union all
+  select manager_code, manager_user_id, ${columns} from call_stats_daily
+  where enterprise = $1 and day >= $2::date and day < $4::date
+  union all
+  select manager_code, manager_user_id, ${columns} from call_stats_daily
+  where enterprise = $1 and day >= $5::date and day < $3::date`;
 
 const FIGURES = `
   count(*) filter (where direction = 'in')::int as calls_in,
@@ -77,19 +94,20 @@ with f as (
   where ${IN_PERIOD}
 )`;
 
-// The same figures from the daily rollup with the default windows (30 min, 7 days); p90 is filled in apart.
+// The same figures from the rollup with the default windows (30 min, 7 days); p90 is filled in apart.
 const ROLLUP_FIGURES = `
 with d as (
-  select d.*, coalesce(d.manager_user_id, x.user_id) as user_id
-  from call_stats_daily d
-  left join extensions x on x.enterprise = d.enterprise and x.ext = d.manager_code
-  where d.enterprise = $1 and d.day >= $2::date and d.day < $3::date
+  select r.*, coalesce(r.manager_user_id, x.user_id) as user_id
+  from (${ROLLUP_ROWS(`calls_in, calls_out, answered_in, answered_out, missed, missed_nc30, converted7,
+    converted_sale7, wait_n, wait_sum, talk_n, talk_sum`)}) r
+  left join extensions x on x.enterprise = $1 and x.ext = r.manager_code
 )
 select grouping(manager_code, user_id) as is_total, manager_code, user_id as manager_user_id,
   sum(calls_in)::int as calls_in, sum(calls_out)::int as calls_out, sum(answered_in)::int as answered_in,
   sum(answered_out)::int as answered_out, sum(missed)::int as missed, sum(missed_nc30)::int as missed_not_called_back,
   round(sum(wait_sum)::numeric / nullif(sum(wait_n), 0), 1)::float8 as avg_wait_sec, null::float8 as p90_wait_sec,
-  round(sum(talk_sum)::numeric / nullif(sum(talk_n), 0), 1)::float8 as avg_talk_sec, sum(converted7)::int as converted
+  round(sum(talk_sum)::numeric / nullif(sum(talk_n), 0), 1)::float8 as avg_talk_sec, sum(converted7)::int as converted,
+  sum(converted_sale7)::int as converted_to_sale
 from d group by grouping sets ((), (manager_code, user_id))
 having sum(calls_in + calls_out) > 0
 order by is_total desc, sum(calls_in + calls_out) desc, manager_code nulls last, user_id nulls last`;
@@ -103,13 +121,14 @@ from (select c.manager_code, coalesce(c.manager_user_id, x.user_id) as manager_u
       where ${IN_PERIOD} and c.direction = 'in' and c.answered and c.waiting_sec is not null) s
 group by grouping sets ((), (manager_code, manager_user_id))`;
 
-// The waiting-time histogram of the period (sql/006 analytics_wait_edges: bucket b holds [edge[b-1], edge[b])).
+// The waiting-time histogram of the period (sql/006 analytics_wait_edges: bucket b holds [edge[b-1], edge[b])),
+// from the same rollup rows as ROLLUP_FIGURES.
 const HISTOGRAM = `
 select grouping(manager_code, user_id) as is_total, manager_code, user_id as manager_user_id, h.b::int as b,
   sum(h.n)::int as n, analytics_wait_edges() as edges
-from (select d.manager_code, coalesce(d.manager_user_id, x.user_id) as user_id, d.wait_hist
-      from call_stats_daily d left join extensions x on x.enterprise = d.enterprise and x.ext = d.manager_code
-      where d.enterprise = $1 and d.day >= $2::date and d.day < $3::date and d.wait_n > 0) s
+from (select r.manager_code, coalesce(r.manager_user_id, x.user_id) as user_id, r.wait_hist
+      from (${ROLLUP_ROWS('wait_n, wait_hist')}) r left join extensions x on x.enterprise = $1 and x.ext = r.manager_code
+      where r.wait_n > 0) s
 cross join lateral unnest(s.wait_hist) with ordinality as h(n, b)
 where h.n <> 0
 group by grouping sets ((h.b), (manager_code, user_id, h.b))`;
@@ -191,16 +210,17 @@ const rowKey = (r: { is_total: number; manager_code: string | null; manager_user
 
 interface Extras {
   readonly p90: ReadonlyMap<string, number | null> | null;
-  readonly sales: readonly SaleConvertedRow[];
+  /** Sale conversion counted apart (null: the rows carry converted_to_sale from the rollup). */
+  readonly sales: readonly SaleConvertedRow[] | null;
   readonly names: ReadonlyMap<number, string>;
 }
 
 function toFigures(rows: readonly ManagerRow[], x: Extras): PeriodFigures {
-  const sales = new Map(x.sales.map((r) => [rowKey(r), r.n]));
+  const sales = x.sales && new Map(x.sales.map((r) => [rowKey(r), r.n]));
   const complete = (r: ManagerRow): FigureRow => ({
     ...r,
     ...(x.p90 ? { p90_wait_sec: x.p90.get(rowKey(r)) ?? null } : {}),
-    converted_to_sale: sales.get(rowKey(r)) ?? 0,
+    converted_to_sale: sales ? (sales.get(rowKey(r)) ?? 0) : (r.converted_to_sale ?? 0),
   });
   const total = rows.find((r) => r.is_total !== 0);
   const managers = rows
@@ -232,7 +252,10 @@ export function createAnalyticsQueries(pool: Pool, opts: { timeoutMs: number }):
     const values = periodValues(period);
     const { days } = checkPeriodDays(period.from, period.to);
     const isDefault = o.callbackMinutes === 30 && o.conversionDays === 7;
-    const rollup = isDefault && (await tx((run) => zoneOk(run, period)));
+    const ok = isDefault
+      ? (await tx((run) => run<{ zone_ok: boolean; sales_ok: boolean }>(ROLLUP_OK, [period.enterprise, period.timezone, o.saleStatuses])))[0]
+      : undefined;
+    const rollup = ok?.zone_ok === true;
     // Sale conversion and names after the main figures, in one transaction: the CLI's pool has two connections.
     const sideFigures = (): Promise<[SaleConvertedRow[], Map<number, string>]> => tx(async (run) => [
       await saleConverted(run, values, o.conversionDays, o.saleStatuses),
@@ -250,14 +273,21 @@ export function createAnalyticsQueries(pool: Pool, opts: { timeoutMs: number }):
       return toFigures(rows, { p90: null, sales, names });
     }
     const p90 = new Map<string, number | null>();
-    const [rows] = await Promise.all([
-      tx((run) => run<ManagerRow>(ROLLUP_FIGURES, values.slice(0, 3))),
+    const months = wholeMonths(period.from, period.to);
+    const rollupValues = [period.enterprise, period.from, period.to, months.from, months.to];
+    const [[rows, sales, names]] = await Promise.all([
+      tx(async (run): Promise<[ManagerRow[], SaleConvertedRow[] | null, Map<number, string>]> => [
+        await run<ManagerRow>(ROLLUP_FIGURES, rollupValues),
+        // the rollup counts the enterprise's own sale statuses; another set is counted from its orders
+        ok?.sales_ok === true ? null : await saleConverted(run, values, o.conversionDays, o.saleStatuses),
+        await managerNames(run, period.enterprise),
+      ]),
       days <= EXACT_P90_MAX_DAYS
         ? tx((run) => run<{ is_total: number; manager_code: string | null; manager_user_id: number | null; p90: number | null }>(
           EXACT_P90, values)).then((rs) => {
           for (const r of rs) p90.set(r.is_total !== 0 ? 'total' : groupKey(r.manager_code, r.manager_user_id), r.p90);
         })
-        : tx((run) => run<HistogramRow>(HISTOGRAM, values.slice(0, 3))).then((rs) => {
+        : tx((run) => run<HistogramRow>(HISTOGRAM, rollupValues)).then((rs) => {
           const groups = new Map<string, HistogramRow[]>();
           for (const r of rs) {
             const key = r.is_total !== 0 ? 'total' : groupKey(r.manager_code, r.manager_user_id);
@@ -266,7 +296,6 @@ export function createAnalyticsQueries(pool: Pool, opts: { timeoutMs: number }):
           for (const [key, g] of groups) p90.set(key, histogramP90(g, g[0]?.edges ?? []));
         }),
     ]);
-    const [sales, names] = await sideFigures();
     return toFigures(rows, { p90, sales, names });
   };
 
@@ -325,58 +354,9 @@ export function createAnalyticsQueries(pool: Pool, opts: { timeoutMs: number }):
       return rows.map((r) => ({ day: r.day, ...bucketFrom(r) }));
     },
 
-    async missedWaiting(period, limit = 500) {
-      const rows = await tx((run) => run<{
-        phone: string; customer_id: number | null; customer_name: string | null; last_missed_at: Date; attempts: number;
-        minutes_ago: number; manager_code: string | null; manager_user_id: number | null; ring_codes: string[];
-        total: number; task_row: string | null; crm_task_id: string | null; task_missed: number | null; task_first_missed_at: Date | null;
-      }>(
-        // called_back_at is null ⇔ no answered call with this phone started at or after the missed call (sql/006)
-        `with waiting as (
-           select c.phone, c.started_at, c.manager_code, coalesce(c.manager_user_id, x.user_id) as manager_user_id,
-                  c.ring_codes, coalesce(c.ended_at, c.started_at) as ended_at, c.customer_id
-           from calls c
-           left join extensions x on x.enterprise = c.enterprise and x.ext = c.manager_code
-           where ${IN_PERIOD} and c.direction = 'in' and c.answered is false and c.called_back_at is null
-         ),
-         per_phone as (
-           select distinct on (phone) phone, started_at as last_missed_at, ended_at, manager_code, manager_user_id,
-                  ring_codes, customer_id, count(*) over (partition by phone)::int as attempts
-           from waiting order by phone, started_at desc
-         )
-         select p.phone, coalesce(p.customer_id, rc.customer_id) as customer_id, rc.customer_name, p.last_missed_at,
-                p.attempts, floor(extract(epoch from now() - p.ended_at) / 60)::int as minutes_ago,
-                p.manager_code, p.manager_user_id, p.ring_codes, count(*) over ()::int as total,
-                t.id as task_row, t.crm_task_id, t.missed_count as task_missed, t.first_missed_at as task_first_missed_at
-         from per_phone p
-         left join retailcrm_customers rc on rc.enterprise = $1 and rc.phone = p.phone
-         -- the number's open call-back task (at most one: callback_tasks_one_open, sql/014)
-         left join callback_tasks t on t.enterprise = $1 and t.phone = p.phone and t.state = 'open'
-         order by p.last_missed_at desc, p.phone
-         limit $5`,
-        [...periodValues(period), Math.max(1, Math.min(5_000, Math.trunc(limit)))],
-      ));
-      const names = rows.some((r) => r.manager_user_id !== null) ? await tx((run) => managerNames(run, period.enterprise)) : new Map<number, string>();
-      return {
-        total: rows[0]?.total ?? 0,
-        items: rows.map((r) => ({
-          phone: r.phone,
-          customerId: r.customer_id,
-          customerName: r.customer_name === '' ? null : r.customer_name,
-          lastMissedAt: r.last_missed_at.toISOString(),
-          attempts: r.attempts,
-          minutesAgo: Math.max(0, r.minutes_ago),
-          managerCode: r.manager_code,
-          managerUserId: r.manager_user_id,
-          managerName: r.manager_user_id === null ? null : (names.get(Number(r.manager_user_id)) ?? null),
-          ringCodes: r.ring_codes,
-          openTask: r.task_row === null ? null : {
-            crmTaskId: r.crm_task_id === null ? null : Number(r.crm_task_id),
-            missedCount: r.task_missed ?? 0,
-            firstMissedAt: (r.task_first_missed_at ?? r.last_missed_at).toISOString(),
-          },
-        })),
-      };
+    missedWaiting(period, limit = 500) {
+      return tx((run) => waitingList(run, periodValues(period), Math.max(1, Math.min(5_000, Math.trunc(limit))),
+        (r) => managerNames(r, period.enterprise)));
     },
 
     callbackTasks(period) {
