@@ -195,6 +195,13 @@ export function histogramP90(buckets: readonly { b: number; n: number }[], edges
   return null;
 }
 
+/** The bucket counts of several rollup rows' histograms (wait_hist, sql/006) added up, as histogramP90 takes them. */
+export function summedHistogram(hists: readonly (readonly number[])[] | null): { b: number; n: number }[] {
+  const sum: number[] = [];
+  for (const h of hists ?? []) h.forEach((n, i) => { sum[i] = (sum[i] ?? 0) + n; });
+  return sum.map((n, i) => ({ b: i + 1, n })).filter((x) => x.n !== 0);
+}
+
 export interface PeriodFigures {
   readonly summary: CallFigures;
   /** Busiest managers first; calls with no extension are one row with managerCode null. */

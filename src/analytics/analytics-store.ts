@@ -12,6 +12,7 @@ import {
   DEFAULT_OPTIONS,
   EXACT_P90_MAX_DAYS,
   histogramP90,
+  summedHistogram,
   wholeMonths,
   type AnalyticsOptions,
   type AnalyticsPeriod,
@@ -51,7 +52,8 @@ const IN_PERIOD = `c.enterprise = $1
 // sale conversion (sql/017) counts the enterprise's sale statuses: usable when the request asks for the same set.
 const ZONE_OK = 'select analytics_zone($1) is not distinct from $2 as ok';
 const ROLLUP_OK = `select analytics_zone($1) is not distinct from $2 as zone_ok,
-  analytics_sale_statuses($1) @> $3::text[] and $3::text[] @> analytics_sale_statuses($1) as sales_ok`;
+  analytics_sale_statuses($1) @> $3::text[] and $3::text[] @> analytics_sale_statuses($1) as sales_ok,
+  analytics_wait_edges() as edges`;
 
 // The rollup rows of the period ($1 enterprise, $2 from, $3 to): its whole local months from call_stats_monthly
 // ([$4, $5), sql/017), the days before and after them from call_stats_daily.
@@ -94,12 +96,13 @@ with f as (
   where ${IN_PERIOD}
 )`;
 
-// The same figures from the rollup with the default windows (30 min, 7 days); p90 is filled in apart.
+// The same figures from the rollup with the default windows (30 min, 7 days); p90 is filled in apart, from the
+// group's waiting-time histograms (summed in analytics-queries.ts: a year is ~12 arrays per manager).
 const ROLLUP_FIGURES = `
 with d as (
   select r.*, coalesce(r.manager_user_id, x.user_id) as user_id
   from (${ROLLUP_ROWS(`calls_in, calls_out, answered_in, answered_out, missed, missed_nc30, converted7,
-    converted_sale7, wait_n, wait_sum, talk_n, talk_sum`)}) r
+    converted_sale7, wait_n, wait_sum, talk_n, talk_sum, wait_hist`)}) r
   left join extensions x on x.enterprise = $1 and x.ext = r.manager_code
 )
 select grouping(manager_code, user_id) as is_total, manager_code, user_id as manager_user_id,
@@ -107,7 +110,7 @@ select grouping(manager_code, user_id) as is_total, manager_code, user_id as man
   sum(answered_out)::int as answered_out, sum(missed)::int as missed, sum(missed_nc30)::int as missed_not_called_back,
   round(sum(wait_sum)::numeric / nullif(sum(wait_n), 0), 1)::float8 as avg_wait_sec, null::float8 as p90_wait_sec,
   round(sum(talk_sum)::numeric / nullif(sum(talk_n), 0), 1)::float8 as avg_talk_sec, sum(converted7)::int as converted,
-  sum(converted_sale7)::int as converted_to_sale
+  sum(converted_sale7)::int as converted_to_sale, array_agg(wait_hist) filter (where wait_n > 0) as hists
 from d group by grouping sets ((), (manager_code, user_id))
 having sum(calls_in + calls_out) > 0
 order by is_total desc, sum(calls_in + calls_out) desc, manager_code nulls last, user_id nulls last`;
@@ -120,27 +123,6 @@ from (select c.manager_code, coalesce(c.manager_user_id, x.user_id) as manager_u
       from calls c left join extensions x on x.enterprise = c.enterprise and x.ext = c.manager_code
       where ${IN_PERIOD} and c.direction = 'in' and c.answered and c.waiting_sec is not null) s
 group by grouping sets ((), (manager_code, manager_user_id))`;
-
-// The waiting-time histogram of the period (sql/006 analytics_wait_edges: bucket b holds [edge[b-1], edge[b])),
-// from the same rollup rows as ROLLUP_FIGURES.
-const HISTOGRAM = `
-select grouping(manager_code, user_id) as is_total, manager_code, user_id as manager_user_id, h.b::int as b,
-  sum(h.n)::int as n, analytics_wait_edges() as edges
-from (select r.manager_code, coalesce(r.manager_user_id, x.user_id) as user_id, r.wait_hist
-      from (${ROLLUP_ROWS('wait_n, wait_hist')}) r left join extensions x on x.enterprise = $1 and x.ext = r.manager_code
-      where r.wait_n > 0) s
-cross join lateral unnest(s.wait_hist) with ordinality as h(n, b)
-where h.n <> 0
-group by grouping sets ((h.b), (manager_code, user_id, h.b))`;
-
-interface HistogramRow {
-  is_total: number;
-  manager_code: string | null;
-  manager_user_id: number | null;
-  b: number;
-  n: number;
-  edges: number[];
-}
 
 const groupKey = (code: string | null, user: number | null): string => `${code ?? '\u0000'}|${user ?? ''}`;
 
@@ -251,52 +233,45 @@ export function createAnalyticsQueries(pool: Pool, opts: { timeoutMs: number }):
   const figuresOf = async (period: AnalyticsPeriod, o: AnalyticsOptions): Promise<PeriodFigures> => {
     const values = periodValues(period);
     const { days } = checkPeriodDays(period.from, period.to);
-    const isDefault = o.callbackMinutes === 30 && o.conversionDays === 7;
-    const ok = isDefault
-      ? (await tx((run) => run<{ zone_ok: boolean; sales_ok: boolean }>(ROLLUP_OK, [period.enterprise, period.timezone, o.saleStatuses])))[0]
-      : undefined;
-    const rollup = ok?.zone_ok === true;
+    if (o.callbackMinutes === 30 && o.conversionDays === 7) {
+      const months = wholeMonths(period.from, period.to);
+      // One transaction on one connection; a short period's exact p90 at the same time on the other.
+      const [viaRollup, exact] = await Promise.all([
+        tx(async (run) => {
+          const ok = (await run<{ zone_ok: boolean; sales_ok: boolean; edges: number[] }>(
+            ROLLUP_OK, [period.enterprise, period.timezone, o.saleStatuses]))[0];
+          if (ok?.zone_ok !== true) return null;
+          const rows = await run<ManagerRow & { hists: number[][] | null }>(
+            ROLLUP_FIGURES, [period.enterprise, period.from, period.to, months.from, months.to]);
+          // the rollup counts the enterprise's own sale statuses; another set is counted from its orders
+          const sales = ok.sales_ok ? null : await saleConverted(run, values, o.conversionDays, o.saleStatuses);
+          return { rows, sales, names: await managerNames(run, period.enterprise), edges: ok.edges };
+        }),
+        days <= EXACT_P90_MAX_DAYS
+          ? tx((run) => run<{ is_total: number; manager_code: string | null; manager_user_id: number | null; p90: number | null }>(
+            EXACT_P90, values))
+          : null,
+      ]);
+      if (viaRollup) {
+        const p90 = new Map<string, number | null>();
+        if (exact) for (const r of exact) p90.set(rowKey(r), r.p90);
+        else for (const r of viaRollup.rows) p90.set(rowKey(r), histogramP90(summedHistogram(r.hists), viaRollup.edges));
+        return toFigures(viaRollup.rows, { p90, sales: viaRollup.sales, names: viaRollup.names });
+      }
+    }
+    const rows = await tx((run) => run<ManagerRow>(
+      `${CALL_FACTS}
+      select grouping(manager_code, manager_user_id) as is_total, manager_code, manager_user_id, ${FIGURES}
+      from f group by grouping sets ((), (manager_code, manager_user_id))
+      order by is_total desc, count(*) desc, manager_code nulls last, manager_user_id nulls last`,
+      [...values, o.callbackMinutes, o.conversionDays],
+    ));
     // Sale conversion and names after the main figures, in one transaction: the CLI's pool has two connections.
-    const sideFigures = (): Promise<[SaleConvertedRow[], Map<number, string>]> => tx(async (run) => [
+    const [sales, names] = await tx(async (run) => [
       await saleConverted(run, values, o.conversionDays, o.saleStatuses),
       await managerNames(run, period.enterprise),
-    ]);
-    if (!rollup) {
-      const rows = await tx((run) => run<ManagerRow>(
-        `${CALL_FACTS}
-        select grouping(manager_code, manager_user_id) as is_total, manager_code, manager_user_id, ${FIGURES}
-        from f group by grouping sets ((), (manager_code, manager_user_id))
-        order by is_total desc, count(*) desc, manager_code nulls last, manager_user_id nulls last`,
-        [...values, o.callbackMinutes, o.conversionDays],
-      ));
-      const [sales, names] = await sideFigures();
-      return toFigures(rows, { p90: null, sales, names });
-    }
-    const p90 = new Map<string, number | null>();
-    const months = wholeMonths(period.from, period.to);
-    const rollupValues = [period.enterprise, period.from, period.to, months.from, months.to];
-    const [[rows, sales, names]] = await Promise.all([
-      tx(async (run): Promise<[ManagerRow[], SaleConvertedRow[] | null, Map<number, string>]> => [
-        await run<ManagerRow>(ROLLUP_FIGURES, rollupValues),
-        // the rollup counts the enterprise's own sale statuses; another set is counted from its orders
-        ok?.sales_ok === true ? null : await saleConverted(run, values, o.conversionDays, o.saleStatuses),
-        await managerNames(run, period.enterprise),
-      ]),
-      days <= EXACT_P90_MAX_DAYS
-        ? tx((run) => run<{ is_total: number; manager_code: string | null; manager_user_id: number | null; p90: number | null }>(
-          EXACT_P90, values)).then((rs) => {
-          for (const r of rs) p90.set(r.is_total !== 0 ? 'total' : groupKey(r.manager_code, r.manager_user_id), r.p90);
-        })
-        : tx((run) => run<HistogramRow>(HISTOGRAM, rollupValues)).then((rs) => {
-          const groups = new Map<string, HistogramRow[]>();
-          for (const r of rs) {
-            const key = r.is_total !== 0 ? 'total' : groupKey(r.manager_code, r.manager_user_id);
-            groups.set(key, [...(groups.get(key) ?? []), r]);
-          }
-          for (const [key, g] of groups) p90.set(key, histogramP90(g, g[0]?.edges ?? []));
-        }),
-    ]);
-    return toFigures(rows, { p90, sales, names });
+    ] as const);
+    return toFigures(rows, { p90: null, sales, names });
   };
 
   const buckets = async <R>(period: AnalyticsPeriod, rollupSql: string, rawSql: string): Promise<R[]> =>
