@@ -34,14 +34,22 @@ create table call_stats_monthly (
 create unique index call_stats_monthly_key on call_stats_monthly (enterprise, month, manager_code, manager_user_id)
   nulls not distinct;
 
--- The enterprise's sale statuses as the application reads them (enterprise-store.ts parseSaleStatuses): the
--- non-empty strings of settings.saleStatuses, else {complete}.
-create function analytics_sale_statuses(p_enterprise text) returns text[] language sql stable as $$
+-- The backfill at the end reads every call once (about a minute per million calls): not bound by the pool's
+-- statement_timeout.
+select set_config('statement_timeout', '0', true);
+
+-- The sale statuses of an enterprise's settings as the application reads them (enterprise-store.ts
+-- parseSaleStatuses): the non-empty strings of settings.saleStatuses, else {complete}; sorted, without repeats.
+create function analytics_sale_statuses_of(p_settings jsonb) returns text[] language sql immutable as $$
   select coalesce(nullif(array(
-    select s #>> '{}' from enterprises e,
-      jsonb_array_elements(case when jsonb_typeof(e.settings -> 'saleStatuses') = 'array'
-                                then e.settings -> 'saleStatuses' else '[]'::jsonb end) s
-    where e.number = p_enterprise and jsonb_typeof(s) = 'string' and s #>> '{}' <> ''), '{}'), '{complete}')
+    select distinct s #>> '{}'
+    from jsonb_array_elements(case when jsonb_typeof(p_settings -> 'saleStatuses') = 'array'
+                                   then p_settings -> 'saleStatuses' else '[]'::jsonb end) s
+    where jsonb_typeof(s) = 'string' and s #>> '{}' <> '' order by 1), '{}'), '{complete}')
+$$;
+
+create function analytics_sale_statuses(p_enterprise text) returns text[] language sql stable as $$
+  select analytics_sale_statuses_of(settings) from enterprises where number = p_enterprise
 $$;
 
 create function analytics_first_sale(p_enterprise text, p_phone text, p_customer bigint, p_started timestamptz,
@@ -366,7 +374,7 @@ begin
   return null;
 end $$;
 create trigger enterprises_analytics_sales after update on enterprises for each row
-  when ((old.settings -> 'saleStatuses') is distinct from (new.settings -> 'saleStatuses'))
+  when (analytics_sale_statuses_of(old.settings) is distinct from analytics_sale_statuses_of(new.settings))
   execute function enterprises_analytics_sales();
 
 -- ---- indexes -------------------------------------------------------------------------------------------------

@@ -14,7 +14,10 @@ import {
 } from '../domain/enterprise.js';
 import { parseGenerations } from '../secrets/enterprise-tokens.js';
 import type { SealedColumn } from '../secrets/stored-secrets.js';
-import type { Pool, Queryable } from './pool.js';
+import { inTransaction, type Pool, type Queryable } from './pool.js';
+
+/** Deadline of an update that rebuilds the enterprise's analytics (a zone or sale-status change). */
+const ANALYTICS_REBUILD_TIMEOUT_MS = 600_000;
 
 export type { Enterprise, EnterpriseSettings } from '../domain/enterprise.js';
 
@@ -182,21 +185,27 @@ export class EnterpriseStore {
     const current = await this.get(number);
     const settings = { ...settingsToJson(current.settings), ...(patch.settings ?? {}) };
     const clientId = patch.clientId ?? current.clientId;
-    const { rows } = await this.pool.query<Row>(
-      `update enterprises set crm_url = $2, api_key_enc = $3, client_id_enc = $4, client_id_hash = $5,
-         country = $6, site = $7, settings = $8, updated_at = now()
-       where number = $1 returning *`,
-      [
-        number,
-        patch.crmUrl ?? current.crmUrl,
-        this.box.seal(patch.apiKey ?? current.apiKey),
-        this.box.seal(clientId),
-        this.clientIdHash(clientId),
-        patch.country ?? current.country,
-        patch.site === undefined ? current.site : patch.site,
-        JSON.stringify(settings),
-      ],
-    );
+    // A new zone or new sale statuses rebuild the enterprise's analytics in this update (sql/006, sql/017): about a
+    // minute per million calls, past the pool's statement_timeout.
+    const rebuilds = patch.settings?.crmTimezone !== undefined || patch.settings?.saleStatuses !== undefined;
+    const { rows } = await inTransaction(this.pool, async (db) => {
+      if (rebuilds) await db.query(`select set_config('statement_timeout', $1, true)`, [String(ANALYTICS_REBUILD_TIMEOUT_MS)]);
+      return db.query<Row>(
+        `update enterprises set crm_url = $2, api_key_enc = $3, client_id_enc = $4, client_id_hash = $5,
+           country = $6, site = $7, settings = $8, updated_at = now()
+         where number = $1 returning *`,
+        [
+          number,
+          patch.crmUrl ?? current.crmUrl,
+          this.box.seal(patch.apiKey ?? current.apiKey),
+          this.box.seal(clientId),
+          this.clientIdHash(clientId),
+          patch.country ?? current.country,
+          patch.site === undefined ? current.site : patch.site,
+          JSON.stringify(settings),
+        ],
+      );
+    });
     if (!rows[0]) throw new EnterpriseUnknownError(number);
     return this.fromRow(rows[0]);
   }
