@@ -34,7 +34,7 @@ create table call_stats_monthly (
 create unique index call_stats_monthly_key on call_stats_monthly (enterprise, month, manager_code, manager_user_id)
   nulls not distinct;
 
--- The backfill at the end reads every call once (about a minute per million calls): not bound by the pool's
+-- The backfill at the end reads every answered call once (1-4 min per million calls): not bound by the pool's
 -- statement_timeout.
 select set_config('statement_timeout', '0', true);
 

@@ -185,8 +185,8 @@ export class EnterpriseStore {
     const current = await this.get(number);
     const settings = { ...settingsToJson(current.settings), ...(patch.settings ?? {}) };
     const clientId = patch.clientId ?? current.clientId;
-    // A new zone or new sale statuses rebuild the enterprise's analytics in this update (sql/006, sql/017): about a
-    // minute per million calls, past the pool's statement_timeout.
+    // A new zone or new sale statuses rebuild the enterprise's analytics in this update (sql/006, sql/017): one
+    // to two minutes per million calls, past the pool's statement_timeout.
     const rebuilds = patch.settings?.crmTimezone !== undefined || patch.settings?.saleStatuses !== undefined;
     const { rows } = await inTransaction(this.pool, async (db) => {
       if (rebuilds) await db.query(`select set_config('statement_timeout', $1, true)`, [String(ANALYTICS_REBUILD_TIMEOUT_MS)]);
