@@ -19,12 +19,16 @@ interface Row {
   perSec: number;
   p50: number;
   p99: number;
+  /** CPU time of this process (the server measured) per session, µs, including work the session left behind. */
+  cpuUs: number;
 }
 
 let uid = 0;
 const nextUid = (): string => `1795660000.${++uid}`;
 
 let plans = 0;
+/** /incoming as the shipped dialplan calls it: the linkedid (the first channel's uniqueid) and ring codes in the URL. */
+const INCOMING_URL = 'incoming?enterprise=0367&linkedid={uid}&ring=';
 
 /** One scenario, driven from the generator's own process. */
 async function measure(
@@ -34,17 +38,22 @@ async function measure(
   concurrency: number,
   sessions: number,
   callers: LoadPlan['callers'],
+  settle?: () => Promise<void>,
 ): Promise<Row> {
+  const cpu = process.cpuUsage();
   const { latencies, wallMs } = await generator.run({
     port,
-    script: 'incoming?enterprise=0367',
+    script: INCOMING_URL,
     sessions,
     concurrency,
     callers,
     uidPrefix: `17956${String(++plans).padStart(5, '0')}`,
   });
+  await settle?.();
+  const used = process.cpuUsage(cpu);
   return {
     scenario,
+    cpuUs: (used.user + used.system) / sessions,
     concurrency,
     sessions,
     perSec: (sessions / wallMs) * 1000,
@@ -176,7 +185,7 @@ export async function runIncomingGoals(book: GoalBook, opts: { quick?: boolean; 
         await crm.reset();
         add(await measure(generator, 'bare node:net baseline', bare.port, c, sessions, { kind: 'fixed', index: 0 }));
         add(await measure(generator, 'ding-dong', dingDong.port, c, sessions, { kind: 'fixed', index: 0 }));
-        add(await measure(generator, 'cache hit, popups on', port, c, sessions, { kind: 'fixed', index: 0 }));
+        add(await measure(generator, 'cache hit, popups on', port, c, sessions, { kind: 'fixed', index: 0 }, () => env.service.drainBackground()));
         await env.service.drainBackground();
       }
     }
@@ -191,8 +200,8 @@ export async function runIncomingGoals(book: GoalBook, opts: { quick?: boolean; 
   const lines = [
     `Medians of ${rounds} interleaved rounds. Cache hit with popups on: every session also records the call and sends its popup; the load generator and the fake RetailCRM each run in a process of their own. The bare server is the generator's ceiling (it answers nothing but the protocol).`,
     '',
-    '| scenario | concurrency | sessions/s | p50 ms | p99 ms | p50 vs bare | p99 vs bare | throughput vs bare |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| scenario | concurrency | sessions/s | p50 ms | p99 ms | p50 vs bare | p99 vs bare | throughput vs bare | server CPU µs/session |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const c of [1, 50]) {
     const bareRow = { perSec: med('bare node:net baseline', c, (r) => r.perSec), p50: med('bare node:net baseline', c, (r) => r.p50), p99: med('bare node:net baseline', c, (r) => r.p99) };
@@ -200,7 +209,8 @@ export async function runIncomingGoals(book: GoalBook, opts: { quick?: boolean; 
       const perSec = med(scenario, c, (r) => r.perSec);
       const p50 = med(scenario, c, (r) => r.p50);
       const p99 = med(scenario, c, (r) => r.p99);
-      lines.push(`| ${scenario} | ${c} | ${perSec.toFixed(0)} | ${p50.toFixed(2)} | ${p99.toFixed(2)} | ${(p50 / bareRow.p50).toFixed(2)}x | ${(p99 / bareRow.p99).toFixed(2)}x | ${(perSec / bareRow.perSec).toFixed(2)}x |`);
+      const cpuUs = med(scenario, c, (r) => r.cpuUs);
+      lines.push(`| ${scenario} | ${c} | ${perSec.toFixed(0)} | ${p50.toFixed(2)} | ${p99.toFixed(2)} | ${(p50 / bareRow.p50).toFixed(2)}x | ${(p99 / bareRow.p99).toFixed(2)}x | ${(perSec / bareRow.perSec).toFixed(2)}x | ${cpuUs.toFixed(0)} |`);
     }
   }
   const ours = (c: number, f: (r: Row) => number): number => med('cache hit, popups on', c, f);
@@ -229,7 +239,7 @@ export async function runMemoryBench(opts: { quick?: boolean; telephonyEvents: b
     const port = env.service.agiPort;
     const step = total / 10;
     for (let done = 0; done < total; done += step) {
-      await generator.run({ port, script: 'incoming?enterprise=0367', sessions: step, concurrency: 50, callers: { kind: 'fixed', index: 0 }, uidPrefix: `17957${String(++plans).padStart(5, '0')}` });
+      await generator.run({ port, script: INCOMING_URL, sessions: step, concurrency: 50, callers: { kind: 'fixed', index: 0 }, uidPrefix: `17957${String(++plans).padStart(5, '0')}` });
       await env.service.drainBackground();
       env.crm.reset(); // the fake RetailCRM (same process) keeps every request it received: not our memory
       gc();
