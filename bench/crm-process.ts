@@ -30,6 +30,10 @@ export class RemoteFakeCrm {
     readonly apiKey: string,
   ) {}
 
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   static start(): Promise<RemoteFakeCrm> {
     const child = fork(fileURLToPath(import.meta.url), ['--child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     return new Promise((resolve, reject) => {

@@ -35,6 +35,10 @@ export const phone = (i: number): string => `+37529${String(1_000_000 + i).padSt
 export class LoadGenerator {
   private constructor(private readonly child: ChildProcess) {}
 
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   static start(): LoadGenerator {
     const child = fork(fileURLToPath(import.meta.url), ['--child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     return new LoadGenerator(child);

@@ -68,6 +68,8 @@ export async function handleIncoming(session: AgiChannel, deps: IncomingDeps): P
   try {
     const { route, call } = await decideIncoming(ctx, deps);
     await setRouteVariables(ctx, route);
+    // The popup first: the log line below is not on its path.
+    if (call && deps.notify) deps.notify(ctx, call);
     ctx.log.info('incoming call routed', {
       lookup: route.lookup,
       source: call?.lookup.source,
@@ -76,7 +78,6 @@ export async function handleIncoming(session: AgiChannel, deps: IncomingDeps): P
       managerMissing: route.managerMissing,
       ms: Date.now() - ctx.startedAt,
     });
-    if (call && deps.notify) deps.notify(ctx, call);
   } finally {
     ctx.done();
   }
