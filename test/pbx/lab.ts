@@ -52,6 +52,20 @@ export function labPorts(base: number): Readonly<Record<string, number>> {
   return { PBX_IAX: base, SIM_CARRIER: base + 1, SIM_101: base + 2, SIM_102: base + 3, SIM_103: base + 4, PBX_AMI: base + 5, SIM_AMI: base + 6 };
 }
 
+/**
+ * The sim's desk phones each have their own loopback address (Linux routes all of 127.0.0.0/8 to lo); everything
+ * else is on 127.0.0.1. With one IP, the pbx's chan_iax2 mixed up the phones' simultaneous CALLTOKEN replies
+ * (all sent from call number 1) and dropped one: a queue member then rang 2 or 12 s late (lab/pbx/iax.conf).
+ */
+export const LAB_HOSTS: Readonly<Record<string, string>> = { SIM_101: '127.0.0.2', SIM_102: '127.0.0.3', SIM_103: '127.0.0.4' };
+
+function hostOf(portName: string): string {
+  return LAB_HOSTS[portName] ?? '127.0.0.1';
+}
+
+/** What the pbx logs when chan_iax2 drops a reply it cannot match to a call (a lost CALLTOKEN reply for call 1). */
+const LOST_SETUP_REPLY = /Silently dropping frame without existent call number: 1$/;
+
 class Instance {
   private exited: Promise<void>;
   private constructor(
@@ -132,19 +146,20 @@ function cdrDatabase(url: string | undefined): Record<string, string> {
 async function assertPortsFree(ports: Readonly<Record<string, number>>): Promise<void> {
   for (const [name, port] of Object.entries(ports)) {
     const tcp = name.endsWith('_AMI');
+    const host = hostOf(name);
     const free = await new Promise<boolean>((resolve) => {
       if (tcp) {
         const server = net.createServer();
         server.once('error', () => resolve(false));
-        server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+        server.listen(port, host, () => server.close(() => resolve(true)));
       } else {
         const socket = dgram.createSocket('udp4');
         socket.once('error', () => resolve(false));
-        socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
+        socket.bind(port, host, () => socket.close(() => resolve(true)));
       }
     });
     if (!free) {
-      throw new Error(`PBX lab: 127.0.0.1:${port} (${name}) is taken; is an old lab still running (pkill -f 'asterisk -C')? ` +
+      throw new Error(`PBX lab: ${host}:${port} (${name}) is taken; is an old lab still running (pkill -f 'asterisk -C')? ` +
         'Or set PBX_LAB_PORT_BASE to another range.');
     }
   }
@@ -183,6 +198,8 @@ export class AsteriskLab {
     readonly recordingsDir: string,
     /** The pbx's AMI port (user crm / crmsecret), for the service's click-to-call set-up. */
     readonly pbxAmiPort: number,
+    /** The pbx's messages.log (logger.conf: notices, warnings, errors, verbose 3). */
+    readonly pbxLog: string,
   ) {
     sim.on('event', (m) => this.onSimEvent(m));
     pbx.on('event', (m) => {
@@ -196,6 +213,7 @@ export class AsteriskLab {
     const ports = labPorts(opts.portBase ?? Number(process.env['PBX_LAB_PORT_BASE'] ?? 4569));
     const values = {
       ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+      ...Object.fromEntries(Object.entries(LAB_HOSTS).map(([k, v]) => [`${k}_HOST`, v])),
       ASTERISK_PREFIX: opts.prefix,
       ASTERISK_RUN: opts.runDir,
       CONFIG_DIR: confDir,
@@ -222,7 +240,8 @@ export class AsteriskLab {
         connectAmi(ports['SIM_AMI'] as number, SIM_AMI.username, SIM_AMI.secret),
       ]);
       await Promise.all([pbxInstance.cli('core waitfullybooted'), simInstance.cli('core waitfullybooted')]);
-      return new AsteriskLab(pbxInstance, simInstance, pbx, sim, path.join(opts.runDir, 'pbx', 'spool', 'monitor'), ports['PBX_AMI'] as number);
+      return new AsteriskLab(pbxInstance, simInstance, pbx, sim, path.join(opts.runDir, 'pbx', 'spool', 'monitor'), ports['PBX_AMI'] as number,
+        path.join(opts.runDir, 'pbx', 'log', 'messages.log'));
     } catch (err) {
       await Promise.all([pbxInstance.stop(), simInstance.stop()]);
       throw err;
@@ -336,6 +355,15 @@ export class AsteriskLab {
       if (e.get('Application') === 'AGI' && (e.get('AppData') ?? '').includes(`/${script}?`)) open.set(channel, ts);
     }
     return out;
+  }
+
+  /**
+   * Call-setup replies the pbx's chan_iax2 dropped so far (its messages.log): each one delayed a leg by at least
+   * the 2 s of a retransmission, so a scenario that saw one does not show what the service did on time.
+   */
+  async lostSetupReplies(): Promise<string[]> {
+    const text = await readFile(this.pbxLog, 'utf8').catch(() => '');
+    return text.split('\n').filter((l) => LOST_SETUP_REPLY.test(l));
   }
 
   ringsSince(at: number, phone?: string): PhoneRing[] {
