@@ -5,6 +5,7 @@
  * The sessions are driven from a separate process (load-generator.ts), so the service's thread is measured alone.
  */
 import { drive, percentile } from './agi-client.js';
+import { cpuPerSession, cpuSnapshot, type CpuParts } from './process-cpu.js';
 import { startBareAgiServer } from './bare-agi-server.js';
 import { startBenchEnv, startServiceFor, type BenchEnv } from './bench-env.js';
 import { RemoteFakeCrm } from './crm-process.js';
@@ -19,12 +20,24 @@ interface Row {
   perSec: number;
   p50: number;
   p99: number;
+  /** CPU time per session, µs, including work the session left behind: this process (the server measured), the
+   * generator, RetailCRM, the PostgreSQL backends of the bench database. */
+  cpu: CpuParts;
+}
+
+/** Whose CPU measure() counts besides this process's. */
+interface CpuWitnesses {
+  readonly generator: number | undefined;
+  readonly crm: number | undefined;
+  readonly database: string | undefined;
 }
 
 let uid = 0;
 const nextUid = (): string => `1795660000.${++uid}`;
 
 let plans = 0;
+/** /incoming as the shipped dialplan calls it: the linkedid (the first channel's uniqueid) and ring codes in the URL. */
+const INCOMING_URL = 'incoming?enterprise=0367&linkedid={uid}&ring=';
 
 /** One scenario, driven from the generator's own process. */
 async function measure(
@@ -34,17 +47,23 @@ async function measure(
   concurrency: number,
   sessions: number,
   callers: LoadPlan['callers'],
+  settle?: () => Promise<void>,
+  witnesses: CpuWitnesses = { generator: generator.pid, crm: undefined, database: undefined },
 ): Promise<Row> {
+  const pids = { generator: witnesses.generator, crm: witnesses.crm };
+  const cpu = cpuSnapshot(pids, witnesses.database);
   const { latencies, wallMs } = await generator.run({
     port,
-    script: 'incoming?enterprise=0367',
+    script: INCOMING_URL,
     sessions,
     concurrency,
     callers,
     uidPrefix: `17956${String(++plans).padStart(5, '0')}`,
   });
+  await settle?.();
   return {
     scenario,
+    cpu: cpuPerSession(cpu, cpuSnapshot(pids, witnesses.database), sessions),
     concurrency,
     sessions,
     perSec: (sessions / wallMs) * 1000,
@@ -176,7 +195,8 @@ export async function runIncomingGoals(book: GoalBook, opts: { quick?: boolean; 
         await crm.reset();
         add(await measure(generator, 'bare node:net baseline', bare.port, c, sessions, { kind: 'fixed', index: 0 }));
         add(await measure(generator, 'ding-dong', dingDong.port, c, sessions, { kind: 'fixed', index: 0 }));
-        add(await measure(generator, 'cache hit, popups on', port, c, sessions, { kind: 'fixed', index: 0 }));
+        const witnesses = { generator: generator.pid, crm: crm.pid, database: env.database };
+        add(await measure(generator, 'cache hit, popups on', port, c, sessions, { kind: 'fixed', index: 0 }, () => env.service.drainBackground(), witnesses));
         await env.service.drainBackground();
       }
     }
@@ -194,6 +214,13 @@ export async function runIncomingGoals(book: GoalBook, opts: { quick?: boolean; 
     '| scenario | concurrency | sessions/s | p50 ms | p99 ms | p50 vs bare | p99 vs bare | throughput vs bare |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
+  const cpuLines = [
+    '',
+    'Where a session\'s CPU goes (µs per session, medians of the rounds; from /proc, so valid on a busy machine too): the server measured (this process), the load generator, the fake RetailCRM, the PostgreSQL backends of the bench database (the WAL writer and checkpointer are not counted).',
+    '',
+    '| scenario | concurrency | server | generator | RetailCRM | PostgreSQL | machine total | vs bare |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
   for (const c of [1, 50]) {
     const bareRow = { perSec: med('bare node:net baseline', c, (r) => r.perSec), p50: med('bare node:net baseline', c, (r) => r.p50), p99: med('bare node:net baseline', c, (r) => r.p99) };
     for (const scenario of ['bare node:net baseline', 'ding-dong', 'cache hit, popups on']) {
@@ -201,8 +228,12 @@ export async function runIncomingGoals(book: GoalBook, opts: { quick?: boolean; 
       const p50 = med(scenario, c, (r) => r.p50);
       const p99 = med(scenario, c, (r) => r.p99);
       lines.push(`| ${scenario} | ${c} | ${perSec.toFixed(0)} | ${p50.toFixed(2)} | ${p99.toFixed(2)} | ${(p50 / bareRow.p50).toFixed(2)}x | ${(p99 / bareRow.p99).toFixed(2)}x | ${(perSec / bareRow.perSec).toFixed(2)}x |`);
+      const part = (k: keyof CpuParts): number => med(scenario, c, (r) => r.cpu[k]);
+      const total = (sc: string): number => med(sc, c, (r) => r.cpu.server + r.cpu.generator + r.cpu.crm + r.cpu.postgres);
+      cpuLines.push(`| ${scenario} | ${c} | ${part('server').toFixed(0)} | ${part('generator').toFixed(0)} | ${part('crm').toFixed(0)} | ${part('postgres').toFixed(0)} | ${total(scenario).toFixed(0)} | ${(total(scenario) / total('bare node:net baseline')).toFixed(2)}x |`);
     }
   }
+  lines.push(...cpuLines);
   const ours = (c: number, f: (r: Row) => number): number => med('cache hit, popups on', c, f);
   const bareOf = (c: number, f: (r: Row) => number): number => med('bare node:net baseline', c, f);
   const p50Ratio = ours(1, (r) => r.p50) / bareOf(1, (r) => r.p50);
@@ -229,7 +260,7 @@ export async function runMemoryBench(opts: { quick?: boolean; telephonyEvents: b
     const port = env.service.agiPort;
     const step = total / 10;
     for (let done = 0; done < total; done += step) {
-      await generator.run({ port, script: 'incoming?enterprise=0367', sessions: step, concurrency: 50, callers: { kind: 'fixed', index: 0 }, uidPrefix: `17957${String(++plans).padStart(5, '0')}` });
+      await generator.run({ port, script: INCOMING_URL, sessions: step, concurrency: 50, callers: { kind: 'fixed', index: 0 }, uidPrefix: `17957${String(++plans).padStart(5, '0')}` });
       await env.service.drainBackground();
       env.crm.reset(); // the fake RetailCRM (same process) keeps every request it received: not our memory
       gc();

@@ -20,6 +20,8 @@ const SECRET = 'bench-secret-key-0123456789-abcdefghijkl';
 
 export interface BenchEnv {
   readonly service: Service;
+  /** The throw-away database's name. */
+  readonly database: string;
   readonly crm: FakeRetailCrm;
   readonly pool: Pool;
   stop(): Promise<void>;
@@ -96,6 +98,7 @@ export async function startServiceFor(
   await new ExtensionStore(pool).set('0367', '101', 7);
   return {
     service,
+    database: dbName,
     pool,
     async stop() {
       await service.stop('bench');

@@ -4,7 +4,9 @@
  * after a simulated 10-minute outage at 5 calls/s (3,000 calls) with RetailCRM's real rate limits enforced.
  */
 import { drive, percentile, runSession } from './agi-client.js';
-import { startBenchEnv } from './bench-env.js';
+import { startBenchEnv, startServiceFor } from './bench-env.js';
+import { RemoteFakeCrm } from './crm-process.js';
+import { LoadGenerator, phone as generatorPhone, type LoadPlan } from './load-generator.js';
 import type { GoalBook } from './goals.js';
 
 const phone = (i: number): string => `+37529${String(2_000_000 + i).padStart(7, '0')}`;
@@ -14,86 +16,99 @@ let uid = 0;
 /** Every /hangup session of part 1: its length (connect → close) and how many AGI commands it sent. */
 const hangupSessions: { ms: number; commands: number }[] = [];
 
-/** A call: /incoming, the phone rings for `ringMs` (real calls ring seconds), then /hangup. */
-async function fullCall(port: number, i: number, onConnect?: (at: number) => void, ringMs = 0): Promise<string> {
+/** A call, driven from this process (the outage part): /incoming, then /hangup. */
+async function fullCall(port: number, i: number): Promise<string> {
   const linkedid = `1795690000.${++uid}`;
+  await runSession({ port, script: 'incoming?enterprise=0367', callerId: phone(i), uniqueid: linkedid });
   await runSession({
-    port,
-    script: 'incoming?enterprise=0367',
-    callerId: phone(i),
-    uniqueid: linkedid,
-    ...(onConnect ? { onConnect } : {}),
-  });
-  if (ringMs > 0) await new Promise((r) => setTimeout(r, ringMs));
-  const hangup = await runSession({
     port,
     script: 'hangup?enterprise=0367',
     callerId: phone(i),
     uniqueid: linkedid,
     variables: { ...ANSWERED, 'CHANNEL(linkedid)': linkedid },
   });
-  hangupSessions.push(hangup);
   return linkedid;
+}
+
+/** Popup latency of `total` whole calls at `concurrency`, from the generator's and RetailCRM's own processes. */
+async function popupRound(
+  generator: LoadGenerator,
+  crm: RemoteFakeCrm,
+  port: number,
+  plan: { concurrency: number; total: number; callers: LoadPlan['callers']; tag: string },
+): Promise<{ latencies: number[]; requestsPerCall: number; hangups: { ms: number; commands: number }[] }> {
+  const result = await generator.run({
+    port,
+    script: 'incoming?enterprise=0367&linkedid={uid}&ring=',
+    sessions: plan.total,
+    concurrency: plan.concurrency,
+    callers: plan.callers,
+    uidPrefix: `1795690${plan.tag}`,
+    call: { ringMs: RING_MS, hangupScript: 'hangup?enterprise=0367', hangupVariables: ANSWERED },
+  });
+  const deadline = Date.now() + 60_000;
+  let stats = await crm.stats();
+  while (stats.uploadedCalls < plan.total || stats.events < 2 * stats.popups.length) {
+    if (Date.now() > deadline) throw new Error(`benchmark: ${stats.uploadedCalls}/${plan.total} calls uploaded in time`);
+    await new Promise((r) => setTimeout(r, 20));
+    stats = await crm.stats();
+  }
+  const starts = new Map(result.starts ?? []);
+  const latencies: number[] = [];
+  for (const [id, at] of stats.popups) {
+    const start = starts.get(id);
+    if (start !== undefined) latencies.push(at - start);
+  }
+  return { latencies, requestsPerCall: stats.requests / plan.total, hangups: result.hangups ?? [] };
 }
 
 export async function runCallFlowBench(opts: { quick?: boolean; book?: GoalBook } = {}): Promise<string> {
   const lines: string[] = [];
-  // 1. Popup latency and requests per call, RetailCRM answering at once.
+  // 1. Popup latency and requests per call, RetailCRM answering at once. The generator and RetailCRM each run in a
+  // process of their own, so this thread runs the service alone; both stamp times on one clock (epochNow).
   {
-    const env = await startBenchEnv({ telephonyEvents: true });
+    const crm = await RemoteFakeCrm.start();
+    const env = await startServiceFor(crm, { telephonyEvents: true });
+    const generator = LoadGenerator.start();
     try {
       const port = env.service.agiPort;
-      for (let i = 0; i < 300; i++) env.crm.addCustomer({ firstName: `C${i}`, phones: [phone(i)], managerId: 7 });
-      lines.push(`Each call: /incoming, ${RING_MS} ms of ringing, /hangup (answered). Popup latency = AGI connect → call/event received.`);
+      const customers = Array.from({ length: 300 }, (_, i) => ({ firstName: `C${i}`, phones: [generatorPhone(2_000 + i)], managerId: 7 }));
+      lines.push(`Each call: /incoming, ${RING_MS} ms of ringing, /hangup (answered). Popup latency = AGI connect → call/event received by RetailCRM. The load generator and the fake RetailCRM each run in a process of their own. New callers: each call's number is asked of RetailCRM first (the lookup is on the popup's path: the popup goes to the routed manager). Repeat callers: the same numbers again, from the cache.`);
       lines.push('');
-      lines.push('| concurrent calls | calls | popups received | popup p50 ms | popup p99 ms | CRM requests per call |');
-      lines.push('|---:|---:|---:|---:|---:|---:|');
+      lines.push('| callers | concurrent calls | calls | popups received | popup p50 ms | popup p99 ms | CRM requests per call |');
+      lines.push('|---|---:|---:|---:|---:|---:|---:|');
       const plan: [number, number][] = opts.quick ? [[1, 50], [10, 150], [50, 300]] : [[1, 200], [10, 600], [50, 2_000]];
+      let round = 0;
       for (const [concurrency, total] of plan) {
-        env.crm.reset();
-        for (let i = 0; i < 300; i++) env.crm.addCustomer({ firstName: `C${i}`, phones: [phone(i)], managerId: 7 });
-        env.service.lookup.invalidateAll();
-        const starts = new Map<string, number>();
-        let n = 0;
-        const worker = async (): Promise<void> => {
-          while (n < total) {
-            const i = n++;
-            let at = 0;
-            const id = await fullCall(
-              port,
-              i % 300,
-              (t) => {
-                at = t;
-              },
-              RING_MS,
-            );
-            starts.set(id, at);
+        for (const callers of ['new', 'repeat'] as const) {
+          if (callers === 'new') {
+            await env.service.drainBackground();
+            await crm.reset();
+            await crm.addCustomers(customers);
+            env.service.lookup.invalidateAll();
+          } else {
+            await crm.reset();
+            await crm.addCustomers(customers);
           }
-        };
-        await Promise.all(Array.from({ length: concurrency }, worker));
-        await env.service.drainBackground();
-        await waitFor(() => env.crm.account().calls.size >= total, 60_000);
-        const latencies: number[] = [];
-        for (const r of env.crm.requests({ path: '/api/v5/telephony/call/event' })) {
-          const ev = (r.form as Record<string, unknown>)['event'] as Record<string, unknown> | undefined;
-          if (ev?.['type'] !== 'in') continue;
-          const start = starts.get(String(ev['callExternalId']));
-          if (start !== undefined) latencies.push(r.receivedAtHr - start);
+          const r = await popupRound(generator, crm, port, { concurrency, total, callers: { kind: 'sequence', base: 2_000, modulo: 300 }, tag: String(++round).padStart(3, '0') });
+          await env.service.drainBackground();
+          hangupSessions.push(...r.hangups);
+          if (concurrency <= 10 && opts.book) {
+            const p50 = percentile(r.latencies, 50);
+            const p99 = percentile(r.latencies, 99);
+            const who = `${callers} callers`;
+            opts.book.record(`popup latency: p50 at ${concurrency} concurrent call(s), ${who}`, `${p50.toFixed(1)} ms (${r.latencies.length}/${total} popups)`, 'under 5 ms', p50 < 5 && r.latencies.length === total);
+            opts.book.record(`popup latency: p99 at ${concurrency} concurrent call(s), ${who}`, `${p99.toFixed(1)} ms`, 'under 20 ms', p99 < 20 && r.latencies.length === total);
+          }
+          lines.push(
+            `| ${callers} | ${concurrency} | ${total} | ${r.latencies.length} | ${percentile(r.latencies, 50).toFixed(1)} | ${percentile(r.latencies, 99).toFixed(1)} | ${r.requestsPerCall.toFixed(2)} |`,
+          );
         }
-        await waitFor(() => env.crm.requests({ path: '/api/v5/telephony/call/event' }).length >= 2 * latencies.length, 10_000).catch(() => undefined);
-        const requests = env.crm.requests().length;
-        if (concurrency <= 10 && opts.book) {
-          const p50 = percentile(latencies, 50);
-          const p99 = percentile(latencies, 99);
-          opts.book.record(`popup latency: p50 at ${concurrency} concurrent call(s)`, `${p50.toFixed(1)} ms (${latencies.length}/${total} popups)`, 'under 5 ms', p50 < 5 && latencies.length === total);
-          opts.book.record(`popup latency: p99 at ${concurrency} concurrent call(s)`, `${p99.toFixed(1)} ms`, 'under 20 ms', p99 < 20 && latencies.length === total);
-        }
-        lines.push(
-          `| ${concurrency} | ${total} | ${latencies.length} | ${percentile(latencies, 50).toFixed(1)} | ${percentile(latencies, 99).toFixed(1)} | ${(requests / total).toFixed(2)} |`,
-        );
       }
     } finally {
+      await generator.stop();
       await env.stop();
+      await crm.close();
     }
   }
   {

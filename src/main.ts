@@ -161,7 +161,7 @@ export async function startService(config: Config, logger: Logger, overrides: Se
 
     const links = createRecordingLinks({ publicUrl: config.publicUrl, recordingsDir: config.recordingsDir, box });
     const jobState = async (jobKey: string): Promise<string | null> => (await jobStateByKey(pool, jobKey))?.state ?? null;
-    const { store: recordingStore, publisher, finisher, stop: stopRecordings } = startRecordings({ config, pool, links, enterprises, logger });
+    const { store: recordingStore, publisher, finisher, stop: stopRecordings } = startRecordings({ config, pool, links, enterprises, logger, metrics });
     cleanups.push(stopRecordings);
     const crmHandlers = createCrmHandlers({
       client: crm,

@@ -6,6 +6,7 @@ import type { Config } from './config/config.js';
 import type { EnterpriseStore } from './db/enterprise-store.js';
 import type { Pool } from './db/pool.js';
 import type { Logger } from './lib/logger.js';
+import type { Metrics } from './metrics/metrics.js';
 import { Mp3Converter } from './recordings/mp3-converter.js';
 import { RecordingFinisher } from './recordings/recording-finisher.js';
 import type { RecordingLinks } from './recordings/recording-links.js';
@@ -19,6 +20,7 @@ export interface RecordingsParts {
   readonly links: RecordingLinks;
   readonly enterprises: EnterpriseStore;
   readonly logger: Logger;
+  readonly metrics: Metrics;
 }
 
 export interface RunningRecordings {
@@ -28,7 +30,7 @@ export interface RunningRecordings {
   stop(): Promise<void>;
 }
 
-export function startRecordings({ config, pool, links, enterprises, logger }: RecordingsParts): RunningRecordings {
+export function startRecordings({ config, pool, links, enterprises, logger, metrics }: RecordingsParts): RunningRecordings {
   const stops: (() => Promise<void>)[] = [];
   const recordingStore = new RecordingStore(pool);
   const publisher = createRecordingPublisher({
@@ -47,6 +49,10 @@ export function startRecordings({ config, pool, links, enterprises, logger }: Re
     keepWav: config.recordings.keepWav,
     scanMs: config.recordings.scanMs,
     logger,
+    onConverted: (outcome, audioSeconds) => {
+      metrics.recordingsConverted.inc({ outcome });
+      if (audioSeconds > 0) metrics.recordingsAudioSeconds.inc(audioSeconds);
+    },
   });
   finisher.start();
   stops.push(() => finisher.stop());
@@ -58,6 +64,7 @@ export function startRecordings({ config, pool, links, enterprises, logger }: Re
       recordingsDir: config.recordingsDir,
       intervalMs: config.recordings.retentionIntervalMs,
       logger,
+      onExpired: (enterprise, count) => metrics.recordingsExpired.inc({ enterprise }, count),
     });
     retention.start();
     stops.push(() => retention.stop());

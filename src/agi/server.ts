@@ -66,7 +66,8 @@ class FastAgiServer extends EventEmitter<AgiServerEvents> implements AgiServer {
     this.serverClosed = new Promise<void>((resolve) => {
       this.resolveServerClosed = resolve;
     });
-    this.server = createServer({ noDelay: true }, (socket) => this.onConnection(socket));
+    // No `noDelay` here: the session sets it (once: the server option would make that a second setsockopt).
+    this.server = createServer((socket) => this.onConnection(socket));
     this.server.on('close', () => this.resolveServerClosed());
   }
 

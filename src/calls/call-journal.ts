@@ -8,10 +8,11 @@ import type { CallEvent, CustomerCreate, UploadCall } from '../crm/types.js';
 import { inTransaction, type Pool, type PoolClient } from '../db/pool.js';
 import { callEventOf } from './call-event.js';
 import { registerRecording } from '../recordings/recording-store.js';
-import { addRingCodes, callStartSource, findCall, insertCallStart, isCallEnded, lockCallForRinging, recordCallEnd } from './call-store.js';
-import { dropPendingJobs, enqueueClaimedJob, enqueueClaimedJobAfter, enqueueJob, notifyOutbox, outboxJobKey, type ClaimedBatch, type NewJob } from '../outbox/enqueue.js';
+import { addRingCodes, callStartsSource, findCall, insertCallStart, isCallEnded, lockCallForRinging, recordCallEnd } from './call-store.js';
+import { dropPendingJobs, enqueueClaimedJob, enqueueClaimedJobsAfter, enqueueJob, notifyOutbox, outboxJobKey, type ClaimedBatch, type NewJob } from '../outbox/enqueue.js';
 import { expirePendingJobs, jobStateByKey } from '../outbox/outbox-store.js';
 import { recordCallForCallbacks, type CallbackEffect } from '../work/callback-tasks.js';
+import { GroupCommit } from '../lib/group-commit.js';
 
 export interface CallStart {
   readonly enterprise: string;
@@ -78,8 +79,23 @@ const UPLOAD_DELAY_MS = 1_500;
 export const popupKey = (enterprise: string, linkedid: string, type: 'in' | 'out' | 'hangup'): string =>
   outboxJobKey('call_event', enterprise, linkedid, type);
 
+/** A ringing call and its popup job, claimed by a delivery slot's token. */
+interface ClaimedStart {
+  readonly call: CallStart;
+  readonly job: NewJob;
+  readonly token: string;
+}
+
+/** Most call starts in one statement (the notifier runs at most 32 at once by default). */
+const MAX_STARTS_PER_STATEMENT = 200;
+
 export class CallJournal {
-  constructor(private readonly pool: Pool) {}
+  /** Call starts of concurrent calls go to the database together: one statement and one commit per batch. */
+  private readonly starts: GroupCommit<ClaimedStart, ClaimedBatch | null>;
+
+  constructor(private readonly pool: Pool) {
+    this.starts = new GroupCommit((items) => this.insertStartsClaimed(items), { maxBatch: MAX_STARTS_PER_STATEMENT });
+  }
 
   /** Records a ringing call and its popup; returns the popup job id to deliver now (null if already known). */
   async recordStart(call: CallStart, popup: CallEvent | null): Promise<number | null> {
@@ -88,17 +104,34 @@ export class CallJournal {
 
   /**
    * Like recordStart, but the popup job is inserted already claimed by `claimToken` (an outbox delivery slot's), so
-   * it can be sent the moment this transaction commits, with no claiming transaction in between. Resolves with
-   * the claimed job, or null (no popup: already known, or the call is over).
+   * it can be sent the moment this write commits, with no claiming transaction in between. Resolves with the
+   * claimed job, or null (no popup: already known, or the call is over).
    */
   async recordStartClaimed(call: CallStart, popup: CallEvent, claimToken: string): Promise<ClaimedBatch | null> {
-    // A new call (the usual case): the call row and its claimed popup job in one statement, one round trip and
-    // one commit. The job goes in only when the row was inserted here, i.e. no /hangup recorded the call before.
-    const job = this.popupJob(call, popup);
-    const fast = await enqueueClaimedJobAfter(this.pool, callStartSource(call), job, claimToken);
+    // A new call (the usual case): the call row and its claimed popup job in one statement, shared with the calls
+    // starting at the same moment (group commit). The job goes in only when the row was inserted there, i.e. no
+    // /hangup recorded the call before.
+    const start: ClaimedStart = { call, job: this.popupJob(call, popup), token: claimToken };
+    let fast: ClaimedBatch | null;
+    try {
+      fast = await this.starts.submit(start);
+    } catch {
+      // The shared statement failed: once more alone, so one bad call cannot lose the others' popups (and a
+      // failure that is this call's own is thrown from here, with its cause).
+      [fast = null] = await this.insertStartsClaimed([start]);
+    }
     if (fast !== null) return fast;
     // The row was there already (or the popup job was): the careful path decides whether the call is over.
     return inTransaction(this.pool, (db) => this.insertStart(db, call, popup, (j) => enqueueClaimedJob(db, j, claimToken)));
+  }
+
+  private async insertStartsClaimed(items: readonly ClaimedStart[]): Promise<(ClaimedBatch | null)[]> {
+    const claimed = await enqueueClaimedJobsAfter(
+      this.pool,
+      callStartsSource(items.map((i) => i.call)),
+      items.map((i, n) => ({ n, job: i.job, token: i.token })),
+    );
+    return items.map((i) => claimed.get(i.token) ?? null);
   }
 
   private popupJob(call: CallStart, popup: CallEvent): NewJob {

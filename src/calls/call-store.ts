@@ -20,11 +20,35 @@ export async function insertCallStart(db: Queryable, call: CallStart): Promise<v
 }
 
 /**
- * insertCallStart as the source of a one-statement write (outbox-store's enqueueClaimedJobAfter): it returns a
- * row only when this statement inserted the call, i.e. the call was not recorded before (no /hangup came first).
+ * insertCallStart for many calls, as the source of a one-statement write (claimed-jobs-store's
+ * enqueueClaimedJobsAfter): CTEs ending in `source`, which has a row (`n`, the call's index in `calls`) for each
+ * call this statement inserted, i.e. each call not recorded before (no /hangup came first).
  */
-export function callStartSource(call: CallStart): { sql: string; params: unknown[] } {
-  return { sql: `${INSERT_CALL_START} returning 1`, params: callStartParams(call) };
+export function callStartsSource(calls: readonly CallStart[]): { ctes: string; params: unknown[] } {
+  const input = calls.map((c, n) => ({
+    n,
+    enterprise: c.enterprise,
+    linkedid: c.linkedid,
+    direction: c.direction,
+    phone: c.phone,
+    external_phone: c.externalPhone,
+    site: c.site,
+    customer_id: c.customerId,
+    ring_codes: c.ringCodes,
+    started_at: c.startedAt.toISOString(),
+  }));
+  return {
+    ctes: `call_input as (select * from jsonb_to_recordset($1::jsonb) as t(n int, enterprise text, linkedid text, direction text,
+        phone text, external_phone text, site text, customer_id bigint, ring_codes text[], started_at timestamptz)),
+      inserted_calls as (insert into calls (enterprise, linkedid, external_id, direction, phone, external_phone, site,
+          customer_id, ring_codes, started_at)
+        select enterprise, linkedid, linkedid, direction, phone, external_phone, site, customer_id, ring_codes, started_at
+        from call_input order by n
+        on conflict (enterprise, linkedid) do nothing
+        returning enterprise, linkedid),
+      source as (select min(i.n) as n from call_input i join inserted_calls c using (enterprise, linkedid) group by i.enterprise, i.linkedid)`,
+    params: [JSON.stringify(input)],
+  };
 }
 
 export async function isCallEnded(db: Queryable, enterprise: string, linkedid: string): Promise<boolean> {

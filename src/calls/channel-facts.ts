@@ -55,6 +55,25 @@ export interface ChannelFacts {
   readonly extra: Readonly<Record<string, string>>;
 }
 
+/**
+ * The facts the shipped dialplan passes in the AGI URL, which saves a round trip to Asterisk on the call path:
+ * `linkedid=${CHANNEL(linkedid)}` and, for each of `extra` (variable → query parameter), the variable's value
+ * URI-encoded (`ring=${URIENCODE(${RCRM_RING_CODES})}`). Null when the URL lacks any of them (an older dialplan,
+ * a hand-written one): the caller reads them from the channel then. RCRM_ENTERPRISE is not read this way; the
+ * URL names the enterprise (`enterprise=`), or resolveEnterprise reads the variable.
+ */
+export function channelFactsFromUrl(session: AgiChannel, extra: Readonly<Record<string, string>>): ChannelFacts | null {
+  const linkedid = session.query.get('linkedid')?.trim();
+  if (linkedid === undefined || linkedid === '') return null;
+  const out: Record<string, string> = {};
+  for (const [name, param] of Object.entries(extra)) {
+    const value = session.query.get(param);
+    if (value === null) return null;
+    out[name] = value;
+  }
+  return { linkedid, enterpriseVar: '', extra: out };
+}
+
 /** Reads CHANNEL(linkedid), RCRM_ENTERPRISE and `extra` variables. */
 export async function readChannelFacts(session: AgiChannel, extra: readonly string[]): Promise<ChannelFacts> {
   const values = await readChannelVariables(session, ['CHANNEL(linkedid)', 'RCRM_ENTERPRISE', ...extra]);
@@ -66,4 +85,9 @@ export async function readChannelFacts(session: AgiChannel, extra: readonly stri
     enterpriseVar: (values['RCRM_ENTERPRISE'] ?? '').trim(),
     extra: out,
   };
+}
+
+/** channelFactsFromUrl when the URL has them all, else one round trip (readChannelFacts). */
+export async function channelFacts(session: AgiChannel, extra: Readonly<Record<string, string>>): Promise<ChannelFacts> {
+  return channelFactsFromUrl(session, extra) ?? readChannelFacts(session, Object.keys(extra));
 }

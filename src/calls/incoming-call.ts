@@ -1,6 +1,6 @@
 /**
  * `/incoming`: name and route an incoming caller. The named steps, in order:
- *   readCall → readChannelFacts → resolveEnterprise → normaliseCaller → lookupCaller → chooseRoute →
+ *   readCall → channelFacts (from the URL, else one round trip) → resolveEnterprise → normaliseCaller → lookupCaller → chooseRoute →
  *   setRouteVariables → notifyCrm (popup, call record, customer creation: off the critical path)
  * Whatever fails, the call is routed within its budget: the dialplan's default route (RCRM_MANAGER empty) with
  * RCRM_LOOKUP saying what happened.
@@ -12,7 +12,7 @@ import type { CallerLookup, LookupResult } from '../customers/caller-lookup.js';
 import { readCall, resolveEnterprise, type CallContext, type CallContextDeps } from './call-context.js';
 import type { AgiChannel } from './agi-channel.js';
 import { parseRingCodes } from './call-result.js';
-import { readChannelFacts } from './channel-facts.js';
+import { channelFacts, channelFactsFromUrl } from './channel-facts.js';
 import type { EnterpriseDirectory, EnterpriseView } from './enterprise-directory.js';
 import { normalisePhone } from '../domain/phone-number.js';
 import { chooseIncomingRoute, FAIL_OPEN_ROUTE, incomingVariables, skipAwayManager, type IncomingRoute } from './route-decision.js';
@@ -46,6 +46,8 @@ export interface IncomingDeps extends CallContextDeps {
 }
 
 const AWAY = new Set(['break', 'dinner']);
+/** RCRM_RING_CODES as the shipped dialplan passes it in the URL (`ring=${URIENCODE(${RCRM_RING_CODES})}`). */
+const RING_PARAM = { RCRM_RING_CODES: 'ring' } as const;
 /** RetailCRM takes at most 50 codes in one call event. */
 export const MAX_POPUP_CODES = 50;
 
@@ -66,6 +68,8 @@ export async function handleIncoming(session: AgiChannel, deps: IncomingDeps): P
   try {
     const { route, call } = await decideIncoming(ctx, deps);
     await setRouteVariables(ctx, route);
+    // The popup first: the log line below is not on its path.
+    if (call && deps.notify) deps.notify(ctx, call);
     ctx.log.info('incoming call routed', {
       lookup: route.lookup,
       source: call?.lookup.source,
@@ -74,7 +78,6 @@ export async function handleIncoming(session: AgiChannel, deps: IncomingDeps): P
       managerMissing: route.managerMissing,
       ms: Date.now() - ctx.startedAt,
     });
-    if (call && deps.notify) deps.notify(ctx, call);
   } finally {
     ctx.done();
   }
@@ -82,13 +85,14 @@ export async function handleIncoming(session: AgiChannel, deps: IncomingDeps): P
 
 async function decideIncoming(ctx: CallContext, deps: IncomingDeps): Promise<{ route: IncomingRoute; call: RoutedCall | null }> {
   try {
-    // One round trip for the linkedid and ring codes, only when popups need them or the enterprise is not in the URL.
-    let facts = ctx.session.query.get('enterprise') ? null : await readChannelFacts(ctx.session, ['RCRM_RING_CODES']);
+    // The linkedid and ring codes come in the URL (the shipped dialplan); else one round trip, only when popups
+    // need them or the enterprise is not in the URL.
+    let facts = ctx.session.query.get('enterprise') ? channelFactsFromUrl(ctx.session, RING_PARAM) : await channelFacts(ctx.session, RING_PARAM);
     const resolved = await resolveEnterprise(ctx, deps.directory, facts?.enterpriseVar);
     if (!resolved.ok) return { route: FAIL_OPEN_ROUTE('ERROR'), call: null };
     const { view } = resolved;
     if (facts === null && (view.enterprise.settings.telephonyEvents || view.enterprise.settings.autoCreateCustomers)) {
-      facts = await readChannelFacts(ctx.session, ['RCRM_RING_CODES']);
+      facts = await channelFacts(ctx.session, RING_PARAM);
     }
     const phone = normalisePhone(ctx.callerNumber, view.enterprise.country);
     if (phone.kind !== 'e164') {

@@ -1,6 +1,6 @@
 /**
  * `/outgoing`: a manager dials out (caller = extension, agi_extension = the dialed number). The named steps:
- *   readCall → readChannelFacts → resolveEnterprise → normaliseDialed → lookupCaller → setCustomerVariables →
+ *   readCall → channelFacts (from the URL, else one round trip) → resolveEnterprise → normaliseDialed → lookupCaller → setCustomerVariables →
  *   notifyCrm (popup for the calling extension, call record)
  * Sets RCRM_CUSTOMER_ID, RCRM_LOOKUP and RCRM_OUTBOUND_CID; never delays the call beyond its budget.
  */
@@ -10,7 +10,7 @@ import type { Enterprise } from '../domain/enterprise.js';
 import type { CallerLookup, LookupResult } from '../customers/caller-lookup.js';
 import { readCall, resolveEnterprise, type CallContextDeps } from './call-context.js';
 import type { AgiChannel } from './agi-channel.js';
-import { readChannelFacts } from './channel-facts.js';
+import { channelFacts } from './channel-facts.js';
 import type { EnterpriseDirectory } from './enterprise-directory.js';
 import type { CallNotifier, RoutedCall } from './incoming-call.js';
 import { normalisePhone } from '../domain/phone-number.js';
@@ -40,7 +40,7 @@ export async function handleOutgoing(session: AgiChannel, deps: OutgoingDeps): P
     let outboundCid = '';
     let call: RoutedCall | null = null;
     try {
-      const facts = await readChannelFacts(session, ['CRM_CALL_ID']);
+      const facts = await channelFacts(session, { CRM_CALL_ID: 'crmcall' });
       const resolved = await resolveEnterprise(ctx, deps.directory, facts.enterpriseVar);
       if (resolved.ok) {
         outboundCid = outboundNumberOf(resolved.view.enterprise);

@@ -1,7 +1,7 @@
 /**
  * `/ringing`: a call already announced by /incoming now rings other extensions — the queue after the responsible
  * manager did not answer, or the target of a transfer. The named steps:
- *   readCall → readChannelFacts → resolveEnterprise → newCodes → recordRinging (popups for the new extensions,
+ *   readCall → channelFacts (from the URL, else one round trip) → resolveEnterprise → newCodes → recordRinging (popups for the new extensions,
  *   added to the call's codes so the hangup event closes them too)
  * It sets nothing and answers at once: the popup is delivered off the call path. The extensions come from the
  * `codes` query parameter (`/ringing?enterprise=0367&codes=102`) or RCRM_RING_CODES (`IAX2/101/101,PJSIP/102`).
@@ -12,7 +12,7 @@ import type { AgiChannel } from './agi-channel.js';
 import type { CallJournal } from './call-journal.js';
 import { readCall, resolveEnterprise, type CallContextDeps } from './call-context.js';
 import { parseRingCodes } from './call-result.js';
-import { readChannelFacts } from './channel-facts.js';
+import { channelFacts } from './channel-facts.js';
 import type { EnterpriseDirectory } from './enterprise-directory.js';
 import { MAX_POPUP_CODES } from './incoming-call.js';
 import type { TaskTracker } from '../lib/task-tracker.js';
@@ -42,7 +42,8 @@ async function recordWhenStarted(deps: RingingDeps, enterprise: string, linkedid
 export async function handleRinging(session: AgiChannel, deps: RingingDeps): Promise<void> {
   const ctx = readCall(session, deps);
   try {
-    const facts = await readChannelFacts(session, ['RCRM_RING_CODES']);
+    // The codes in the URL (a transfer target), or RCRM_RING_CODES (in the URL too from the shipped dialplan).
+    const facts = await channelFacts(session, session.query.has('codes') ? {} : { RCRM_RING_CODES: 'ring' });
     const resolved = await resolveEnterprise(ctx, deps.directory, facts.enterpriseVar);
     if (!resolved.ok || !resolved.view.enterprise.settings.telephonyEvents) return;
     const raw = session.query.get('codes') ?? facts.extra['RCRM_RING_CODES'];

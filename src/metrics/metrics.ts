@@ -50,6 +50,12 @@ export class Metrics {
     ['enterprise']);
   readonly liveCalls = this.gauge('rcrm_live_calls', 'FastAGI sessions in progress', []);
   readonly lookupCacheEntries = this.gauge('rcrm_lookup_cache_entries', 'Caller lookup cache entries', []);
+  readonly recordingsConverted = this.counter('rcrm_recordings_converted_total',
+    'Recordings this host converted to MP3 (mp3) or could not (failed: linked as WAV, with the reason logged)', ['outcome']);
+  readonly recordingsAudioSeconds = this.counter('rcrm_recordings_converted_audio_seconds_total',
+    'Seconds of audio converted to MP3 by this host', []);
+  readonly recordingsExpired = this.counter('rcrm_recordings_expired_total',
+    'Recordings deleted by retention on this host, by enterprise', ['enterprise']);
   readonly scrapeErrors = this.counter('rcrm_scrape_errors_total',
     'Scrape-time collectors that failed or missed their deadline, by collector', ['collector']);
 

@@ -4,6 +4,7 @@
  * write, and "done" marked for many claims in one statement. Times come from the database clock.
  */
 import type { Pool } from '../db/pool.js';
+import { GroupCommit } from '../lib/group-commit.js';
 import type { JobState } from './job-types.js';
 import { claimedJob, COLUMNS, UNLOCK, type ClaimedBatch, type Db, type JobRow, type NewJob, type StateRows } from './outbox-store.js';
 
@@ -25,70 +26,77 @@ export async function enqueueClaimedJob(db: Db, job: NewJob, token: string): Pro
   return row ? { token, enterprise: row.enterprise, kind: row.kind, jobs: [claimedJob(row)] } : null;
 }
 
+/** A claimed job to insert after the caller's row `n` (see enqueueClaimedJobsAfter). */
+export interface ClaimedAfter {
+  readonly n: number;
+  readonly job: NewJob;
+  readonly token: string;
+}
+
 /**
- * enqueueClaimedJob in the same statement as the caller's own write: `source` is a data-modifying CTE (named
- * `source`, using $1…$n) and the job is inserted only when it returned a row. One statement in autocommit is one
- * round trip and one commit where a transaction takes five round trips. Resolves with the claimed job, or null when
- * the source returned nothing or the job key exists already.
+ * enqueueClaimedJob for many jobs in the same statement as the caller's own write: `source.ctes` are CTEs ending
+ * in one named `source` (using $1…$k) with a column `n`, one row for each of the caller's rows this statement
+ * wrote; job `n` is inserted only when `source` has row `n`. One statement in autocommit is one round trip and one
+ * commit for every job of the batch (a transaction would take five round trips a job). Resolves with the claimed
+ * jobs by claim token; a job missing from the map was not inserted (its source row was not written, or its key
+ * exists already).
  */
-export async function enqueueClaimedJobAfter(
+export async function enqueueClaimedJobsAfter(
   db: Db,
-  source: { readonly sql: string; readonly params: readonly unknown[] },
-  job: NewJob,
-  token: string,
-): Promise<ClaimedBatch | null> {
-  const n = source.params.length;
-  const p = (i: number): string => `$${n + i}`;
-  const { rows } = await db.query<JobRow>(
-    `with source as (${source.sql})
+  source: { readonly ctes: string; readonly params: readonly unknown[] },
+  jobs: readonly ClaimedAfter[],
+): Promise<Map<string, ClaimedBatch>> {
+  const input = jobs.map(({ n, job, token }) => ({
+    n,
+    enterprise: job.enterprise,
+    kind: job.kind,
+    job_key: job.jobKey ?? null,
+    payload: job.payload,
+    run_at: job.runAt?.toISOString() ?? null,
+    expires_at: job.expiresAt?.toISOString() ?? null,
+    token,
+  }));
+  const { rows } = await db.query<JobRow & { locked_by: string }>(
+    `with ${source.ctes},
+     job_input as (select * from jsonb_to_recordset($${source.params.length + 1}::jsonb)
+       as t(n int, enterprise text, kind text, job_key text, payload jsonb, run_at timestamptz, expires_at timestamptz, token text))
      insert into outbox_jobs (enterprise, kind, job_key, payload, run_at, expires_at, locked_at, locked_by, attempts)
-     select ${p(1)}::text, ${p(2)}::text, ${p(3)}::text, ${p(4)}::jsonb, coalesce(${p(5)}::timestamptz, now()), ${p(6)}::timestamptz, now(), ${p(7)}::text, 1
-     from source limit 1
+     select j.enterprise, j.kind, j.job_key, j.payload, coalesce(j.run_at, now()), j.expires_at, now(), j.token, 1
+     from job_input j join source s on s.n = j.n
+     order by j.n
      on conflict (job_key) do nothing
-     returning ${COLUMNS}`,
-    [...source.params, job.enterprise, job.kind, job.jobKey ?? null, JSON.stringify(job.payload), job.runAt ?? null, job.expiresAt ?? null, token],
+     returning ${COLUMNS}, locked_by`,
+    [...source.params, JSON.stringify(input)],
   );
-  const row = rows[0];
-  return row ? { token, enterprise: row.enterprise, kind: row.kind, jobs: [claimedJob(row)] } : null;
+  const out = new Map<string, ClaimedBatch>();
+  for (const row of rows) out.set(row.locked_by, { token: row.locked_by, enterprise: row.enterprise, kind: row.kind, jobs: [claimedJob(row)] });
+  return out;
 }
 
 /**
  * "Done" for many claims in one statement: jobs delivered at the same moment (popups of concurrent calls) are
- * marked together while the previous statement runs, instead of one round trip each. Each caller gets the rows
- * of its own claim; a failed statement fails every caller of that group (their locks go stale, as for one).
+ * marked together while the previous statement runs (lib/group-commit.ts), instead of one round trip each. Each
+ * caller gets the rows of its own claim; a failed statement fails every caller of that group (their locks go
+ * stale, as for one).
  */
 export class DoneCoalescer {
-  private waiting: { ids: number[]; token: string; resolve: (rows: StateRows) => void; reject: (err: unknown) => void }[] = [];
-  private running = false;
+  private readonly group: GroupCommit<{ readonly ids: readonly number[]; readonly token: string }, StateRows>;
 
-  constructor(private readonly pool: Pool) {}
-
-  done(ids: number[], token: string): Promise<StateRows> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ ids, token, resolve, reject });
-      if (!this.running) void this.flush();
+  constructor(pool: Pool) {
+    this.group = new GroupCommit(async (claims) => {
+      const ids = claims.flatMap((c) => c.ids);
+      const tokens = claims.flatMap((c) => c.ids.map(() => c.token));
+      const rows = (await pool.query<{ id: number; state: JobState }>(
+        `update outbox_jobs j set state = 'done', attempts = greatest(j.attempts - 1, 0), last_error = null, ${UNLOCK}
+         from unnest($1::bigint[], $2::text[]) as u(id, token)
+         where j.id = u.id and j.locked_by = u.token returning j.id, j.state`,
+        [ids, tokens],
+      )).rows;
+      return claims.map((c) => rows.filter((r) => c.ids.includes(Number(r.id))));
     });
   }
 
-  private async flush(): Promise<void> {
-    this.running = true;
-    while (this.waiting.length > 0) {
-      const group = this.waiting;
-      this.waiting = [];
-      const ids = group.flatMap((w) => w.ids);
-      const tokens = group.flatMap((w) => w.ids.map(() => w.token));
-      try {
-        const rows = (await this.pool.query<{ id: number; state: JobState }>(
-          `update outbox_jobs j set state = 'done', attempts = greatest(j.attempts - 1, 0), last_error = null, ${UNLOCK}
-           from unnest($1::bigint[], $2::text[]) as u(id, token)
-           where j.id = u.id and j.locked_by = u.token returning j.id, j.state`,
-          [ids, tokens],
-        )).rows;
-        for (const w of group) w.resolve(rows.filter((r) => w.ids.includes(Number(r.id))));
-      } catch (err) {
-        for (const w of group) w.reject(err);
-      }
-    }
-    this.running = false;
+  done(ids: number[], token: string): Promise<StateRows> {
+    return this.group.submit({ ids, token });
   }
 }

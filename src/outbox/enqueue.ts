@@ -4,4 +4,4 @@
  */
 export { outboxJobKey } from './job-types.js';
 export { dropPendingJobs, enqueueJob, notifyOutbox, type ClaimedBatch, type DropSelector, type NewJob } from './outbox-store.js';
-export { enqueueClaimedJob, enqueueClaimedJobAfter } from './claimed-jobs-store.js';
+export { enqueueClaimedJob, enqueueClaimedJobsAfter, type ClaimedAfter } from './claimed-jobs-store.js';

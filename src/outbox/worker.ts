@@ -5,6 +5,7 @@
  * the handler under its deadline in batch-runner.ts, outcomes and retry policy in outcome-recorder.ts, numbers in
  * outbox-metrics.ts; pruning runs on its own schedule.
  */
+import { setMaxListeners } from 'node:events';
 import { PgListener } from '../db/pg-listener.js';
 import type { Pool } from '../db/pool.js';
 import { DeadlineExpired, raceDeadline } from '../lib/deadline.js';
@@ -114,6 +115,9 @@ export class OutboxWorker {
       done: new DoneCoalescer(options.pool),
     };
     this.tasks = new TaskTracker((err) => options.logger.error('outbox worker task failed', { err }));
+    // Every batch in flight waits on the shutdown signal (one listener each, removed when it ends): many popups at
+    // once are many listeners, not a leak.
+    setMaxListeners(0, this.shutdown.signal);
     // Polling covers the time LISTEN is down; once it is back, wake: something may have been enqueued meanwhile.
     this.listener = new PgListener({
       pool: options.pool,

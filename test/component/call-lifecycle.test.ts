@@ -261,6 +261,23 @@ describe('call lifecycle: popups, results and history (end to end)', () => {
     expect(call).to.include({ result: 'answered', code: '101', duration: 10, durationWaiting: 8 });
   });
 
+  // GIVEN the shipped dialplan's URL (linkedid and URI-encoded ring codes in it) WHEN an unknown caller is routed by
+  // default THEN the popup is keyed on the URL's linkedid and goes to the URL's ring codes, and the session asks
+  // Asterisk nothing: two commands (name is unchanged for an unknown caller: only the routing variables are set)
+  it("the shipped dialplan's URL: linkedid and ring codes without a round trip", async () => {
+    const linkedid = 'pbx-1+a&b.42';
+    const start = await runAgiSession({
+      port: t.service.agiPort,
+      fixture: loadAgiFlow('queue_abandoned__incoming'),
+      script: 'incoming',
+      query: { enterprise: ENTERPRISE, linkedid, ring: 'PJSIP/102,PJSIP/103' },
+    });
+    expect(start.commands.filter((c) => c.startsWith('GET'))).to.deep.equal([]);
+    expect(start.variables.get('RCRM_LOOKUP')).to.equal('NOT_FOUND');
+    const popup = await waitFor('the popup', () => events().find((e) => e['type'] === 'in' && e['callExternalId'] === linkedid));
+    expect(popup['codes']).to.have.members(['102', '103']);
+  });
+
   // GIVEN a caller routed to no manager and no RCRM_RING_CODES WHEN the popup went to every mapped extension THEN
   // the hangup event closes it on every one of them (it used to carry no codes, leaving the popups open).
   it('default route: the hangup event closes the popup on every extension that got it', async () => {

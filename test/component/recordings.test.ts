@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { loadAgiFlow } from '../fakes/agi-fixtures.js';
 import { runAgiSession } from '../fakes/fake-asterisk.js';
 import { waitFor } from '../helpers/async.js';
+import { metricValue } from '../helpers/http-get.js';
 import { ENTERPRISE, startTestService, TEST_SECRET, type TestService } from '../helpers/service.js';
 import { fixturePath } from '../helpers/paths.js';
 import { createSecretBox } from '../../src/secrets/secret-box.js';
@@ -102,6 +103,11 @@ describe('recordings: MP3, WAV kept or deleted, retention (service)', function (
     expect(res.headers.get('content-type')).to.equal('audio/mpeg');
     const mp3 = Buffer.from(await res.arrayBuffer());
     expect(mp3.equals(await readFile(path.join(t.recordingsDir, FIXTURE.replace(/\.wav$/, '.mp3'))))).to.equal(true);
+    // Conversions are counted for Prometheus: one MP3, the fixture's ~10 s of audio.
+    const metrics = await t.service.metrics.registry.metrics();
+    expect(metricValue(metrics, 'rcrm_recordings_converted_total', { outcome: 'mp3' })).to.equal(1);
+    expect(metricValue(metrics, 'rcrm_recordings_converted_total', { outcome: 'failed' })).to.equal(0);
+    expect(metricValue(metrics, 'rcrm_recordings_converted_audio_seconds_total')).to.be.within(9.5, 10.5);
   });
 
   // GIVEN a .wav that holds GSM (not 16-bit PCM) WHEN converted THEN the conversion is refused with the reason and the WAV is linked
@@ -115,6 +121,7 @@ describe('recordings: MP3, WAV kept or deleted, retention (service)', function (
     expect(r['state']).to.equal('ready');
     expect(r['mp3_file']).to.equal(null);
     expect(String(r['error'])).to.match(/GSM 6\.10/);
+    expect(metricValue(await t.service.metrics.registry.metrics(), 'rcrm_recordings_converted_total', { outcome: 'failed' })).to.equal(1);
     const res = await fetch(local(String(call['recordUrl'])), { headers: { range: 'bytes=0-3' } });
     expect(res.status).to.equal(206);
     expect(res.headers.get('content-type')).to.equal('audio/wav');
@@ -173,6 +180,7 @@ describe('recordings: MP3, WAV kept or deleted, retention (service)', function (
     }
     const calls = await t.db.pool.query('select recording_file from calls where linkedid = $1', [linkedid()]);
     expect(calls.rows, 'the history row stays').to.deep.equal([{ recording_file: FIXTURE }]);
+    expect(metricValue(await t.service.metrics.registry.metrics(), 'rcrm_recordings_expired_total', { enterprise: ENTERPRISE })).to.equal(1);
   });
 
   // GIVEN two sweepers for the same host (two instances) WHEN they run at once THEN each old recording is expired exactly once

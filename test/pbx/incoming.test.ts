@@ -27,6 +27,11 @@ describe('pbx: incoming calls on a real Asterisk 22', function () {
     expect(ring.map((r) => r.callerIdName)).to.deep.equal(['Ivan Ivanov']);
     const events = await callEvents(world, String(call['externalId']));
     expect(events.map((e) => [e['type'], e['codes']])).to.deep.equal([['in', ['101']], ['hangup', ['101']]]);
+    // The dialplan passed the linkedid and ring codes in the URL: /incoming asked Asterisk nothing, it only set the
+    // name and the routing variables (two commands, each a round trip Asterisk answers one at a time).
+    const commands = world.lab.agiCommands('incoming', t0);
+    expect(commands).to.have.length(1);
+    expect(commands[0]?.map((c) => c.split(' ').slice(0, 2).join(' '))).to.deep.equal(['SET VARIABLE', 'EXEC MSet']);
   });
 
   // GIVEN a known customer of 101 WHEN 101 rings and the customer gives up THEN a missed call of 101 (cancel).

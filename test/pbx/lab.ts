@@ -366,6 +366,32 @@ export class AsteriskLab {
     return text.split('\n').filter((l) => LOST_SETUP_REPLY.test(l));
   }
 
+  /**
+   * The AGI commands of each run of a FastAGI script, as Asterisk reports them (pbx AMI AGIExecStart events between
+   * the Newexten that starts AGI(…/script) and the channel's next Newexten), for events after `since`.
+   */
+  agiCommands(script: string, since: number): string[][] {
+    const out: string[][] = [];
+    const open = new Map<string, string[]>();
+    for (const e of this.pbxEvents) {
+      const ts = Number(e.get('Timestamp') ?? '0') * 1000;
+      if (ts < since) continue;
+      const channel = e.get('Channel') ?? '';
+      if (e.get('Event') === 'AGIExecStart') {
+        open.get(channel)?.push(e.get('Command') ?? '');
+        continue;
+      }
+      if (e.get('Event') !== 'Newexten') continue;
+      const run = open.get(channel);
+      if (run !== undefined) {
+        out.push(run);
+        open.delete(channel);
+      }
+      if (e.get('Application') === 'AGI' && (e.get('AppData') ?? '').includes(`/${script}?`)) open.set(channel, []);
+    }
+    return out;
+  }
+
   ringsSince(at: number, phone?: string): PhoneRing[] {
     return this.rings.filter((r) => r.at >= at && (phone === undefined || r.phone === phone));
   }
