@@ -5,8 +5,6 @@
  * what the phones showed is read from the sim's Newchannel events.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
-import net from 'node:net';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,6 +12,7 @@ import { AmiClient } from '../../src/ami/client.js';
 import type { AmiMessage } from '../../src/ami/codec.js';
 import { waitFor } from '../helpers/async.js';
 import { projectRoot } from '../helpers/paths.js';
+import { assertPortsFree, LAB_HOSTS, labPorts } from './lab-ports.js';
 
 export type Endpoint = '101' | '102' | '103' | 'pstn';
 export type EndpointMode = 'answer' | 'noanswer' | 'busy' | 'reject';
@@ -29,7 +28,7 @@ export interface LabOptions {
   readonly queueSeconds?: number;
   readonly memberRingSeconds?: number;
   /**
-   * First of the 7 consecutive ports the lab takes on 127.0.0.1 (pbx IAX2, sim carrier, phones 101-103 over
+   * First of the 7 consecutive ports the lab takes (lab-ports.ts: pbx IAX2, sim carrier, phones 101-103 over
    * UDP; pbx and sim AMI over TCP). Default PBX_LAB_PORT_BASE or 4569, so two labs can run side by side.
    */
   readonly portBase?: number;
@@ -47,21 +46,6 @@ export interface PhoneRing {
 
 const PBX_AMI = { username: 'crm', secret: 'crmsecret' };
 const SIM_AMI = { username: 'sim', secret: 'simsecret' };
-
-export function labPorts(base: number): Readonly<Record<string, number>> {
-  return { PBX_IAX: base, SIM_CARRIER: base + 1, SIM_101: base + 2, SIM_102: base + 3, SIM_103: base + 4, PBX_AMI: base + 5, SIM_AMI: base + 6 };
-}
-
-/**
- * The sim's desk phones each have their own loopback address (Linux routes all of 127.0.0.0/8 to lo); everything
- * else is on 127.0.0.1. With one IP, the pbx's chan_iax2 mixed up the phones' simultaneous CALLTOKEN replies
- * (all sent from call number 1) and dropped one: a queue member then rang 2 or 12 s late (lab/pbx/iax.conf).
- */
-export const LAB_HOSTS: Readonly<Record<string, string>> = { SIM_101: '127.0.0.2', SIM_102: '127.0.0.3', SIM_103: '127.0.0.4' };
-
-function hostOf(portName: string): string {
-  return LAB_HOSTS[portName] ?? '127.0.0.1';
-}
 
 /** What the pbx logs when chan_iax2 drops a reply it cannot match to a call (a lost CALLTOKEN reply for call 1). */
 const LOST_SETUP_REPLY = /Silently dropping frame without existent call number: 1$/;
@@ -140,29 +124,6 @@ function cdrDatabase(url: string | undefined): Record<string, string> {
     CDR_PG_USER: decodeURIComponent(u.username),
     CDR_PG_PASSWORD: decodeURIComponent(u.password),
   };
-}
-
-/** Fails with a clear message when a lab port is taken (a lab left running by a killed test run, say). */
-async function assertPortsFree(ports: Readonly<Record<string, number>>): Promise<void> {
-  for (const [name, port] of Object.entries(ports)) {
-    const tcp = name.endsWith('_AMI');
-    const host = hostOf(name);
-    const free = await new Promise<boolean>((resolve) => {
-      if (tcp) {
-        const server = net.createServer();
-        server.once('error', () => resolve(false));
-        server.listen(port, host, () => server.close(() => resolve(true)));
-      } else {
-        const socket = dgram.createSocket('udp4');
-        socket.once('error', () => resolve(false));
-        socket.bind(port, host, () => socket.close(() => resolve(true)));
-      }
-    });
-    if (!free) {
-      throw new Error(`PBX lab: ${host}:${port} (${name}) is taken; is an old lab still running (pkill -f 'asterisk -C')? ` +
-        'Or set PBX_LAB_PORT_BASE to another range.');
-    }
-  }
 }
 
 async function connectAmi(port: number, username: string, secret: string): Promise<AmiClient> {
