@@ -5,7 +5,7 @@
  * The sessions are driven from a separate process (load-generator.ts), so the service's thread is measured alone.
  */
 import { drive, percentile } from './agi-client.js';
-import { cpuPerSession, cpuSnapshot, type CpuParts } from './process-cpu.js';
+import { cpuPerSession, cpuSnapshot, startProfile, type CpuParts } from './process-cpu.js';
 import { startBareAgiServer } from './bare-agi-server.js';
 import { startBenchEnv, startServiceFor, type BenchEnv } from './bench-env.js';
 import { RemoteFakeCrm } from './crm-process.js';
@@ -168,7 +168,7 @@ const median = (xs: readonly number[]): number => {
  * on against the bare server (the generator's ceiling: it answers nothing but the protocol) and ding-dong, at
  * concurrency 1 and 50, interleaved, `rounds` times; medians of the rounds.
  */
-export async function runIncomingGoals(book: GoalBook, opts: { quick?: boolean; rounds?: number } = {}): Promise<string> {
+export async function runIncomingGoals(book: GoalBook, opts: { quick?: boolean; rounds?: number; profile?: string } = {}): Promise<string> {
   const rounds = opts.rounds ?? 3;
   const scale = opts.quick ? 0.2 : 1;
   const bare = await startBareAgiServer();
@@ -196,7 +196,10 @@ export async function runIncomingGoals(book: GoalBook, opts: { quick?: boolean; 
         add(await measure(generator, 'bare node:net baseline', bare.port, c, sessions, { kind: 'fixed', index: 0 }));
         add(await measure(generator, 'ding-dong', dingDong.port, c, sessions, { kind: 'fixed', index: 0 }));
         const witnesses = { generator: generator.pid, crm: crm.pid, database: env.database };
+        // --profile: a CPU profile of the service alone, during its first round at concurrency 50 (drain included).
+        const profiler = opts.profile !== undefined && round === 0 && c === 50 ? await startProfile() : null;
         add(await measure(generator, 'cache hit, popups on', port, c, sessions, { kind: 'fixed', index: 0 }, () => env.service.drainBackground(), witnesses));
+        if (profiler && opts.profile !== undefined) await profiler.stop(opts.profile);
         await env.service.drainBackground();
       }
     }

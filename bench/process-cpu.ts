@@ -1,9 +1,12 @@
 /**
  * CPU time of the processes a benchmark involves, read from /proc (Linux): this process, the load generator, the
  * fake RetailCRM, and the PostgreSQL backends serving one database. Shows where a call's CPU goes on the machine,
- * which wall-clock figures on shared cores cannot. Zero where /proc cannot be read.
+ * which wall-clock figures on shared cores cannot. Zero where /proc cannot be read. And a CPU profile of this
+ * process over a window (`--profile`).
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 
 const TICKS_PER_MS = 100 / 1000; // USER_HZ is 100 on Linux
 
@@ -50,4 +53,19 @@ export function cpuSnapshot(pids: { generator: number | undefined; crm: number |
 export function cpuPerSession(before: CpuParts, after: CpuParts, sessions: number): CpuParts {
   const per = (k: keyof CpuParts): number => ((after[k] - before[k]) * 1000) / sessions;
   return { server: per('server'), generator: per('generator'), crm: per('crm'), postgres: per('postgres') };
+}
+
+/** A V8 CPU profile of this process from now until stop(file) (a .cpuprofile for bench/profile-summary.ts). */
+export async function startProfile(): Promise<{ stop(file: string): Promise<void> }> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return {
+    async stop(file) {
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      await writeFile(file, JSON.stringify(profile));
+    },
+  };
 }

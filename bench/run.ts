@@ -3,6 +3,7 @@
  * Needs the local PostgreSQL (TEST_DATABASE_URL or 127.0.0.1:5432). `--quick` runs a tenth of the sessions;
  * `--only agi|incoming|memory|calls|stages|history|analytics|mp3` runs one part (agi includes incoming, the
  * issue 11 goal rounds; calls includes stages). The run ends with issue 11's goals: figure, target, met or not.
+ * `--profile FILE` writes a CPU profile of the service during its first /incoming round at concurrency 50.
  */
 import os from 'node:os';
 import { runAgiBench, runIncomingGoals, runMemoryBench } from './agi-bench.js';
@@ -17,6 +18,8 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const onlyIdx = args.indexOf('--only');
 const only = onlyIdx >= 0 ? args[onlyIdx + 1] : undefined;
+const profileIdx = args.indexOf('--profile');
+const profile = profileIdx >= 0 ? args[profileIdx + 1] : undefined;
 const want = (part: string): boolean => only === undefined || only === part;
 
 const out: string[] = [
@@ -35,7 +38,7 @@ print('');
 
 if (want('agi') || only === 'incoming') {
   print('## Issue 11: cache-hit /incoming with popups on, against the bare server and ding-dong');
-  print(await runIncomingGoals(book, { quick }));
+  print(await runIncomingGoals(book, { quick, ...(profile !== undefined ? { profile } : {}) }));
   print('');
 }
 if (want('agi')) {

@@ -5,8 +5,6 @@
  * what the phones showed is read from the sim's Newchannel events.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
-import net from 'node:net';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -14,6 +12,7 @@ import { AmiClient } from '../../src/ami/client.js';
 import type { AmiMessage } from '../../src/ami/codec.js';
 import { waitFor } from '../helpers/async.js';
 import { projectRoot } from '../helpers/paths.js';
+import { assertPortsFree, LAB_HOSTS, labPorts } from './lab-ports.js';
 
 export type Endpoint = '101' | '102' | '103' | 'pstn';
 export type EndpointMode = 'answer' | 'noanswer' | 'busy' | 'reject';
@@ -29,7 +28,7 @@ export interface LabOptions {
   readonly queueSeconds?: number;
   readonly memberRingSeconds?: number;
   /**
-   * First of the 7 consecutive ports the lab takes on 127.0.0.1 (pbx IAX2, sim carrier, phones 101-103 over
+   * First of the 7 consecutive ports the lab takes (lab-ports.ts: pbx IAX2, sim carrier, phones 101-103 over
    * UDP; pbx and sim AMI over TCP). Default PBX_LAB_PORT_BASE or 4569, so two labs can run side by side.
    */
   readonly portBase?: number;
@@ -48,9 +47,8 @@ export interface PhoneRing {
 const PBX_AMI = { username: 'crm', secret: 'crmsecret' };
 const SIM_AMI = { username: 'sim', secret: 'simsecret' };
 
-export function labPorts(base: number): Readonly<Record<string, number>> {
-  return { PBX_IAX: base, SIM_CARRIER: base + 1, SIM_101: base + 2, SIM_102: base + 3, SIM_103: base + 4, PBX_AMI: base + 5, SIM_AMI: base + 6 };
-}
+/** What the pbx logs when chan_iax2 drops a reply it cannot match to a call (a lost CALLTOKEN reply for call 1). */
+const LOST_SETUP_REPLY = /Silently dropping frame without existent call number: 1$/;
 
 class Instance {
   private exited: Promise<void>;
@@ -128,28 +126,6 @@ function cdrDatabase(url: string | undefined): Record<string, string> {
   };
 }
 
-/** Fails with a clear message when a lab port is taken (a lab left running by a killed test run, say). */
-async function assertPortsFree(ports: Readonly<Record<string, number>>): Promise<void> {
-  for (const [name, port] of Object.entries(ports)) {
-    const tcp = name.endsWith('_AMI');
-    const free = await new Promise<boolean>((resolve) => {
-      if (tcp) {
-        const server = net.createServer();
-        server.once('error', () => resolve(false));
-        server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-      } else {
-        const socket = dgram.createSocket('udp4');
-        socket.once('error', () => resolve(false));
-        socket.bind(port, '127.0.0.1', () => socket.close(() => resolve(true)));
-      }
-    });
-    if (!free) {
-      throw new Error(`PBX lab: 127.0.0.1:${port} (${name}) is taken; is an old lab still running (pkill -f 'asterisk -C')? ` +
-        'Or set PBX_LAB_PORT_BASE to another range.');
-    }
-  }
-}
-
 async function connectAmi(port: number, username: string, secret: string): Promise<AmiClient> {
   return waitFor(
     `AMI on ${port} to come up`,
@@ -183,6 +159,8 @@ export class AsteriskLab {
     readonly recordingsDir: string,
     /** The pbx's AMI port (user crm / crmsecret), for the service's click-to-call set-up. */
     readonly pbxAmiPort: number,
+    /** The pbx's messages.log (logger.conf: notices, warnings, errors, verbose 3). */
+    readonly pbxLog: string,
   ) {
     sim.on('event', (m) => this.onSimEvent(m));
     pbx.on('event', (m) => {
@@ -196,6 +174,7 @@ export class AsteriskLab {
     const ports = labPorts(opts.portBase ?? Number(process.env['PBX_LAB_PORT_BASE'] ?? 4569));
     const values = {
       ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
+      ...Object.fromEntries(Object.entries(LAB_HOSTS).map(([k, v]) => [`${k}_HOST`, v])),
       ASTERISK_PREFIX: opts.prefix,
       ASTERISK_RUN: opts.runDir,
       CONFIG_DIR: confDir,
@@ -222,7 +201,8 @@ export class AsteriskLab {
         connectAmi(ports['SIM_AMI'] as number, SIM_AMI.username, SIM_AMI.secret),
       ]);
       await Promise.all([pbxInstance.cli('core waitfullybooted'), simInstance.cli('core waitfullybooted')]);
-      return new AsteriskLab(pbxInstance, simInstance, pbx, sim, path.join(opts.runDir, 'pbx', 'spool', 'monitor'), ports['PBX_AMI'] as number);
+      return new AsteriskLab(pbxInstance, simInstance, pbx, sim, path.join(opts.runDir, 'pbx', 'spool', 'monitor'), ports['PBX_AMI'] as number,
+        path.join(opts.runDir, 'pbx', 'log', 'messages.log'));
     } catch (err) {
       await Promise.all([pbxInstance.stop(), simInstance.stop()]);
       throw err;
@@ -336,6 +316,15 @@ export class AsteriskLab {
       if (e.get('Application') === 'AGI' && (e.get('AppData') ?? '').includes(`/${script}?`)) open.set(channel, ts);
     }
     return out;
+  }
+
+  /**
+   * Call-setup replies the pbx's chan_iax2 dropped so far (its messages.log): each one delayed a leg by at least
+   * the 2 s of a retransmission, so a scenario that saw one does not show what the service did on time.
+   */
+  async lostSetupReplies(): Promise<string[]> {
+    const text = await readFile(this.pbxLog, 'utf8').catch(() => '');
+    return text.split('\n').filter((l) => LOST_SETUP_REPLY.test(l));
   }
 
   /**

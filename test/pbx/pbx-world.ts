@@ -172,9 +172,13 @@ export async function callEvents(world: PbxWorld, externalId: string): Promise<R
 /** /incoming and /outgoing times seen from Asterisk, per scenario, for the tier's summary. */
 const timings: { scenario: string; incoming: number[]; outgoing: number[] }[] = [];
 let lastSettled = 0;
+/** How many lost call-setup replies of each lab have been reported already. */
+const lostReported = new WeakMap<AsteriskLab, number>();
 
 /**
  * Ends a scenario: every channel gone (hung up if needed), and the FastAGI times Asterisk saw during it noted.
+ * Fails when the lab itself lost a call-setup reply meanwhile: a phone then rang seconds late, so what the
+ * scenario saw (a missed call, a long wait) says nothing about the service.
  */
 export async function settle(world: PbxWorld, scenario: string): Promise<void> {
   await world.lab.hangupAll();
@@ -183,6 +187,13 @@ export async function settle(world: PbxWorld, scenario: string): Promise<void> {
   const outgoing = world.lab.agiTimes('outgoing', lastSettled);
   if (incoming.length + outgoing.length > 0) timings.push({ scenario, incoming, outgoing });
   lastSettled = Date.now();
+  const lost = await world.lab.lostSetupReplies();
+  const reported = lostReported.get(world.lab) ?? 0;
+  lostReported.set(world.lab, lost.length);
+  if (lost.length > reported) {
+    throw new Error(`the PBX lab lost ${lost.length - reported} IAX2 call-setup repl${lost.length - reported === 1 ? 'y' : 'ies'} ` +
+      `during "${scenario}" (a phone rang 2 s late or not at all; see test/pbx/lab/pbx/iax.conf):\n${lost.slice(reported).join('\n')}`);
+  }
 }
 
 /** Prints what settle() noted: one line per scenario. */

@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import { waitFor } from '../helpers/async.js';
-import { DID, MANAGERS, callEvents, uploadedCall, usePbxWorld, type PbxWorld } from './pbx-world.js';
+import { DID, ENTERPRISE, MANAGERS, callEvents, uploadedCall, usePbxWorld, type PbxWorld } from './pbx-world.js';
 
 const BUDGET_MS = 1500;
 
@@ -89,6 +89,13 @@ describe('pbx: failures around a real Asterisk 22', function () {
     world.users['101'].status = 'break';
     try {
       await world.restartService('term');
+      // The service reads the statuses when it starts, beside serving calls: a call before that read is routed
+      // to 101 (fail open), which is not what this scenario is about.
+      await waitFor('the service to have read that 101 is on break', async () => {
+        const { rows } = await world.db.pool.query<{ status: string }>(
+          'select status from manager_status where enterprise = $1 and user_id = $2', [ENTERPRISE, MANAGERS['101']]);
+        return rows[0]?.status === 'break';
+      }, 20_000);
       await world.lab.setEndpoint('101', 'noanswer');
       await world.lab.setEndpoint('102', 'answer', { ring: 1, talk: 2 });
       await world.lab.setEndpoint('103', 'noanswer');
