@@ -9,6 +9,7 @@ import https from 'node:https';
 import got, { type Got } from 'got';
 import { Agent as UndiciAgent } from 'undici';
 import { CrmError, CrmHttpError, CrmRateLimitedError, CrmTimeoutError, InputError } from '../lib/errors.js';
+import { deadlineSignal } from '../lib/deadline.js';
 import { encodeForm, encodeQuery, type FormFields, type QueryParams } from './form-encoding.js';
 import { interpretResponse, translateRequestError } from './http-errors.js';
 import * as parse from './parse.js';
@@ -287,8 +288,15 @@ export class RetailCrmClient {
 
   private async request(account: CrmAccount, spec: RequestSpec, opts: CrmRequestOptions): Promise<unknown> {
     const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
-    const deadline = AbortSignal.timeout(timeoutMs);
-    const signal = opts.signal ? AbortSignal.any([opts.signal, deadline]) : deadline;
+    const deadline = deadlineSignal(timeoutMs, opts.signal);
+    try {
+      return await this.requestWithin(account, spec, timeoutMs, deadline.signal);
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  private async requestWithin(account: CrmAccount, spec: RequestSpec, timeoutMs: number, signal: AbortSignal): Promise<unknown> {
     const cls = rateClassForPath(spec.path);
     const url = buildUrl(account.url, spec);
 

@@ -10,7 +10,7 @@ import type { CustomerStore, StoredCustomer } from '../db/customer-store.js';
 import type { CallerInfo } from '../domain/caller-info.js';
 import type { Enterprise } from '../domain/enterprise.js';
 import type { Logger } from '../lib/logger.js';
-import { DeadlineExpired, raceDeadline } from '../lib/deadline.js';
+import { DeadlineExpired, deadlineSignal, raceDeadline } from '../lib/deadline.js';
 import { TaskTracker } from '../lib/task-tracker.js';
 
 export type LookupStatus = 'FOUND' | 'NOT_FOUND' | 'TIMEOUT' | 'ERROR';
@@ -152,7 +152,8 @@ export class CallerLookup {
     if (existing) return existing;
     const request = (async () => {
       try {
-        const caller = await this.opts.crmLookup(enterprise, phone, AbortSignal.timeout(this.opts.crmTimeoutMs));
+        const deadline = deadlineSignal(this.opts.crmTimeoutMs);
+        const caller = await this.opts.crmLookup(enterprise, phone, deadline.signal).finally(() => deadline.dispose());
         this.remember(enterprise.number, phone, caller);
         this.tasks.track(this.store(enterprise.number, phone, caller));
         return caller;

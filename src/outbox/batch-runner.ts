@@ -4,7 +4,7 @@
  * Whatever goes wrong (no handler, a rejection, a wrong number of results, the deadline) becomes `retry` for every
  * job; after a forced shutdown, retries become `released` (not tried, no attempt).
  */
-import { DeadlineExpired, raceDeadline } from '../lib/deadline.js';
+import { DeadlineExpired, deadlineSignal, raceDeadline } from '../lib/deadline.js';
 import type { JobHandler, JobResult } from './job-types.js';
 import type { ClaimedBatch } from './outbox-store.js';
 
@@ -14,10 +14,10 @@ export async function runBatch(
   opts: { readonly timeoutMs: number; readonly shutdown: AbortSignal },
 ): Promise<JobResult[]> {
   let results: JobResult[];
+  const deadline = deadlineSignal(opts.timeoutMs, opts.shutdown);
   try {
     if (!handler) throw new Error(`no handler for kind ${batch.kind}`);
-    const signal = AbortSignal.any([AbortSignal.timeout(opts.timeoutMs), opts.shutdown]);
-    const work = handler.handle(batch.enterprise, batch.jobs, signal);
+    const work = handler.handle(batch.enterprise, batch.jobs, deadline.signal);
     results = await raceDeadline(work, Date.now() + opts.timeoutMs, { signal: opts.shutdown });
     if (results.length !== batch.jobs.length) {
       throw new Error(`handler ${batch.kind} answered ${results.length} results for ${batch.jobs.length} jobs`);
@@ -26,7 +26,11 @@ export async function runBatch(
     const error = err instanceof DeadlineExpired
       ? new Error(opts.shutdown.aborted ? 'outbox worker stopping' : `outbox batch ${batch.kind} exceeded ${opts.timeoutMs} ms`)
       : err;
+    // The wait is over: a handler still running is told to stop (its signal aborts), whichever timer fired first.
+    if (err instanceof DeadlineExpired) deadline.abort(error);
     results = batch.jobs.map(() => ({ kind: 'retry', error }));
+  } finally {
+    deadline.dispose();
   }
   if (opts.shutdown.aborted) results = results.map((r) => (r.kind === 'retry' ? { kind: 'released' } : r));
   return results;

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { DeadlineExpired, raceDeadline, waitAtMost, withTimeout } from '../../src/lib/deadline.js';
+import { DeadlineExpired, deadlineSignal, raceDeadline, waitAtMost, withTimeout } from '../../src/lib/deadline.js';
+import FakeTimers from '@sinonjs/fake-timers';
 
 const never = (): Promise<never> => new Promise<never>(() => undefined);
 
@@ -42,5 +43,56 @@ describe('deadline', () => {
     expect(await raceDeadline(late, 0).catch((e: unknown) => e)).to.be.instanceOf(DeadlineExpired);
     expect(await raceDeadline(never(), Date.now() + 5).catch((e: unknown) => e)).to.be.instanceOf(DeadlineExpired);
     expect(await raceDeadline(Promise.resolve(1), Date.now() + 1_000)).to.equal(1);
+  });
+});
+
+describe('deadlineSignal', () => {
+  // GIVEN a deadline of 50 ms WHEN it passes THEN the signal aborts with a TimeoutError, like AbortSignal.timeout's
+  it('aborts at the deadline with a TimeoutError', () => {
+    const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const d = deadlineSignal(50);
+      clock.tick(49);
+      expect(d.signal.aborted).to.equal(false);
+      clock.tick(1);
+      expect(d.signal.aborted).to.equal(true);
+      expect((d.signal.reason as DOMException).name).to.equal('TimeoutError');
+    } finally {
+      clock.uninstall();
+    }
+  });
+
+  // GIVEN a parent signal WHEN the parent aborts THEN the signal aborts with the parent's reason
+  it('follows its parent', () => {
+    const parent = new AbortController();
+    const d = deadlineSignal(60_000, parent.signal);
+    parent.abort(new Error('stopping'));
+    expect((d.signal.reason as Error).message).to.equal('stopping');
+    d.dispose();
+  });
+
+  // GIVEN work that finished WHEN disposed THEN no timer is left and the parent no longer holds a listener: the
+  // deadline never fires later, and the parent aborting later does not reach it
+  it('leaves nothing behind once disposed', () => {
+    const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const parent = new AbortController();
+      const d = deadlineSignal(50, parent.signal);
+      expect(clock.countTimers()).to.equal(1);
+      d.dispose();
+      expect(clock.countTimers()).to.equal(0);
+      parent.abort();
+      clock.tick(100);
+      expect(d.signal.aborted).to.equal(false);
+    } finally {
+      clock.uninstall();
+    }
+  });
+
+  // GIVEN a caller that gave up WHEN it aborts THEN the work's signal aborts with the caller's reason, timer cleared
+  it('can be aborted by the caller', () => {
+    const d = deadlineSignal(60_000);
+    d.abort(new Error('gave up'));
+    expect((d.signal.reason as Error).message).to.equal('gave up');
   });
 });
