@@ -12,7 +12,7 @@ import type { CallerLookup, LookupResult } from '../customers/caller-lookup.js';
 import { readCall, resolveEnterprise, type CallContext, type CallContextDeps } from './call-context.js';
 import type { AgiChannel } from './agi-channel.js';
 import { parseRingCodes } from './call-result.js';
-import { channelFacts, channelFactsFromUrl } from './channel-facts.js';
+import { channelFacts, channelFactsFromUrl, readChannelFacts } from './channel-facts.js';
 import type { EnterpriseDirectory, EnterpriseView } from './enterprise-directory.js';
 import { normalisePhone } from '../domain/phone-number.js';
 import { chooseIncomingRoute, FAIL_OPEN_ROUTE, incomingVariables, skipAwayManager, type IncomingRoute } from './route-decision.js';
@@ -92,7 +92,7 @@ async function decideIncoming(ctx: CallContext, deps: IncomingDeps): Promise<{ r
     if (!resolved.ok) return { route: FAIL_OPEN_ROUTE('ERROR'), call: null };
     const { view } = resolved;
     if (facts === null && (view.enterprise.settings.telephonyEvents || view.enterprise.settings.autoCreateCustomers)) {
-      facts = await channelFacts(ctx.session, RING_PARAM);
+      facts = await readChannelFacts(ctx.session, Object.keys(RING_PARAM));
     }
     const phone = normalisePhone(ctx.callerNumber, view.enterprise.country);
     if (phone.kind !== 'e164') {

@@ -5,7 +5,7 @@
  * re-read the customer or order by id and rewrite our rows from what RetailCRM says. The answer comes within
  * `answerWithinMs`; slower work finishes in tracked background work (202). Parameters: docs/retailcrm-triggers.md.
  */
-import { waitAtMost } from '../lib/deadline.js';
+import { deadlineSignal, waitAtMost } from '../lib/deadline.js';
 import { errorCode, InputError } from '../lib/errors.js';
 import type { FastifyPluginAsync, RouteHandlerMethod } from 'fastify';
 import { callerInput, errorBody } from '../http/http-server.js';
@@ -182,7 +182,8 @@ export const webhookPlugin: FastifyPluginAsync<WebhookRoutesDeps> = async (app, 
     const { enterprise } = auth.authorizedOf(request);
     const target = webhookTarget(triggerParams(callerInput(request)));
 
-    const work = applyWebhook(deps, enterprise, target, AbortSignal.timeout(refreshTimeoutMs));
+    const deadline = deadlineSignal(refreshTimeoutMs);
+    const work = applyWebhook(deps, enterprise, target, deadline.signal).finally(() => deadline.dispose());
     try {
       const waited = await waitAtMost(work, answerWithinMs);
       if (!waited.settled) {
