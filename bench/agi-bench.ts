@@ -11,7 +11,7 @@ import { startBenchEnv, startServiceFor, type BenchEnv } from './bench-env.js';
 import { RemoteFakeCrm } from './crm-process.js';
 import { startDingDongServer } from './ding-dong-server.js';
 import type { GoalBook } from './goals.js';
-import { LoadGenerator, phone, type LoadPlan } from './load-generator.js';
+import { INCOMING_URL, LoadGenerator, phone, type LoadPlan } from './load-generator.js';
 
 interface Row {
   scenario: string;
@@ -36,8 +36,6 @@ let uid = 0;
 const nextUid = (): string => `1795660000.${++uid}`;
 
 let plans = 0;
-/** /incoming as the shipped dialplan calls it: the linkedid (the first channel's uniqueid) and ring codes in the URL. */
-const INCOMING_URL = 'incoming?enterprise=0367&linkedid={uid}&ring=';
 
 /** One scenario, driven from the generator's own process. */
 async function measure(

@@ -89,10 +89,20 @@ export function runSession(s: SessionSpec): Promise<{ ms: number; commands: numb
 }
 
 /** Runs `total` sessions with `concurrency` in flight; returns per-session latencies and the wall time. */
-export async function drive(
+export function drive(
   total: number,
   concurrency: number,
   spec: (i: number) => SessionSpec,
+  onProgress?: (done: number) => void,
+): Promise<{ latencies: number[]; wallMs: number }> {
+  return driveUnits(total, concurrency, async (i) => (await runSession(spec(i))).ms, onProgress);
+}
+
+/** Runs `total` units (a session, a whole call) with `concurrency` in flight; each resolves with its latency. */
+export async function driveUnits(
+  total: number,
+  concurrency: number,
+  unit: (i: number) => Promise<number>,
   onProgress?: (done: number) => void,
 ): Promise<{ latencies: number[]; wallMs: number }> {
   const latencies: number[] = new Array<number>(total);
@@ -102,7 +112,7 @@ export async function drive(
   const worker = async (): Promise<void> => {
     while (next < total) {
       const i = next++;
-      latencies[i] = (await runSession(spec(i))).ms;
+      latencies[i] = await unit(i);
       done++;
       onProgress?.(done);
     }

@@ -6,10 +6,12 @@
 import { drive, percentile, runSession } from './agi-client.js';
 import { startBenchEnv, startServiceFor } from './bench-env.js';
 import { RemoteFakeCrm } from './crm-process.js';
-import { LoadGenerator, phone as generatorPhone, type LoadPlan } from './load-generator.js';
+import { INCOMING_URL, LoadGenerator, phone as generatorPhone, type LoadPlan } from './load-generator.js';
 import type { GoalBook } from './goals.js';
 
-const phone = (i: number): string => `+37529${String(2_000_000 + i).padStart(7, '0')}`;
+/** The 300 customers' numbers: the generator's own numbering (load-generator.ts phone) from 2,000 on. */
+const CALLER_BASE = 2_000;
+const phone = (i: number): string => generatorPhone(CALLER_BASE + i);
 const RING_MS = 250;
 const ANSWERED = { DIALSTATUS: 'ANSWER', ANSWEREDTIME: '42', DIALEDPEERNUMBER: '101', 'CDR(disposition)': 'ANSWERED' };
 let uid = 0;
@@ -39,7 +41,7 @@ async function popupRound(
 ): Promise<{ latencies: number[]; requestsPerCall: number; hangups: { ms: number; commands: number }[] }> {
   const result = await generator.run({
     port,
-    script: 'incoming?enterprise=0367&linkedid={uid}&ring=',
+    script: INCOMING_URL,
     sessions: plan.total,
     concurrency: plan.concurrency,
     callers: plan.callers,
@@ -72,7 +74,7 @@ export async function runCallFlowBench(opts: { quick?: boolean; book?: GoalBook 
     const generator = LoadGenerator.start();
     try {
       const port = env.service.agiPort;
-      const customers = Array.from({ length: 300 }, (_, i) => ({ firstName: `C${i}`, phones: [generatorPhone(2_000 + i)], managerId: 7 }));
+      const customers = Array.from({ length: 300 }, (_, i) => ({ firstName: `C${i}`, phones: [phone(i)], managerId: 7 }));
       lines.push(`Each call: /incoming, ${RING_MS} ms of ringing, /hangup (answered). Popup latency = AGI connect → call/event received by RetailCRM. The load generator and the fake RetailCRM each run in a process of their own. New callers: each call's number is asked of RetailCRM first (the lookup is on the popup's path: the popup goes to the routed manager). Repeat callers: the same numbers again, from the cache.`);
       lines.push('');
       lines.push('| callers | concurrent calls | calls | popups received | popup p50 ms | popup p99 ms | CRM requests per call | /hangup session p50 ms |');
@@ -90,7 +92,7 @@ export async function runCallFlowBench(opts: { quick?: boolean; book?: GoalBook 
             await crm.reset();
             await crm.addCustomers(customers);
           }
-          const r = await popupRound(generator, crm, port, { concurrency, total, callers: { kind: 'sequence', base: 2_000, modulo: 300 }, tag: String(++round).padStart(3, '0') });
+          const r = await popupRound(generator, crm, port, { concurrency, total, callers: { kind: 'sequence', base: CALLER_BASE, modulo: 300 }, tag: String(++round).padStart(3, '0') });
           await env.service.drainBackground();
           hangupSessions.push(...r.hangups);
           if (concurrency <= 10 && opts.book) {

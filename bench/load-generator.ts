@@ -6,7 +6,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { drive, runSession } from './agi-client.js';
+import { drive, driveUnits, runSession } from './agi-client.js';
 
 export interface LoadPlan {
   readonly port: number;
@@ -28,6 +28,9 @@ export interface LoadResult {
   /** Whole calls: each /hangup session's length and AGI commands. */
   readonly hangups?: { ms: number; commands: number }[];
 }
+
+/** /incoming as the shipped dialplan calls it: the linkedid (the first channel's uniqueid) and ring codes in the URL. */
+export const INCOMING_URL = 'incoming?enterprise=0367&linkedid={uid}&ring=';
 
 export const phone = (i: number): string => `+37529${String(1_000_000 + i).padStart(7, '0')}`;
 
@@ -77,7 +80,7 @@ function callerOf(plan: LoadPlan, i: number): string {
 async function driveCalls(plan: LoadPlan, call: NonNullable<LoadPlan['call']>): Promise<LoadResult> {
   const starts: [string, number][] = [];
   const hangups: { ms: number; commands: number }[] = [];
-  const { latencies, wallMs } = await driveUnits(plan, async (i) => {
+  const { latencies, wallMs } = await driveUnits(plan.sessions, plan.concurrency, async (i) => {
     const uniqueid = `${plan.uidPrefix}.${i}`;
     const callerId = callerOf(plan, i);
     const incoming = await runSession({
@@ -100,21 +103,6 @@ async function driveCalls(plan: LoadPlan, call: NonNullable<LoadPlan['call']>): 
     return incoming.ms;
   });
   return { latencies, wallMs, starts, hangups };
-}
-
-/** `plan.sessions` units with `plan.concurrency` in flight; each unit resolves with its latency. */
-async function driveUnits(plan: LoadPlan, unit: (i: number) => Promise<number>): Promise<{ latencies: number[]; wallMs: number }> {
-  const latencies = new Array<number>(plan.sessions);
-  let next = 0;
-  const started = performance.now();
-  const worker = async (): Promise<void> => {
-    while (next < plan.sessions) {
-      const i = next++;
-      latencies[i] = await unit(i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(plan.concurrency, plan.sessions) }, worker));
-  return { latencies, wallMs: performance.now() - started };
 }
 
 async function serve(): Promise<void> {
